@@ -1,0 +1,51 @@
+"""Models, one module per topic; import from ``cases.models``."""
+
+from .choices import (
+    CONTROL_INTERESTS,
+    INDICATOR_INTERESTS,
+    SHARE_INTERESTS,
+    DirectOrIndirect,
+    EntitySubtype,
+    EntityType,
+    InterestType,
+    Outcome,
+    PersonType,
+    RecordStatus,
+    ScreeningMethod,
+    UnspecifiedReason,
+)
+from .decisions import CurrentDecision, Decision
+from .imports import BodsStatement, ImportRun
+from .jurisdictions import Jurisdiction, country_of
+from .ownership import Interest, Relationship
+from .parties import Customer, Entity, EntityIdentifier, Person
+from .policy import DEFAULT_RESTRICTED, ScreeningPolicy
+
+__all__ = [
+    "BodsStatement",
+    "ImportRun",
+    "CONTROL_INTERESTS",
+    "DEFAULT_RESTRICTED",
+    "INDICATOR_INTERESTS",
+    "SHARE_INTERESTS",
+    "CurrentDecision",
+    "Customer",
+    "Decision",
+    "DirectOrIndirect",
+    "Entity",
+    "EntityIdentifier",
+    "EntitySubtype",
+    "EntityType",
+    "Interest",
+    "InterestType",
+    "Jurisdiction",
+    "Outcome",
+    "Person",
+    "PersonType",
+    "RecordStatus",
+    "Relationship",
+    "ScreeningMethod",
+    "ScreeningPolicy",
+    "UnspecifiedReason",
+    "country_of",
+]

@@ -1,0 +1,67 @@
+"""Computed screening decisions.
+
+``Decision`` rows are immutable evidence: one per computation whose result
+differed from the entity's previous one (an unchanged result is not stored
+again, so the table grows with changes, not with re-screens). ``CurrentDecision``
+points each entity at its latest decision so reads never scan history.
+"""
+
+from django.db import models
+
+from .choices import Outcome
+from .parties import Entity
+
+
+class Decision(models.Model):
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="decisions")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, db_index=True)
+    look_through_outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    look_through_low = models.FloatField()
+    look_through_high = models.FloatField()
+    control_chain_outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    control_chain_low = models.FloatField()
+    control_chain_high = models.FloatField()
+    is_restricted_root = models.BooleanField(default=False)
+    reasons = models.JSONField(default=list)
+    paths = models.JSONField(default=list)
+    payload = models.JSONField(help_text="The decision object exactly as the CLI and API return it.")
+    policy = models.ForeignKey("cases.ScreeningPolicy", on_delete=models.PROTECT, related_name="decisions")
+    as_of = models.DateField()
+    result_fingerprint = models.CharField(
+        max_length=64, help_text="SHA-256 of outcome, figures, reasons, paths and policy version."
+    )
+    computed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        indexes = [models.Index(fields=["entity", "-computed_at"])]
+        constraints = [
+            models.CheckConstraint(
+                name="decision_figures_in_range",
+                condition=models.Q(
+                    look_through_low__gte=0,
+                    look_through_high__lte=100,
+                    control_chain_low__gte=0,
+                    control_chain_high__lte=100,
+                    look_through_low__lte=models.F("look_through_high"),
+                    control_chain_low__lte=models.F("control_chain_high"),
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity.external_id}: {self.outcome} (policy v{self.policy.version}, {self.as_of})"
+
+
+class CurrentDecision(models.Model):
+    entity = models.OneToOneField(Entity, on_delete=models.CASCADE, primary_key=True, related_name="current")
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, db_index=True)
+    screened_at = models.DateTimeField(help_text="When the entity was last screened (even if nothing changed).")
+    as_of = models.DateField()
+
+    class Meta:
+        verbose_name = "current decision"
+
+    def __str__(self) -> str:
+        return f"{self.entity_id}: {self.outcome}"

@@ -1,0 +1,51 @@
+"""Provenance of imported data: each import run and every BODS statement applied.
+
+Keeping the statements makes imports idempotent (a statementId already applied
+is skipped) and lets an investigator see the exact published statement behind
+any record.
+"""
+
+from django.db import models
+
+from .choices import RecordStatus
+
+
+class ImportRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    file_name = models.CharField(max_length=1000)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    statements_read = models.PositiveBigIntegerField(default=0)
+    statements_applied = models.PositiveBigIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True, help_text="Created/updated/closed per record type.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.status})"
+
+
+class BodsStatement(models.Model):
+    statement_id = models.CharField(max_length=255, unique=True)
+    record_id = models.CharField(max_length=255, db_index=True)
+    record_type = models.CharField(max_length=20)
+    record_status = models.CharField(max_length=10, choices=RecordStatus.choices)
+    statement_date = models.DateField(null=True, blank=True)
+    declaration_subject = models.CharField(max_length=255, blank=True)
+    import_run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, related_name="statements")
+    position = models.PositiveBigIntegerField(help_text="1-based position of the statement in its file.")
+    body = models.JSONField(help_text="The statement as published.")
+
+    class Meta:
+        ordering = ["import_run_id", "position"]
+
+    def __str__(self) -> str:
+        return self.statement_id

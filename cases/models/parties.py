@@ -1,0 +1,147 @@
+"""Entities and persons: the parties of the ownership graph (BODS 0.4 records).
+
+Two models rather than one "party" table, because they carry different facts
+(an entity has a registration jurisdiction and addresses; a person has
+nationalities and residences) and only entities are screened. A relationship
+points at exactly one kind of interested party (see ``ownership.Relationship``).
+"""
+
+from django.db import models
+
+from .choices import EntitySubtype, EntityType, PersonType
+
+
+class SourcedRecord(models.Model):
+    """Fields every BODS-backed record keeps: its identity and provenance."""
+
+    external_id = models.CharField(
+        max_length=255, unique=True, help_text="The integration's id; for BODS imports, the recordId."
+    )
+    statement_id = models.CharField(
+        max_length=255, blank=True, help_text="The BODS statement that last set this record."
+    )
+    statement_date = models.DateField(null=True, blank=True)
+    source = models.JSONField(default=dict, blank=True, help_text="BODS source object (type, description, url).")
+    is_closed = models.BooleanField(default=False, help_text="A BODS statement with recordStatus 'closed' ended it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class Entity(SourcedRecord):
+    name = models.CharField(max_length=500, db_index=True)
+    alternate_names = models.JSONField(default=list, blank=True)
+    entity_type = models.CharField(max_length=20, choices=EntityType.choices, default=EntityType.REGISTERED_ENTITY)
+    entity_subtype = models.CharField(max_length=30, choices=EntitySubtype.choices, blank=True)
+    jurisdiction = models.ForeignKey(
+        "cases.Jurisdiction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Jurisdiction of registration (for a state or state body: the state's own).",
+    )
+    registered_address_country = models.ForeignKey(
+        "cases.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    business_address_countries = models.JSONField(
+        default=list, blank=True, help_text="Countries of every business (headquarters) address."
+    )
+    addresses = models.JSONField(default=list, blank=True, help_text="BODS addresses as published.")
+    is_listed = models.BooleanField(
+        default=False, help_text="publicListing.hasPublicListing: undisclosed remainder is public float."
+    )
+    listing = models.JSONField(default=dict, blank=True, help_text="BODS publicListing object.")
+    founding_date = models.DateField(null=True, blank=True)
+    dissolution_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "entities"
+        ordering = ["name"]
+        indexes = [models.Index(fields=["jurisdiction", "entity_type"])]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(external_id=""), name="entity_external_id_not_blank"),
+            models.CheckConstraint(
+                condition=models.Q(dissolution_date__isnull=True)
+                | models.Q(founding_date__isnull=True)
+                | models.Q(dissolution_date__gte=models.F("founding_date")),
+                name="entity_dissolved_after_founded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.external_id}]"
+
+    @property
+    def is_state(self) -> bool:
+        return self.entity_type in (EntityType.STATE, EntityType.STATE_BODY)
+
+    @property
+    def is_unidentified(self) -> bool:
+        return self.entity_type in (EntityType.ANONYMOUS_ENTITY, EntityType.UNKNOWN_ENTITY)
+
+
+class EntityIdentifier(models.Model):
+    """LEI, registry numbers and other identifiers, indexed so investigators can search by them."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identifiers")
+    scheme = models.CharField(max_length=100, blank=True, help_text="e.g. XI-LEI, GB-COH")
+    scheme_name = models.CharField(max_length=200, blank=True)
+    value = models.CharField(max_length=255, db_index=True)
+    uri = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "scheme", "value"], name="identifier_unique_per_entity")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.value}" if self.scheme else self.value
+
+
+class Person(SourcedRecord):
+    name = models.CharField(max_length=500, db_index=True, help_text="Primary full name.")
+    names = models.JSONField(default=list, blank=True, help_text="BODS names as published.")
+    person_type = models.CharField(max_length=20, choices=PersonType.choices, default=PersonType.KNOWN_PERSON)
+    nationalities = models.JSONField(default=list, blank=True, help_text="Country codes.")
+    residence_countries = models.JSONField(default=list, blank=True, help_text="Country codes of residence.")
+    tax_residencies = models.JSONField(default=list, blank=True, help_text="Country codes of tax residence.")
+    birth_date = models.CharField(max_length=10, blank=True, help_text="BODS allows YYYY, YYYY-MM or a full date.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(external_id=""), name="person_external_id_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.get_person_type_display()} [{self.external_id}]"
+
+    @property
+    def is_identified(self) -> bool:
+        return self.person_type == PersonType.KNOWN_PERSON
+
+
+class Customer(models.Model):
+    """An entity the business sells to. Customers get cases and effective decisions."""
+
+    entity = models.OneToOneField(Entity, on_delete=models.PROTECT, related_name="customer")
+    customer_reference = models.CharField(
+        max_length=255, unique=True, help_text="The integrating system's own reference (billing/CRM id)."
+    )
+    onboarded_on = models.DateField()
+    is_active = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["customer_reference"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(customer_reference=""), name="customer_reference_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_reference} ({self.entity.name})"

@@ -1,0 +1,1 @@
+"""Selectors own reads that more than one caller needs."""

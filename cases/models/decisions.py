@@ -22,8 +22,6 @@ class Decision(models.Model):
     control_chain_low = models.FloatField()
     control_chain_high = models.FloatField()
     is_restricted_root = models.BooleanField(default=False)
-    reasons = models.JSONField(default=list)
-    paths = models.JSONField(default=list)
     payload = models.JSONField(help_text="The decision object exactly as the CLI and API return it.")
     policy = models.ForeignKey("cases.ScreeningPolicy", on_delete=models.PROTECT, related_name="decisions")
     as_of = models.DateField()
@@ -51,6 +49,14 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity.external_id}: {self.outcome} (policy v{self.policy.version}, {self.as_of})"
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.payload.get("reasons", [])
+
+    @property
+    def paths(self) -> list[dict]:
+        return self.payload.get("paths", [])
 
 
 class CurrentDecision(models.Model):

@@ -189,8 +189,6 @@ class Migration(migrations.Migration):
                 ('control_chain_low', models.FloatField()),
                 ('control_chain_high', models.FloatField()),
                 ('is_restricted_root', models.BooleanField(default=False)),
-                ('reasons', models.JSONField(default=list)),
-                ('paths', models.JSONField(default=list)),
                 ('payload', models.JSONField(help_text='The decision object exactly as the CLI and API return it.')),
                 ('as_of', models.DateField()),
                 ('result_fingerprint', models.CharField(help_text='SHA-256 of outcome, figures, reasons, paths and policy version.', max_length=64)),

@@ -1,0 +1,232 @@
+"""Lazy, bounded explanations for one node: readable reasons and the top paths.
+
+Paths are found by best-first search backwards from the node over in-force edges (simple
+paths only, depth- and expansion-bounded), so asking for one node never costs more than a
+neighbourhood, and totals are never computed from paths.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .types import EPS, Method, NodeClass, Outcome, Reason
+
+if TYPE_CHECKING:
+    from .engine import ScreeningResult
+
+MAX_DEPTH = 12
+MAX_EXPANSIONS = 20_000
+
+
+@dataclass(frozen=True)
+class Path:
+    """Owner-most node first, subject last; shares and contribution in percent."""
+
+    method: Method
+    nodes: list[int]
+    shares: list[float]
+    contribution: float
+    measure: int = 0
+
+
+@dataclass(frozen=True)
+class Explanation:
+    node: int
+    outcome: Outcome
+    reasons: list[str] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def _name(res: ScreeningResult, node: int, labels: Any = None) -> str:
+    if labels is not None:
+        return str(labels[node])
+    return res.graph.label(node)
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def look_through_paths(res: ScreeningResult, node: int, max_paths: int) -> list[Path]:
+    """Top-k restricted-root-to-node chains by product of proven shares."""
+    m = res.driving_measure(node, Method.LOOK_THROUGH)
+    e = res.edges
+    cls = res.graph.node_class
+    lt_low = res.lt.low[:, m]
+    heap: list[tuple[float, int, int, tuple[int, ...], tuple[float, ...]]] = [
+        (-1.0, 0, node, (node,), ())]
+    found: list[Path] = []
+    counter = expansions = 0
+    while heap and len(found) < max_paths and expansions < MAX_EXPANSIONS:
+        neg, _, cur, chain, shares = heapq.heappop(heap)
+        if cls[cur] == NodeClass.RESTRICTED_ROOT and cur != node:
+            found.append(Path(Method.LOOK_THROUGH, list(chain), [100 * s for s in shares],
+                              -100 * neg, m))
+            continue
+        if len(chain) > MAX_DEPTH or (cur != node and cls[cur] == NodeClass.RESTRICTED_ROOT):
+            continue
+        expansions += 1
+        for ei in res.in_edges(cur):
+            owner, share = int(e.owner[ei]), float(e.low[ei, m])
+            if share <= 0 or owner in chain or lt_low[owner] <= 0:
+                continue
+            counter += 1
+            heapq.heappush(heap, (neg * share, counter, owner, (owner, *chain),
+                                  (share, *shares)))
+    return found
+
+
+def _best_restricted_holder(res: ScreeningResult, node: int, m: int,
+                            exclude: set[int]) -> tuple[int, float] | None:
+    e = res.edges
+    best: tuple[int, float] | None = None
+    for ei in res.in_edges(node):
+        owner = int(e.owner[ei])
+        if owner in exclude or not res.cc_restricted[owner]:
+            continue
+        share = float(e.low[ei, m])
+        if best is None or share > best[1]:
+            best = (owner, share)
+    return best
+
+
+def control_chain_paths(res: ScreeningResult, node: int, max_paths: int) -> list[Path]:
+    """Proven-restricted direct holders, each traced back through restricted parties."""
+    m = res.driving_measure(node, Method.CONTROL_CHAIN)
+    e = res.edges
+    cls = res.graph.node_class
+    holders = [(float(e.low[ei, m]), int(e.owner[ei])) for ei in res.in_edges(node)
+               if res.cc_restricted[e.owner[ei]] and e.owner[ei] != node]
+    holders.sort(reverse=True)
+    paths = []
+    for share, owner in holders[:max_paths]:
+        chain, shares = [owner, node], [100 * share]
+        while cls[chain[0]] != NodeClass.RESTRICTED_ROOT and len(chain) <= MAX_DEPTH:
+            prev = _best_restricted_holder(res, chain[0], m, set(chain))
+            if prev is None:
+                break
+            chain.insert(0, prev[0])
+            shares.insert(0, 100 * prev[1])
+        paths.append(Path(Method.CONTROL_CHAIN, chain, shares, 100 * share, m))
+    return paths
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+def _threshold_words(res: ScreeningResult) -> str:
+    t = float(res.policy.threshold) * 100
+    return f"{'at least' if res.policy.inclusive else 'more than'} {t:g} %"
+
+
+def _method_sentence(res: ScreeningResult, node: int, method: Method) -> str:
+    fig = res.lt if method is Method.LOOK_THROUGH else res.cc
+    m = res.driving_measure(node, method)
+    low, high = fig.low[node, m], fig.high[node, m]
+    measure = "voting rights" if m == 1 else "shareholding"
+    if method is Method.LOOK_THROUGH:
+        owners = {p.nodes[0] for p in look_through_paths(res, node, 50)}
+        head = f"Look-through ({measure}): {_pct(low)} restricted (proven)"
+        if owners:
+            head += f" via {len(owners)} restricted owner{'s' if len(owners) != 1 else ''}"
+    else:
+        head = (f"Control chain ({measure}): restricted parties hold {_pct(low)} "
+                f"(aggregated)")
+    if abs(high - low) > EPS:
+        head += f", up to {_pct(high)} in the worst case"
+    out = Outcome(int((res.lt_outcome if method is Method.LOOK_THROUGH
+                       else res.cc_outcome)[node]))
+    return f"{head}; outcome {out.label} (majority means {_threshold_words(res)})"
+
+
+def _holder_sentences(res: ScreeningResult, node: int, labels: Any) -> list[str]:
+    e = res.edges
+    out = []
+    for ei in res.in_edges(node):
+        owner = int(e.owner[ei])
+        name = _name(res, owner, labels)
+        proven = res.lt_blocked[owner] or res.cc_restricted[owner]
+        maybe = res.lt_not_allowed[owner] or not res.cc_proven_clean[owner]
+        if e.control[ei] and proven:
+            out.append(f"Controlled by restricted party {name} via control interest")
+        elif e.control[ei] and maybe:
+            out.append(f"Control interest held by {name}, who may be restricted")
+        if e.indicator[ei] and maybe:
+            out.append(f"Influence/nominee/unknown interest held by {name}, "
+                       f"who is or may be restricted")
+    return out
+
+
+def reason_sentences(res: ScreeningResult, node: int, labels: Any = None) -> list[str]:
+    flags = Reason(int(res.reasons[node]))
+    cls = res.graph.node_class[node]
+    if Reason.RESTRICTED_ROOT in flags:
+        return ["Restricted root: the party itself is in a restricted jurisdiction "
+                "(100 % restricted whatever its owners)"]
+    if cls == NodeClass.CLEAN_TERMINAL:
+        return ["Clean party (no restricted attribute)"]
+    if Reason.UNKNOWN_PARTY in flags:
+        return ["Unknown or unspecified party: treated as possibly restricted"]
+    out = [_method_sentence(res, node, Method.LOOK_THROUGH),
+           _method_sentence(res, node, Method.CONTROL_CHAIN)]
+    out += _holder_sentences(res, node, labels)
+    if Reason.UNKNOWN_OWNERSHIP in flags:
+        undisclosed = 1.0 - res.disclosed_low[node].min()
+        if cls == NodeClass.ENTITY and undisclosed > EPS:
+            out.append(f"Owners undisclosed for up to {_pct(undisclosed)}")
+        else:
+            out.append("Some owners are unknown or unspecified parties")
+    if Reason.CLOSED_CYCLE in flags:
+        out.append("Ownership cycle without outside owners")
+    elif Reason.CYCLE in flags:
+        out.append("Part of an ownership cycle (cross-holdings)")
+    for m, measure in ((0, "shareholding"), (1, "voting rights")):
+        if res.data_error[node, m]:
+            out.append(f"Disclosed minimum {measure} adds up to "
+                       f"{_pct(res.disclosed_low[node, m])} (data error)")
+    return out
+
+
+def explain(res: ScreeningResult, node: int, max_paths: int = 10, labels: Any = None):
+    paths = []
+    if res.graph.node_class[node] in (NodeClass.ENTITY, NodeClass.LISTED_ENTITY):
+        paths = (look_through_paths(res, node, max_paths)
+                 + control_chain_paths(res, node, max_paths))
+    return Explanation(node, Outcome(int(res.outcome[node])),
+                       reason_sentences(res, node, labels), paths)
+
+
+def _method_dict(res: ScreeningResult, node: int, method: Method) -> dict:
+    fig = res.lt if method is Method.LOOK_THROUGH else res.cc
+    outs = res.lt_outcome if method is Method.LOOK_THROUGH else res.cc_outcome
+    m = res.driving_measure(node, method)
+    return {"outcome": Outcome(int(outs[node])).label,
+            "low": round(float(fig.low[node, m]) * 100, 9),
+            "high": round(float(fig.high[node, m]) * 100, 9)}
+
+
+def decision_dict(res: ScreeningResult, node: int, labels: Any = None,
+                  max_paths: int = 10) -> dict:
+    """Spec section 11 shape, without entity/as_of/policy_version (the caller adds them)."""
+    exp = explain(res, node, max_paths, labels)
+
+    def name(i: int) -> Any:
+        return _name(res, i, labels) if labels is not None or res.graph.node_labels else i
+
+    return {
+        "outcome": exp.outcome.label,
+        "methods": {"look_through": _method_dict(res, node, Method.LOOK_THROUGH),
+                    "control_chain": _method_dict(res, node, Method.CONTROL_CHAIN)},
+        "reasons": exp.reasons,
+        "paths": [{"method": p.method.value, "nodes": [name(i) for i in p.nodes],
+                   "shares": [round(s, 9) for s in p.shares],
+                   "contribution": round(p.contribution, 9)} for p in exp.paths],
+    }
+
+
+__all__ = ["Explanation", "Path", "decision_dict", "explain"]

@@ -1,0 +1,255 @@
+"""The two screening methods, vectorised over the whole graph.
+
+Both work on :class:`~cases.ownership.graph.Edges` restricted to edges whose subject is an
+ordinary or listed entity: roots and terminals have fixed status whatever their owners.
+Arrays are indexed ``[node, measure]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import linear
+from .graph import Edges
+from .numeric import exceeds, within
+from .types import EPS, NodeClass
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Interval [low, high] per node and measure, with open flags (see numeric.py)."""
+
+    low: np.ndarray
+    high: np.ndarray
+    low_open: np.ndarray
+    high_open: np.ndarray
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything both methods need, computed once per screening."""
+
+    n: int
+    cls: np.ndarray
+    edges: Edges  # edges into ENTITY / LISTED_ENTITY subjects only
+    t: float
+    inclusive: bool
+
+    @property
+    def is_root(self) -> np.ndarray:
+        return self.cls == NodeClass.RESTRICTED_ROOT
+
+    @property
+    def is_clean(self) -> np.ndarray:
+        return self.cls == NodeClass.CLEAN_TERMINAL
+
+    @property
+    def is_unknown(self) -> np.ndarray:
+        return self.cls == NodeClass.UNKNOWN_TERMINAL
+
+    @property
+    def is_listed(self) -> np.ndarray:
+        return self.cls == NodeClass.LISTED_ENTITY
+
+    @property
+    def is_entity(self) -> np.ndarray:
+        return (self.cls == NodeClass.ENTITY) | (self.cls == NodeClass.LISTED_ENTITY)
+
+    def in_sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Per-subject sums of an edge array [e, 2] (optionally only where mask[e])."""
+        out = np.zeros((self.n, values.shape[1]))
+        sub = self.edges.subject
+        for m in range(values.shape[1]):
+            w = values[:, m] if mask is None else values[:, m] * mask
+            out[:, m] = np.bincount(sub, w.astype(np.float64), minlength=self.n)
+        return out
+
+
+def _finish(low, high, low_open, high_open) -> Figures:
+    """Clip to [0, 1] and keep low <= high (data errors can invert them)."""
+    low = np.clip(low, 0.0, 1.0)
+    high = np.clip(high, 0.0, 1.0)
+    raised = low > high
+    high = np.where(raised, low, high)
+    high_open = high_open & ~raised & (high < 1.0)
+    low_open = low_open & (low < 1.0)
+    return Figures(low, high, low_open, high_open)
+
+
+# --------------------------------------------------------------------------- look-through
+
+
+@dataclass(frozen=True)
+class LookThrough:
+    figures: Figures
+    structure: linear.Structure
+    r: np.ndarray  # proven restricted share
+    c: np.ndarray  # proven clean share
+
+
+def look_through(ctx: Context) -> LookThrough:
+    """Multiplicative method: r = A r (+1 at roots), c = A c (+1 at clean, + listed float)."""
+    e = ctx.edges
+    lin = (e.low > 0).any(axis=1)
+    st = linear.analyse(ctx.n, e.owner[lin], e.subject[lin])
+    float_val, float_open = listed_float(ctx)
+    b = np.zeros((ctx.n, 2, 2))
+    b[ctx.is_root, :, 0] = 1.0
+    b[ctx.is_clean, :, 1] = 1.0
+    b[:, :, 1] += float_val
+    x = linear.solve(st, e.low[lin], b)
+    r, c = x[:, :, 0], x[:, :, 1]
+    r_open = np.zeros((ctx.n, 2), dtype=bool)
+    c_open = np.zeros((ctx.n, 2), dtype=bool)
+    for m in (0, 1):
+        r_open[:, m] = _open_reach(ctx, m, r[:, m], None)
+        c_open[:, m] = _open_reach(ctx, m, c[:, m], float_open[:, m])
+    figures = _finish(r, 1.0 - c, r_open, c_open)
+    return LookThrough(figures, st, r, c)
+
+
+def listed_float(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """Public float of listed entities: 1 - disclosed maxima (clean), with open flag."""
+    e = ctx.edges
+    rest = 1.0 - ctx.in_sum(e.high)
+    any_open = ctx.in_sum(e.high_open.astype(np.float64)) > 0
+    listed = ctx.is_listed[:, None]
+    value = np.where(listed, np.maximum(rest, 0.0), 0.0)
+    return value, listed & any_open & (rest >= -EPS)
+
+
+def _open_reach(ctx: Context, m: int, x: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
+    """Open-below flags of a product-sum fixed point.
+
+    A term share*x(owner) is open when a factor is open and both factors are provably
+    positive; a sum is open when one of its terms is.  So the open nodes are those
+    reachable from "seed" terms (open share, positive owner value) along edges whose share
+    is provably positive.
+    """
+    e = ctx.edges
+    open_e = e.low_open[:, m]
+    seeds = np.zeros(ctx.n, dtype=bool)
+    seeds[e.subject[open_e & (x[e.owner] > 0)]] = True
+    if extra is not None:
+        seeds |= extra
+    prop = (e.low[:, m] > 0) | open_e
+    found = linear.reach(ctx.n, e.owner[prop], e.subject[prop], seeds)
+    return found & ctx.is_entity & (x < 1.0)
+
+
+# --------------------------------------------------------------------------- control chain
+
+
+@dataclass(frozen=True)
+class ControlChain:
+    figures: Figures
+    restricted: np.ndarray  # R_low: proven restricted
+    proven_clean: np.ndarray  # C: proven not restricted (complement of R_high)
+
+
+class _OutEdges:
+    """Edges grouped by owner, for worklist propagation."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.by_owner = np.argsort(ctx.edges.owner, kind="stable")
+        self.ptr = np.zeros(ctx.n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ctx.edges.owner, minlength=ctx.n), out=self.ptr[1:])
+
+    def of(self, owners: np.ndarray) -> np.ndarray:
+        return self.by_owner[linear.gather_ranges(self.ptr, owners)]
+
+
+def _restricted_least(ctx: Context, out: _OutEdges) -> np.ndarray:
+    """R_low: roots, plus entities where R_low holders add up to a majority or control."""
+    e = ctx.edges
+    in_r = ctx.is_root.copy()
+    acc = np.zeros((ctx.n, 2))
+    acc_open = np.zeros((ctx.n, 2), dtype=np.int64)
+    ctrl = np.zeros(ctx.n, dtype=bool)
+    frontier = np.nonzero(in_r)[0]
+    while frontier.size:
+        ei = out.of(frontier)
+        s = e.subject[ei]
+        np.add.at(acc, s, e.low[ei])
+        np.add.at(acc_open, s, e.low_open[ei].astype(np.int64))
+        ctrl[s[e.control[ei]]] = True
+        cand = np.unique(s)
+        cand = cand[~in_r[cand]]
+        qualifies = exceeds(acc[cand], acc_open[cand] > 0, ctx.t, ctx.inclusive).any(axis=1)
+        frontier = cand[qualifies | ctrl[cand]]
+        in_r[frontier] = True
+    return in_r
+
+
+def _worst_case(ctx: Context, nodes: np.ndarray, sum_c: np.ndarray, sum_c_open: np.ndarray,
+                not_c_high: np.ndarray, not_c_open: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """high_cc for ``nodes`` given sums over proven-clean (C) and other holders."""
+    ent = 1.0 - sum_c
+    ent_open = sum_c_open
+    listed = ctx.is_listed[nodes][:, None]
+    a_lt = not_c_high < ent - EPS
+    b_lt = ent < not_c_high - EPS
+    lst = np.minimum(not_c_high, ent)
+    lst_open = np.where(a_lt, not_c_open, np.where(b_lt, ent_open, not_c_open | ent_open))
+    return np.where(listed, lst, ent), np.where(listed, lst_open, ent_open)
+
+
+def _proven_clean(ctx: Context, out: _OutEdges, blocked: np.ndarray) -> np.ndarray:
+    """C: least set of proven-not-restricted nodes (R_high is its complement)."""
+    e = ctx.edges
+    in_c = ctx.is_clean.copy()
+    sum_c = np.zeros((ctx.n, 2))
+    sum_c_open = np.zeros((ctx.n, 2), dtype=np.int64)
+    not_c_high = ctx.in_sum(e.high)
+    not_c_open = np.rint(ctx.in_sum(e.high_open.astype(np.float64))).astype(np.int64)
+    ci = e.control | e.indicator
+    pending = np.bincount(e.subject[ci], minlength=ctx.n)
+    eligible = ctx.is_entity & ~blocked
+    frontier = np.nonzero(in_c)[0]
+    cand = np.nonzero(eligible)[0]
+    while True:
+        ei = out.of(frontier)
+        s = e.subject[ei]
+        np.add.at(sum_c, s, e.low[ei])
+        np.add.at(sum_c_open, s, e.low_open[ei].astype(np.int64))
+        np.add.at(not_c_high, s, -e.high[ei])
+        np.add.at(not_c_open, s, -e.high_open[ei].astype(np.int64))
+        np.subtract.at(pending, s[ci[ei]], 1)
+        if frontier.size and cand is None:
+            cand = np.unique(s)
+        if cand is None:
+            break
+        cand = cand[eligible[cand] & ~in_c[cand]]
+        high, high_open = _worst_case(ctx, cand, sum_c[cand], sum_c_open[cand] > 0,
+                                      not_c_high[cand], not_c_open[cand] > 0)
+        ok = within(high, high_open, ctx.t, ctx.inclusive).all(axis=1) & (pending[cand] == 0)
+        frontier = cand[ok]
+        in_c[frontier] = True
+        cand = None
+        if frontier.size == 0:
+            break
+    return in_c
+
+
+def control_chain(ctx: Context, data_error: np.ndarray) -> ControlChain:
+    """OFAC-style aggregation with whole stakes; see docs/screening.md."""
+    out = _OutEdges(ctx)
+    in_r = _restricted_least(ctx, out)
+    in_c = _proven_clean(ctx, out, data_error)
+    e = ctx.edges
+    r_own, c_own = in_r[e.owner], in_c[e.owner]
+    low = ctx.in_sum(e.low, r_own)
+    low_open = ctx.in_sum(e.low_open.astype(np.float64), r_own) > 0
+    high, high_open = _worst_case(
+        ctx, np.arange(ctx.n), ctx.in_sum(e.low, c_own),
+        ctx.in_sum(e.low_open.astype(np.float64), c_own) > 0,
+        ctx.in_sum(e.high, ~c_own), ctx.in_sum(e.high_open.astype(np.float64), ~c_own) > 0)
+    fixed = ~ctx.is_entity[:, None]
+    root = ctx.is_root[:, None]
+    low = np.where(fixed, np.where(root, 1.0, 0.0), low)
+    high = np.where(fixed, np.where(root | ctx.is_unknown[:, None], 1.0, 0.0), high)
+    low_open &= ~fixed
+    high_open &= ~fixed
+    return ControlChain(_finish(low, high, low_open, high_open), in_r, in_c)

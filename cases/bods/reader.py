@@ -1,0 +1,149 @@
+"""Streaming reader for BODS files: a JSON array or JSON Lines, optionally gzipped.
+
+Files can be many gigabytes, so statements are parsed one at a time with
+ijson (its C backend when available) and never loaded whole. Numbers come
+through as ``int`` or ``Decimal``, never ``float``: share boundaries are exact
+(10 + 20 + 20 must be 50, not 50.000000000000001).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from ijson.common import IncompleteJSONError, JSONError
+
+from .errors import BodsError
+
+try:  # The C backend is ~10x faster than the pure-Python one.
+    import ijson.backends.yajl2_c as ijson
+except ImportError:  # pragma: no cover - depends on the platform's wheels
+    import ijson
+
+GZIP_MAGIC = b"\x1f\x8b"
+READ_SIZE = 1 << 16
+
+
+class HashingReader:
+    """Wraps a binary file and hashes every byte read, so the file's sha256 costs no second read."""
+
+    def __init__(self, raw: IO[bytes]):
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._raw.read(size)
+        self.sha256.update(chunk)
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+def _open_decompressed(raw: IO[bytes]) -> IO[bytes]:
+    """Gzip is detected by its magic bytes, not the file name, because names lie."""
+    head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def _first_significant_byte(stream: IO[bytes]) -> bytes:
+    """Peek past whitespace (and a UTF-8 BOM) to tell a JSON array from JSON Lines."""
+    head = stream.peek(READ_SIZE) if hasattr(stream, "peek") else b""
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head[:1]
+
+
+class BodsFile:
+    """One pass over a BODS file. Iterate it for ``(position, statement)`` pairs.
+
+    ``sha256`` is the digest of the file as stored (compressed bytes if gzipped),
+    complete once iteration has finished.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            raw_file = open(self.path, "rb")  # noqa: SIM115 - closed in finally
+        except OSError as exc:
+            raise BodsError(f"cannot open {self.path}: {exc.strerror or exc}") from exc
+        self._hasher = HashingReader(raw_file)
+        try:
+            buffered = _BufferedPeek(self._hasher)
+            stream = _open_decompressed(buffered)
+            if stream is not buffered:
+                stream = _BufferedPeek(stream)
+            yield from self._statements(stream)
+        finally:
+            raw_file.close()
+
+    @property
+    def sha256(self) -> str:
+        return self._hasher.sha256.hexdigest()
+
+    def _statements(self, stream) -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            first = _first_significant_byte(stream)
+        except (OSError, EOFError) as exc:
+            raise BodsError(f"cannot read the file (corrupt or truncated gzip data): {exc}") from exc
+        if first == b"[":
+            items = ijson.items(stream, "item", use_float=False, buf_size=READ_SIZE)
+        elif first == b"{":
+            items = ijson.items(stream, "", multiple_values=True, use_float=False, buf_size=READ_SIZE)
+        elif first == b"":
+            raise BodsError("the file is empty: expected a JSON array of statements or JSON Lines")
+        else:
+            raise BodsError("not JSON: expected a JSON array of statements or JSON Lines (one statement per line)")
+        position = 0
+        try:
+            for item in items:
+                position += 1
+                if not isinstance(item, dict):
+                    raise BodsError(f"a statement must be a JSON object, not {_json_type(item)}", position=position)
+                yield position, item
+        except (IncompleteJSONError, JSONError) as exc:
+            raise BodsError(_json_problem(exc, position)) from exc
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise BodsError(f"corrupt or truncated compressed data after statement {position}: {exc}") from exc
+
+
+def _json_problem(exc: Exception, position: int) -> str:
+    # yajl appends a multi-line caret picture; its first line is the message.
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    kind = "truncated JSON" if "incomplete" in detail.lower() or "premature" in detail.lower() else "invalid JSON"
+    return f"{kind} after statement {position} (statement {position + 1} cannot be read): {detail}"
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+class _BufferedPeek:
+    """Minimal read/peek adapter: ijson wants ``read``, format detection wants ``peek``."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._buffer = b""
+
+    def peek(self, size: int = 1) -> bytes:
+        while len(self._buffer) < size:
+            chunk = self._raw.read(READ_SIZE)
+            if not chunk:
+                break
+            self._buffer += chunk
+        return self._buffer
+
+    def read(self, size: int = -1) -> bytes:
+        if self._buffer:
+            if size is None or size < 0:
+                data, self._buffer = self._buffer + self._raw.read(), b""
+                return data
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+            return data
+        return self._raw.read(size)

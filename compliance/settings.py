@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "simple_history",
     "cases",
 ]
 
@@ -53,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "compliance.urls"
@@ -111,6 +113,8 @@ STORAGES = {
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 MEDIA_URL = "media/"
 EVIDENCE_MAX_BYTES = env("EVIDENCE_MAX_BYTES")
+# Case SLA: hours from opening to due_at, by priority (cases.models.casework.case_sla_hours).
+CASE_SLA_HOURS = {"low": 240, "normal": 120, "high": 48, "critical": 24}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

@@ -49,3 +49,40 @@ __all__ = [
     "UnspecifiedReason",
     "country_of",
 ]
+
+# Case work and audit trail (cases/models/casework.py, cases/models/audit.py).
+from .audit import AppendOnlyError, AuditChainHead, AuditEvent  # noqa: E402
+from .casework import (  # noqa: E402
+    Case,
+    CaseEvidence,
+    CaseNote,
+    CasePriority,
+    CaseReferenceCounter,
+    CaseStatus,
+    CaseTrigger,
+    EffectiveDecision,
+    EffectiveSource,
+    Exemption,
+    ExemptionStatus,
+    Override,
+    OverrideStatus,
+)
+
+__all__ += [
+    "AppendOnlyError",
+    "AuditChainHead",
+    "AuditEvent",
+    "Case",
+    "CaseEvidence",
+    "CaseNote",
+    "CasePriority",
+    "CaseReferenceCounter",
+    "CaseStatus",
+    "CaseTrigger",
+    "EffectiveDecision",
+    "EffectiveSource",
+    "Exemption",
+    "ExemptionStatus",
+    "Override",
+    "OverrideStatus",
+]

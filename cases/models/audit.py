@@ -1,0 +1,90 @@
+"""The append-only, hash-chained audit trail.
+
+Rows are written only by ``cases.services.audit.audit_record``. Each row's
+``hash`` is SHA-256 over a canonical JSON of its content plus ``prev_hash``
+(the previous row's hash), so editing, deleting or reordering rows breaks the
+chain; ``manage.py verify_audit`` finds the first broken row.
+
+Append-only is enforced three times: ``save()`` refuses updates and ``delete()``
+refuses; the manager's queryset refuses ``update()``/``delete()``; and database
+triggers (migration 0004) abort UPDATE and DELETE on the table on SQLite and
+PostgreSQL. ``AuditChainHead`` is the single row writers lock to serialise appends.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or remove an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Audit events are append-only: update() is not allowed.")
+
+    def delete(self):
+        raise AppendOnlyError("Audit events are append-only: delete() is not allowed.")
+
+    def bulk_update(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are append-only: bulk_update() is not allowed.")
+
+    def bulk_create(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are written one at a time by cases.services.audit.audit_record.")
+
+    def update_or_create(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are append-only.")
+
+
+AuditEventManager = models.Manager.from_queryset(AuditEventQuerySet)
+
+
+class AuditEvent(models.Model):
+    seq = models.PositiveBigIntegerField(unique=True, editable=False, help_text="Position in the chain, from 1.")
+    occurred_at = models.DateTimeField(db_index=True, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    actor_label = models.CharField(max_length=255, editable=False, help_text="Username at the time, or 'system'.")
+    action = models.CharField(max_length=100, db_index=True, editable=False)
+    target_type = models.CharField(max_length=100, db_index=True, editable=False)
+    target_id = models.CharField(max_length=64, db_index=True, editable=False)
+    target_label = models.CharField(max_length=500, blank=True, editable=False)
+    before = models.JSONField(null=True, blank=True, editable=False)
+    after = models.JSONField(null=True, blank=True, editable=False)
+    reason = models.TextField(blank=True, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    objects = AuditEventManager()
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["target_type", "target_id", "seq"])]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_label}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events are append-only: an existing event cannot be saved again.")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Audit events are append-only: delete() is not allowed.")
+
+
+class AuditChainHead(models.Model):
+    """Exactly one row (pk=1): the last sequence number and hash. Locked by every append."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="auditchainhead_single_row")]
+
+    def __str__(self) -> str:
+        return f"audit head #{self.last_seq}"

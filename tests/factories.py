@@ -80,8 +80,10 @@ class CustomerFactory(factory.django.DjangoModelFactory):
 
 def stake(owner, subject, percent, *, interest_type=InterestType.SHAREHOLDING, **interest_fields) -> Relationship:
     """Create ``owner`` (Entity or Person) holding ``percent`` of ``subject`` in one call."""
-    owner_field = "interested_entity" if isinstance(owner, Entity) else "interested_person"
-    relationship = RelationshipFactory(subject=subject, interested_person=None, **{owner_field: owner})
+    parties = {"interested_entity": owner, "interested_person": None}
+    if not isinstance(owner, Entity):
+        parties = {"interested_entity": None, "interested_person": owner}
+    relationship = RelationshipFactory(subject=subject, **parties)
     share = {} if percent is None else {"share_exact": Decimal(str(percent))}
     InterestFactory(relationship=relationship, interest_type=interest_type, **share, **interest_fields)
     return relationship

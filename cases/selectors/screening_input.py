@@ -1,0 +1,372 @@
+"""Reads the ownership data the engine needs and turns it into engine arrays.
+
+This is the only place that knows both the database schema and the engine's
+input format. It reads with ``values_list`` (no model instances: a million rows
+must fit in memory and in seconds), classifies every node under the policy
+(spec section 3) and folds each relationship's interests in force on the
+screening date into one edge per relationship (spec section 4).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+
+import numpy as np
+
+from cases.models import (
+    CONTROL_INTERESTS,
+    INDICATOR_INTERESTS,
+    DirectOrIndirect,
+    Entity,
+    EntityType,
+    Interest,
+    InterestType,
+    Person,
+    PersonType,
+    Relationship,
+    ScreeningPolicy,
+    country_of,
+)
+from cases.ownership import Graph, NodeClass
+from cases.ownership.graph import INT32_MAX, INT32_MIN
+
+HUNDRED = Decimal(100)
+_MEASURE_OF = {InterestType.SHAREHOLDING.value: 0, InterestType.VOTING_RIGHTS.value: 1}
+_CONTROL = frozenset(str(t) for t in CONTROL_INTERESTS)
+_INDICATOR = frozenset(str(t) for t in INDICATOR_INTERESTS)
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """The facts of a policy version the classifier needs, read once."""
+
+    version: int
+    restricted: frozenset[str]
+    count_nationality: bool
+    count_residence: bool
+    count_tax_residence: bool
+
+    @classmethod
+    def of(cls, policy: ScreeningPolicy) -> PolicyView:
+        return cls(
+            version=policy.version,
+            restricted=policy.restricted_country_codes(),
+            count_nationality=policy.count_nationality,
+            count_residence=policy.count_residence,
+            count_tax_residence=policy.count_tax_residence,
+        )
+
+    def restricted_code(self, code: str | None) -> bool:
+        if not code:
+            return False
+        code = code.upper()
+        return code in self.restricted or country_of(code) in self.restricted
+
+
+@dataclass
+class ScreeningInput:
+    """The engine graph plus what the adapter needs to map results back."""
+
+    graph: Graph
+    entity_pk_by_node: np.ndarray  # -1 for persons and unspecified parties
+    external_ids: list[str]
+    names: list[str]
+    root_reasons: dict[int, list[str]] = field(default_factory=dict)
+    node_by_entity_pk: dict[int, int] = field(default_factory=dict)
+
+    @cached_property
+    def node_by_external_id(self) -> dict[str, int]:
+        return {external_id: node for node, external_id in enumerate(self.external_ids)}
+
+    def entity_nodes(self) -> np.ndarray:
+        return np.nonzero(self.entity_pk_by_node >= 0)[0]
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def classify_entity(row: tuple, policy: PolicyView) -> tuple[NodeClass, list[str]]:
+    """Spec section 3 for one entity row (entity_type, jurisdiction, registered, business, listed)."""
+    entity_type, jurisdiction, registered, business, is_listed = row
+    reasons = []
+    if policy.restricted_code(jurisdiction):
+        kind = "State/state body of" if entity_type in (EntityType.STATE, EntityType.STATE_BODY) else "Registered in"
+        reasons.append(f"{kind} {jurisdiction} (restricted jurisdiction)")
+    if policy.restricted_code(registered):
+        reasons.append(f"Registered address in {registered} (restricted jurisdiction)")
+    for code in business or ():
+        if policy.restricted_code(code):
+            reasons.append(f"Business (headquarters) address in {code} (restricted jurisdiction)")
+    if reasons:
+        return NodeClass.RESTRICTED_ROOT, reasons
+    if entity_type in (EntityType.STATE, EntityType.STATE_BODY):
+        return NodeClass.CLEAN_TERMINAL, []
+    if entity_type in (EntityType.ANONYMOUS_ENTITY, EntityType.UNKNOWN_ENTITY):
+        return NodeClass.UNKNOWN_TERMINAL, []
+    return (NodeClass.LISTED_ENTITY if is_listed else NodeClass.ENTITY), []
+
+
+def classify_person(row: tuple, policy: PolicyView) -> tuple[NodeClass, list[str]]:
+    """Spec section 3 for one person row (person_type, nationalities, residences, tax residencies)."""
+    person_type, nationalities, residences, tax_residencies = row
+    checks = (
+        (policy.count_nationality, nationalities, "Nationality"),
+        (policy.count_residence, residences, "Residence"),
+        (policy.count_tax_residence, tax_residencies, "Tax residence"),
+    )
+    reasons = [
+        f"{label} {code} (restricted jurisdiction)"
+        for counts, codes, label in checks
+        if counts
+        for code in codes or ()
+        if policy.restricted_code(code)
+    ]
+    if reasons:
+        return NodeClass.RESTRICTED_ROOT, reasons
+    if person_type == PersonType.KNOWN_PERSON:
+        return NodeClass.CLEAN_TERMINAL, []
+    return NodeClass.UNKNOWN_TERMINAL, []
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def upstream_entity_ids(entity_ids: Iterable[int]) -> set[int]:
+    """The entities themselves and every entity that owns them, directly or indirectly.
+
+    Breadth-first over relationships, one query per level, so screening a handful
+    of customers never loads the whole graph.
+    """
+    seen = set(entity_ids)
+    frontier = set(seen)
+    while frontier:
+        owners = set(
+            Relationship.objects.filter(subject_id__in=frontier, is_closed=False, interested_entity__isnull=False)
+            .values_list("interested_entity_id", flat=True)
+            .distinct()
+        )
+        frontier = owners - seen
+        seen |= frontier
+    return seen
+
+
+def _day(value: datetime.date | None, default: int) -> int:
+    return default if value is None else (value - datetime.date(1970, 1, 1)).days
+
+
+def _interest_in_force(start: datetime.date | None, end: datetime.date | None, as_of: datetime.date) -> bool:
+    return (start is None or start <= as_of) and (end is None or as_of <= end)
+
+
+def _share_bounds(exact, minimum, maximum, min_excl, max_excl) -> tuple[float, float, bool, bool]:
+    """A share as (low, high, low_open, high_open) fractions; a missing share is 0..100 %."""
+    if exact is not None:
+        value = float(exact / HUNDRED)
+        return value, value, False, False
+    low = 0.0 if minimum is None else float(minimum / HUNDRED)
+    high = 1.0 if maximum is None else float(maximum / HUNDRED)
+    return low, high, bool(min_excl) and minimum is not None, bool(max_excl) and maximum is not None
+
+
+class _EdgeAccumulator:
+    """Folds interests into one edge per relationship (several interests of a measure add up)."""
+
+    def __init__(self) -> None:
+        self.index: dict[int, int] = {}
+        self.owner: list[int] = []
+        self.subject: list[int] = []
+        self.low: list[list[float]] = []
+        self.high: list[list[float]] = []
+        self.low_open: list[list[bool]] = []
+        self.high_open: list[list[bool]] = []
+        self.has_share: list[list[bool]] = []
+        self.control: list[bool] = []
+        self.indicator: list[bool] = []
+
+    def edge(self, relationship_id: int, owner: int, subject: int) -> int:
+        edge = self.index.get(relationship_id)
+        if edge is None:
+            edge = self.index[relationship_id] = len(self.owner)
+            self.owner.append(owner)
+            self.subject.append(subject)
+            self.low.append([0.0, 0.0])
+            self.high.append([0.0, 0.0])
+            self.low_open.append([False, False])
+            self.high_open.append([False, False])
+            self.has_share.append([False, False])
+            self.control.append(False)
+            self.indicator.append(False)
+        return edge
+
+    def add_interest(self, edge: int, interest_type: str, share: tuple[float, float, bool, bool]) -> None:
+        measure = _MEASURE_OF.get(interest_type)
+        if measure is not None:
+            low, high, low_open, high_open = share
+            self.low[edge][measure] += low
+            self.high[edge][measure] = min(1.0, self.high[edge][measure] + high)
+            self.low_open[edge][measure] |= low_open
+            self.high_open[edge][measure] |= high_open
+            self.has_share[edge][measure] = True
+        elif interest_type in _CONTROL:
+            self.control[edge] = True
+        elif interest_type in _INDICATOR:
+            self.indicator[edge] = True
+
+    def graph(self, node_class: list[int], labels: list[str]) -> Graph:
+        e = len(self.owner)
+        low = np.array(self.low, dtype=np.float64).reshape(e, 2)
+        return Graph(
+            node_class=np.array(node_class, dtype=np.int8),
+            owner=np.array(self.owner, dtype=np.int32),
+            subject=np.array(self.subject, dtype=np.int32),
+            share_low=np.minimum(low, 1.0),
+            share_high=np.array(self.high, dtype=np.float64).reshape(e, 2),
+            low_open=np.array(self.low_open, dtype=bool).reshape(e, 2),
+            high_open=np.array(self.high_open, dtype=bool).reshape(e, 2),
+            has_share=np.array(self.has_share, dtype=bool).reshape(e, 2),
+            control=np.array(self.control, dtype=bool),
+            indicator=np.array(self.indicator, dtype=bool),
+            start_day=np.full(e, INT32_MIN, dtype=np.int32),
+            end_day=np.full(e, INT32_MAX, dtype=np.int32),
+            node_labels=labels,
+        )
+
+
+def load_screening_input(
+    *, policy: PolicyView, as_of: datetime.date, entity_ids: Iterable[int] | None = None
+) -> ScreeningInput:
+    """Build the engine graph for all entities, or for the upstream closure of ``entity_ids``."""
+    scope = None if entity_ids is None else upstream_entity_ids(entity_ids)
+    entities = Entity.objects.all() if scope is None else Entity.objects.filter(pk__in=scope)
+    relationships = Relationship.objects.filter(is_closed=False)
+    if scope is not None:
+        relationships = relationships.filter(subject_id__in=scope)
+
+    node_class: list[int] = []
+    labels: list[str] = []
+    names: list[str] = []
+    entity_pks: list[int] = []
+    root_reasons: dict[int, list[str]] = {}
+    node_by_entity: dict[int, int] = {}
+
+    def add_node(cls: NodeClass, external_id: str, name: str, entity_pk: int, reasons: list[str]) -> int:
+        node = len(node_class)
+        node_class.append(int(cls))
+        labels.append(external_id)
+        names.append(name)
+        entity_pks.append(entity_pk)
+        if reasons:
+            root_reasons[node] = reasons
+        return node
+
+    for pk, external_id, name, *facts in entities.values_list(
+        "pk",
+        "external_id",
+        "name",
+        "entity_type",
+        "jurisdiction_id",
+        "registered_address_country_id",
+        "business_address_countries",
+        "is_listed",
+    ).iterator(chunk_size=20000):
+        cls, reasons = classify_entity(tuple(facts), policy)
+        node_by_entity[pk] = add_node(cls, external_id, name, pk, reasons)
+
+    person_ids = set(
+        relationships.filter(interested_person__isnull=False).values_list("interested_person_id", flat=True)
+    )
+    node_by_person: dict[int, int] = {}
+    for pk, external_id, name, *facts in (
+        Person.objects.filter(pk__in=person_ids)
+        .values_list(
+            "pk", "external_id", "name", "person_type", "nationalities", "residence_countries", "tax_residencies"
+        )
+        .iterator(chunk_size=20000)
+    ):
+        cls, reasons = classify_person(tuple(facts), policy)
+        node_by_person[pk] = add_node(cls, external_id, name or "Unnamed person", -1, reasons)
+
+    summaries = set(relationships.exclude(component_record_ids=[]).values_list("pk", flat=True))
+    edges = _EdgeAccumulator()
+
+    def owner_node(rel_id, entity_id, person_id, reason, rel_external_id) -> int | None:
+        if entity_id is not None:
+            return node_by_entity.get(entity_id)
+        if person_id is not None:
+            return node_by_person.get(person_id)
+        # Each unspecified interested party is its own unknown owner; its reason code is kept in the label.
+        return add_node(
+            NodeClass.UNKNOWN_TERMINAL, f"unspecified:{rel_external_id}", f"Unspecified owner ({reason})", -1, []
+        )
+
+    unspecified_nodes: dict[int, int] = {}
+    rows = (
+        Interest.objects.filter(relationship__in=relationships)
+        .values_list(
+            "relationship_id",
+            "relationship__external_id",
+            "relationship__subject_id",
+            "relationship__interested_entity_id",
+            "relationship__interested_person_id",
+            "relationship__unspecified_reason",
+            "interest_type",
+            "direct_or_indirect",
+            "share_exact",
+            "share_minimum",
+            "share_maximum",
+            "share_minimum_exclusive",
+            "share_maximum_exclusive",
+            "start_date",
+            "end_date",
+        )
+        .order_by("relationship_id", "pk")
+        .iterator(chunk_size=20000)
+    )
+    for rel_id, rel_ext, subject_id, ent_id, person_id, reason, itype, direction, *share, start, end in rows:
+        if rel_id in summaries and direction == DirectOrIndirect.INDIRECT:
+            continue  # an indirect summary is evidence; its components are the edges
+        if not _interest_in_force(start, end, as_of):
+            continue
+        subject = node_by_entity.get(subject_id)
+        if subject is None:
+            continue
+        owner = _owner(rel_id, ent_id, person_id, reason, rel_ext, unspecified_nodes, owner_node)
+        if owner is None:
+            continue
+        edges.add_interest(edges.edge(rel_id, owner, subject), itype, _share_bounds(*share))
+
+    # A relationship that states no interests at all: the party holds something, nature unknown.
+    for rel_id, rel_ext, subject_id, ent_id, person_id, reason in relationships.filter(
+        interests__isnull=True
+    ).values_list(
+        "pk", "external_id", "subject_id", "interested_entity_id", "interested_person_id", "unspecified_reason"
+    ):
+        subject = node_by_entity.get(subject_id)
+        owner = _owner(rel_id, ent_id, person_id, reason, rel_ext, unspecified_nodes, owner_node)
+        if subject is None or owner is None:
+            continue
+        if ent_id is None and person_id is None:
+            edges.edge(rel_id, owner, subject)  # unspecified owner: no stake stated, the remainder stays unknown
+        else:
+            edges.add_interest(edges.edge(rel_id, owner, subject), InterestType.UNKNOWN_INTEREST, (0, 0, False, False))
+
+    return ScreeningInput(
+        graph=edges.graph(node_class, labels),
+        entity_pk_by_node=np.array(entity_pks, dtype=np.int64),
+        external_ids=labels,
+        names=names,
+        root_reasons=root_reasons,
+        node_by_entity_pk=node_by_entity,
+    )
+
+
+def _owner(rel_id, ent_id, person_id, reason, rel_ext, unspecified_nodes, owner_node) -> int | None:
+    if ent_id is None and person_id is None:
+        if rel_id not in unspecified_nodes:
+            unspecified_nodes[rel_id] = owner_node(rel_id, None, None, reason, rel_ext)
+        return unspecified_nodes[rel_id]
+    return owner_node(rel_id, ent_id, person_id, reason, rel_ext)

@@ -1,0 +1,241 @@
+"""The screening adapter: load the graph, run the engine, store the decisions.
+
+This is the one place where the pure engine (``cases.ownership``) meets the
+database. Decisions are stored in chunks, each in its own transaction, so a
+portfolio-wide re-screen keeps memory bounded and a killed run keeps every
+chunk it finished. A decision whose result is unchanged is not stored again;
+only ``CurrentDecision.screened_at`` moves.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
+from cases.ownership import Method, NodeClass, Outcome, Policy, ScreeningResult, screen
+from cases.selectors.screening_input import PolicyView, ScreeningInput, load_screening_input
+from cases.services.policy import policy_get_active
+from cases.signals import DecisionChange, decisions_changed
+
+CHUNK_SIZE = 2000
+MAX_PATHS = 10
+
+
+@dataclass
+class ScreenSummary:
+    as_of: datetime.date
+    policy_version: int
+    screened: int = 0
+    changed: int = 0
+    counts: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    engine_seconds: float = 0.0
+    payloads: list[dict] = field(default_factory=list)
+
+
+def engine_policy(policy: ScreeningPolicy) -> Policy:
+    """The engine's view of a policy version (threshold as an exact fraction)."""
+    return Policy(
+        threshold=Fraction(policy.threshold) / 100,
+        inclusive=policy.threshold_inclusive,
+        method=Method(policy.method),
+    )
+
+
+def decision_payload(
+    *, result: ScreeningResult, data: ScreeningInput, node: int, as_of: datetime.date, policy_version: int
+) -> dict:
+    """The spec section 11 decision object for one node, with the adapter's root reasons first."""
+    body = result.decision_dict(node, data.names, MAX_PATHS)
+    root_reasons = data.root_reasons.get(node, [])
+    return {
+        "entity": data.external_ids[node],
+        "entity_name": data.names[node],
+        "outcome": body["outcome"],
+        "as_of": as_of.isoformat(),
+        "policy_version": policy_version,
+        "methods": body["methods"],
+        "reasons": root_reasons + [reason for reason in body["reasons"] if reason not in root_reasons],
+        "paths": body.get("paths", []),
+    }
+
+
+def result_fingerprint(payload: dict) -> str:
+    """What makes two decisions the same: everything but the screening date."""
+    material = {key: value for key, value in payload.items() if key != "as_of"}
+    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _decision_row(
+    *, entity_id: int, payload: dict, policy: ScreeningPolicy, as_of, fingerprint: str, is_root: bool
+) -> Decision:
+    lt = payload["methods"]["look_through"]
+    cc = payload["methods"]["control_chain"]
+    return Decision(
+        entity_id=entity_id,
+        outcome=payload["outcome"],
+        look_through_outcome=lt["outcome"],
+        look_through_low=lt["low"],
+        look_through_high=lt["high"],
+        control_chain_outcome=cc["outcome"],
+        control_chain_low=cc["low"],
+        control_chain_high=cc["high"],
+        is_restricted_root=is_root,
+        payload=payload,
+        policy=policy,
+        as_of=as_of,
+        result_fingerprint=fingerprint,
+    )
+
+
+def screen_entities(
+    *,
+    entity_ids: Iterable[int] | None = None,
+    as_of: datetime.date | None = None,
+    trigger: str = "manual",
+    actor=None,
+    collect_payloads: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ScreenSummary:
+    """Screen ``entity_ids`` (default: every entity) and store what changed.
+
+    The graph loaded is the upstream closure of the requested entities, so the
+    figures are the same as in a full run.
+    """
+    started = time.perf_counter()
+    as_of = as_of or timezone.localdate()
+    policy = policy_get_active()
+    requested = None if entity_ids is None else sorted(set(entity_ids))
+    data = load_screening_input(policy=PolicyView.of(policy), as_of=as_of, entity_ids=requested)
+    engine_started = time.perf_counter()
+    result = screen(data.graph, engine_policy(policy))
+    summary = ScreenSummary(as_of=as_of, policy_version=policy.version)
+    summary.engine_seconds = time.perf_counter() - engine_started
+
+    if requested is None:
+        nodes = data.entity_nodes()
+    else:
+        nodes = np.array([data.node_by_entity_pk[pk] for pk in requested if pk in data.node_by_entity_pk], dtype=int)
+    for start in range(0, len(nodes), CHUNK_SIZE):
+        chunk = nodes[start : start + CHUNK_SIZE]
+        _store_chunk(
+            result=result,
+            data=data,
+            nodes=chunk,
+            policy=policy,
+            as_of=as_of,
+            trigger=trigger,
+            actor=actor,
+            summary=summary,
+            collect=collect_payloads,
+        )
+        if progress:
+            progress(len(chunk))
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+@transaction.atomic
+def _store_chunk(*, result, data, nodes, policy, as_of, trigger, actor, summary, collect) -> None:
+    entity_ids = [int(data.entity_pk_by_node[node]) for node in nodes]
+    # Lock the current rows so two concurrent screenings of one entity cannot interleave.
+    current = {
+        entity_id: (decision_id, fingerprint, outcome)
+        for entity_id, decision_id, fingerprint, outcome in CurrentDecision.objects.select_for_update()
+        .filter(entity_id__in=entity_ids)
+        .values_list("entity_id", "decision_id", "decision__result_fingerprint", "outcome")
+    }
+    now = timezone.now()
+    new_decisions: list[Decision] = []
+    previous: list[tuple | None] = []
+    unchanged: list[int] = []
+    for node, entity_id in zip(nodes, entity_ids, strict=True):
+        payload = decision_payload(result=result, data=data, node=int(node), as_of=as_of, policy_version=policy.version)
+        summary.counts[payload["outcome"]] += 1
+        summary.screened += 1
+        if collect:
+            summary.payloads.append(payload)
+        fingerprint = result_fingerprint(payload)
+        before = current.get(entity_id)
+        if before is not None and before[1] == fingerprint:
+            unchanged.append(entity_id)
+            continue
+        new_decisions.append(
+            _decision_row(
+                entity_id=entity_id,
+                payload=payload,
+                policy=policy,
+                as_of=as_of,
+                fingerprint=fingerprint,
+                is_root=int(data.graph.node_class[node]) == NodeClass.RESTRICTED_ROOT,
+            )
+        )
+        previous.append(before)
+    Decision.objects.bulk_create(new_decisions, batch_size=500)
+    CurrentDecision.objects.filter(entity_id__in=unchanged).update(screened_at=now, as_of=as_of)
+    CurrentDecision.objects.bulk_create(
+        [
+            CurrentDecision(entity_id=d.entity_id, decision=d, outcome=d.outcome, screened_at=now, as_of=as_of)
+            for d in new_decisions
+        ],
+        update_conflicts=True,
+        unique_fields=["entity"],
+        update_fields=["decision", "outcome", "screened_at", "as_of"],
+        batch_size=500,
+    )
+    summary.changed += len(new_decisions)
+    if new_decisions:
+        changes = [
+            DecisionChange(
+                entity_id=d.entity_id,
+                previous_decision_id=before[0] if before else None,
+                decision_id=d.pk,
+                previous_outcome=before[2] if before else None,
+                outcome=d.outcome,
+            )
+            for d, before in zip(new_decisions, previous, strict=True)
+        ]
+        decisions_changed.send(sender=Decision, changes=changes, trigger=trigger, actor=actor)
+
+
+def downstream_entity_ids(entity_ids: Iterable[int], person_ids: Iterable[int] = ()) -> set[int]:
+    """Entities whose decision can depend on the given entities or persons: they and all they own."""
+    seen = set(entity_ids)
+    frontier = set(seen) | set(
+        Relationship.objects.filter(interested_person_id__in=list(person_ids)).values_list("subject_id", flat=True)
+    )
+    seen |= frontier
+    while frontier:
+        owned = set(Relationship.objects.filter(interested_entity_id__in=frontier).values_list("subject_id", flat=True))
+        frontier = owned - seen
+        seen |= frontier
+    return seen
+
+
+def screen_after_import(*, entity_ids: Iterable[int], person_ids: Iterable[int] = ()) -> ScreenSummary:
+    """Re-decide everything downstream of what an import touched."""
+    affected = downstream_entity_ids(entity_ids, person_ids)
+    return screen_entities(entity_ids=affected, trigger="import")
+
+
+def outcome_label(value: int) -> str:
+    return Outcome(int(value)).name.lower()
+
+
+def entity_ids_for_external_ids(external_ids: Iterable[str]) -> tuple[dict[str, int], list[str]]:
+    """Map external ids to primary keys; also return the ids that match no entity."""
+    wanted = list(dict.fromkeys(external_ids))
+    found = dict(Entity.objects.filter(external_id__in=wanted).values_list("external_id", "pk"))
+    return found, [external_id for external_id in wanted if external_id not in found]

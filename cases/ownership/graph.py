@@ -142,7 +142,7 @@ def percent_to_float(value: Any) -> float:
     return float(to_fraction(value) / 100)
 
 
-def to_day(value: Any, default: int) -> int:
+def to_day(value: Any, default: int | None = None) -> int | None:
     """Day number since 1970-01-01 from a date, an ISO string, an int or None."""
     if value is None:
         return default

@@ -1,7 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class CasesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "cases"
     verbose_name = "Ownership screening"
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401  (connects decisions_changed receivers)
+        from .roles import post_migrate_roles_sync
+
+        post_migrate.connect(post_migrate_roles_sync, dispatch_uid="cases.roles_sync")

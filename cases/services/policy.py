@@ -29,7 +29,16 @@ def policy_publish(
     method: str = ScreeningMethod.STRICTEST,
     notes: str = "",
 ) -> ScreeningPolicy:
-    """Create the next version, make it the only active one, and return it."""
+    """Create the next version, make it the only active one, and return it.
+
+    ``user`` None is the system (migrations, setup); a user needs ``cases.add_screeningpolicy``.
+    The publication is written to the audit trail.
+    """
+    from cases.roles import require_perm
+    from cases.services.audit import audit_record
+
+    if user is not None:
+        require_perm(user, "add_screeningpolicy", "publish screening policies")
     codes = sorted({code.strip().upper() for code in restricted_codes if code.strip()})
     known = set(Jurisdiction.objects.filter(code__in=codes).values_list("code", flat=True))
     unknown = [code for code in codes if code not in known]
@@ -56,4 +65,20 @@ def policy_publish(
     policy.full_clean()
     policy.save()
     policy.restricted_jurisdictions.set(codes)
+    audit_record(
+        actor=user,
+        action="policy.published",
+        target=policy,
+        after={
+            "version": policy.version,
+            "restricted_jurisdictions": codes,
+            "threshold": str(policy.threshold),
+            "threshold_inclusive": policy.threshold_inclusive,
+            "count_nationality": policy.count_nationality,
+            "count_residence": policy.count_residence,
+            "count_tax_residence": policy.count_tax_residence,
+            "method": policy.method,
+        },
+        reason=notes,
+    )
     return policy

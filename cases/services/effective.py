@@ -1,0 +1,101 @@
+"""The effective decision: what the business acts on.
+
+Precedence: an active exemption (approved, not past ``expires_on``) → allow;
+else an applied override made on the entity's *current* automatic decision →
+its outcome; else the automatic decision. An override is tied to the decision
+it overrode: when screening produces a new decision (results changed), the
+override no longer applies and the new automatic outcome is effective again.
+"""
+
+import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import (
+    CurrentDecision,
+    EffectiveDecision,
+    EffectiveSource,
+    Exemption,
+    ExemptionStatus,
+    Outcome,
+    Override,
+    OverrideStatus,
+)
+
+from .audit import audit_record
+
+
+def effective_compute(*, entity, today: datetime.date | None = None) -> dict | None:
+    """What the effective decision should be now (no writes); None if the entity has no decision."""
+    today = today or timezone.localdate()
+    current = CurrentDecision.objects.filter(entity=entity).select_related("decision").first()
+    if current is None:
+        return None
+    exemption = (
+        Exemption.objects.filter(entity=entity, status=ExemptionStatus.APPROVED, expires_on__gte=today)
+        .order_by("-decided_at")
+        .first()
+    )
+    if exemption is not None:
+        return {
+            "outcome": Outcome.ALLOW,
+            "source": EffectiveSource.EXEMPTION,
+            "decision": current.decision,
+            "override": None,
+            "exemption": exemption,
+        }
+    override = (
+        Override.objects.filter(case__subject=entity, status=OverrideStatus.APPLIED, decision_id=current.decision_id)
+        .order_by("-applied_at", "-id")
+        .first()
+    )
+    if override is not None:
+        return {
+            "outcome": override.proposed_outcome,
+            "source": EffectiveSource.OVERRIDE,
+            "decision": current.decision,
+            "override": override,
+            "exemption": None,
+        }
+    return {
+        "outcome": current.decision.outcome,
+        "source": EffectiveSource.AUTOMATIC,
+        "decision": current.decision,
+        "override": None,
+        "exemption": None,
+    }
+
+
+def _snapshot(effective: EffectiveDecision | None) -> dict | None:
+    if effective is None:
+        return None
+    return {
+        "outcome": effective.outcome,
+        "source": effective.source,
+        "decision_id": effective.decision_id,
+        "override_id": effective.override_id,
+        "exemption_id": effective.exemption_id,
+    }
+
+
+@transaction.atomic
+def effective_recompute(*, entity, actor=None, today: datetime.date | None = None, reason: str = ""):
+    """Bring the entity's EffectiveDecision up to date; audit it when it changes. Returns the row or None."""
+    wanted = effective_compute(entity=entity, today=today)
+    existing = EffectiveDecision.objects.select_for_update().filter(entity=entity).first()
+    before = _snapshot(existing)
+    if wanted is None:
+        if existing is not None:
+            existing.delete()
+            audit_record(actor=actor, action="effective.removed", target=entity, before=before, reason=reason)
+        return None
+    row = existing or EffectiveDecision(entity=entity)
+    for field, value in wanted.items():
+        setattr(row, field, value)
+    row.full_clean(validate_unique=False)
+    after = _snapshot(row)
+    if after != before:
+        row.save()
+        audit_record(actor=actor, action="effective.changed", target=entity, before=before, after=after, reason=reason)
+    return row

@@ -1,0 +1,172 @@
+"""Import benchmark: statements per second for BODS validation alone and for a full import.
+
+Run ``python -m benchmarks.import_bench [--statements 100000] [--gzip]``.
+Honours ``DATABASE_URL``: a PostgreSQL database named there is dropped and
+re-created (it must be a scratch database); without it a temporary SQLite file
+is used. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PUBLICATION = {"publicationDate": "2026-01-15", "bodsVersion": "0.4", "publisher": {"name": "Import benchmark"}}
+SOURCE = {"type": ["officialRegister"], "description": "Synthetic benchmark data"}
+COUNTRIES = ["GB", "DE", "FR", "US", "JP", "NL", "CN", "HK", "KY", "VG", "CY", "RU", "TW", "SG"]
+
+
+def _statement(number: int, record_id: str, record_type: str, details: dict, subject: str) -> dict:
+    return {
+        "statementId": f"bench-statement-{number:012d}-0000000000000000",
+        "declarationSubject": subject,
+        "statementDate": "2026-01-15",
+        "publicationDetails": PUBLICATION,
+        "source": SOURCE,
+        "recordId": record_id,
+        "recordType": record_type,
+        "recordStatus": "new",
+        "recordDetails": details,
+    }
+
+
+def synthetic_statements(count: int, *, seed: int = 7):
+    """Groups of entity, person and relationship (shareholding + votingRights), some owned by earlier entities."""
+    rng = random.Random(seed)
+    number = 0
+    group = 0
+    while number < count:
+        country = rng.choice(COUNTRIES)
+        entity_id, person_id = f"bench-entity-{group}", f"bench-person-{group}"
+        entity = {
+            "isComponent": False,
+            "entityType": {"type": "registeredEntity"},
+            "name": f"Benchmark Holdings {group} Ltd",
+            "jurisdiction": {"code": country, "name": country},
+            "identifiers": [{"scheme": f"{country}-REG", "id": f"{group:08d}"}],
+            "addresses": [{"type": "registered", "address": f"{group} High Street", "country": {"code": country, "name": country}}],
+            "foundingDate": "2001-02-03",
+        }
+        person = {
+            "isComponent": False,
+            "personType": "knownPerson",
+            "names": [{"type": "legal", "fullName": f"Person {group}", "givenName": "Person", "familyName": str(group)}],
+            "nationalities": [{"code": rng.choice(COUNTRIES), "name": "x"}],
+        }
+        share = rng.choice([{"exact": rng.randint(1, 100)}, {"exclusiveMinimum": 25, "maximum": 50}])
+        owner = person_id if group == 0 or rng.random() < 0.6 else f"bench-entity-{rng.randrange(group)}"
+        relationship = {
+            "isComponent": False,
+            "subject": entity_id,
+            "interestedParty": owner,
+            "interests": [
+                {"type": "shareholding", "directOrIndirect": "direct", "share": share, "startDate": "2015-01-01"},
+                {"type": "votingRights", "directOrIndirect": "direct", "share": share},
+            ],
+        }
+        for record_id, record_type, details in (
+            (entity_id, "entity", entity),
+            (person_id, "person", person),
+            (f"bench-relationship-{group}", "relationship", relationship),
+        ):
+            if number >= count:
+                break
+            number += 1
+            yield _statement(number, record_id, record_type, details, entity_id)
+        group += 1
+
+
+def write_file(path: Path, count: int, *, compress: bool) -> None:
+    opener = gzip.open if compress else open
+    with opener(path, "wt", encoding="utf-8") as out:
+        for statement in synthetic_statements(count):
+            out.write(json.dumps(statement, separators=(",", ":")))
+            out.write("\n")
+
+
+def _fresh_postgres(url: str) -> None:
+    """Drop and re-create the benchmark database so every run starts empty."""
+    import psycopg
+    from django.db.backends.postgresql.psycopg_any import sql  # noqa: F401 - ensures psycopg 3
+    from environ import Env
+
+    config = Env.db_url_config(url)
+    name = config["NAME"]
+    admin = psycopg.connect(
+        dbname="postgres",
+        user=config.get("USER") or None,
+        password=config.get("PASSWORD") or None,
+        host=config.get("HOST") or None,
+        port=config.get("PORT") or None,
+        autocommit=True,
+    )
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django(workdir: Path) -> str:
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmnop")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "compliance.settings")
+    url = os.environ.get("DATABASE_URL")
+    if url and url.startswith(("postgres://", "postgresql://")):
+        _fresh_postgres(url)
+    else:
+        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        os.environ["DATABASE_URL"] = url
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    return url.split(":", 1)[0]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--statements", type=int, default=100_000)
+    parser.add_argument("--gzip", action="store_true", help="write the synthetic file gzipped")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
+        workdir = Path(tmp)
+        path = workdir / ("bench.bods.jsonl.gz" if args.gzip else "bench.bods.jsonl")
+        write_file(path, args.statements, compress=args.gzip)
+        backend = setup_django(workdir)
+
+        from cases.services.bods_import import _validate_file, bods_import_file
+
+        started = time.perf_counter()
+        _validate_file(path=path, stdout=None, progress=False)
+        validation_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        summary = bods_import_file(path=path, progress=False)
+        import_seconds = time.perf_counter() - started
+
+        result = {
+            "database": backend,
+            "statements": args.statements,
+            "file_bytes": path.stat().st_size,
+            "gzip": args.gzip,
+            "validation_seconds": round(validation_seconds, 3),
+            "validation_statements_per_second": round(args.statements / validation_seconds),
+            "import_seconds": round(import_seconds, 3),
+            "import_statements_per_second": round(args.statements / import_seconds),
+            "statements_applied": summary.statements_applied,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()

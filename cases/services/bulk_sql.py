@@ -1,0 +1,138 @@
+"""Raw ``executemany`` inserts and updates for bulk imports.
+
+``bulk_create`` spends most of its time compiling SQL per row and per field
+(about 100 µs a row for a 20-column model); an import of millions of
+statements cannot afford that. ``TableWriter`` prepares one statement per
+column set and sends plain tuples, converting values the way the ORM would
+(JSON as text, dates and datetimes through the backend's adapters). Row ids
+of inserted records are read back by natural key in one query per batch,
+which works the same on SQLite and PostgreSQL and under concurrent writers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any
+
+from django.db import connection, models
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{value.__class__.__name__} is not JSON serialisable")
+
+
+_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_text(value: Any) -> str:
+    """JSON text for a JSONField column; Decimals become numbers (floats)."""
+    return _ENCODER.encode(value)
+
+
+class TableWriter:
+    """Inserts and updates rows of one model given as ``{attname: python value}`` dicts."""
+
+    def __init__(self, model: type[models.Model]):
+        self.model = model
+        self.table = connection.ops.quote_name(model._meta.db_table)
+        self._fields = {field.attname: field for field in model._meta.concrete_fields}
+        self._is_postgres = connection.vendor == "postgresql"
+
+    def _column(self, attname: str) -> tuple[str, str, Callable[[Any], Any]]:
+        field = self._fields[attname]
+        column = connection.ops.quote_name(field.column)
+        if isinstance(field, models.JSONField):
+            return column, "%s::jsonb" if self._is_postgres else "%s", json_text
+        if isinstance(field, models.DateTimeField):
+            return column, "%s", _last_value_cached(connection.ops.adapt_datetimefield_value)
+        if isinstance(field, models.DateField):
+            return column, "%s", connection.ops.adapt_datefield_value
+        return column, "%s", _identity
+
+    def insert(self, attnames: list[str], rows: Iterable[dict[str, Any]]) -> None:
+        columns = [self._column(name) for name in attnames]
+        sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - identifiers are quoted model metadata
+            self.table,
+            ", ".join(column for column, _, _ in columns),
+            ", ".join(placeholder for _, placeholder, _ in columns),
+        )
+        params = _params(attnames, columns, rows)
+        if params:
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, params)
+
+    def update(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
+        """``rows`` are ``(pk, changed values)``; rows changing the same columns share one statement."""
+        groups: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        for pk, values in rows:
+            groups[tuple(sorted(values))].append((pk, values))
+        for attnames, group in groups.items():
+            columns = [self._column(name) for name in attnames]
+            assignments = ", ".join(f"{column} = {placeholder}" for column, placeholder, _ in columns)
+            sql = f"UPDATE {self.table} SET {assignments} WHERE id = %s"  # noqa: S608 - quoted model metadata
+            params = [
+                (*(convert(values[name]) for name, (_, _, convert) in zip(attnames, columns, strict=True)), pk)
+                for pk, values in group
+            ]
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, params)
+
+
+def _last_value_cached(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Every row of a batch carries the same timestamp: convert it once."""
+    last: list[Any] = [object(), None]
+
+    def cached(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, convert(value)
+        return last[1]
+
+    return cached
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _params(attnames: list[str], columns, rows: Iterable[dict[str, Any]]) -> list[list[Any]]:
+    """Row tuples in column order; only columns that need a conversion pay for one."""
+    getter = itemgetter(*attnames)
+    converted = [(index, convert) for index, (_, _, convert) in enumerate(columns) if convert is not _identity]
+    params = []
+    for row in rows:
+        values = list(getter(row)) if len(attnames) > 1 else [getter(row)]
+        for index, convert in converted:
+            value = values[index]
+            if value is not None:
+                values[index] = convert(value)
+        params.append(values)
+    return params
+
+
+def select_pairs(model: type[models.Model], key: str, value: str, keys: Iterable[Any], chunk: int = 2000):
+    """``{key: value}`` for rows whose ``key`` column is in ``keys``: a raw ``IN`` query per chunk.
+
+    The ORM's ``__in`` lookup compiles each parameter separately, which costs
+    more than the query itself at import batch sizes.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    key_column = connection.ops.quote_name(model._meta.get_field(key).column)
+    value_column = connection.ops.quote_name(model._meta.get_field(value).column)
+    keys = list(keys)
+    found: dict[Any, Any] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), chunk):
+            part = keys[start : start + chunk]
+            placeholders = ", ".join(["%s"] * len(part))
+            cursor.execute(
+                f"SELECT {key_column}, {value_column} FROM {table} WHERE {key_column} IN ({placeholders})",  # noqa: S608
+                part,
+            )
+            found.update(cursor.fetchall())
+    return found

@@ -52,13 +52,15 @@ def synthetic_statements(count: int, *, seed: int = 7):
             "name": f"Benchmark Holdings {group} Ltd",
             "jurisdiction": {"code": country, "name": country},
             "identifiers": [{"scheme": f"{country}-REG", "id": f"{group:08d}"}],
-            "addresses": [{"type": "registered", "address": f"{group} High Street", "country": {"code": country, "name": country}}],
+            "addresses": [
+                {"type": "registered", "address": f"{group} High Street", "country": {"code": country, "name": country}}
+            ],
             "foundingDate": "2001-02-03",
         }
         person = {
             "isComponent": False,
             "personType": "knownPerson",
-            "names": [{"type": "legal", "fullName": f"Person {group}", "givenName": "Person", "familyName": str(group)}],
+            "names": [{"type": "legal", "fullName": f"Person {group}", "familyName": str(group)}],
             "nationalities": [{"code": rng.choice(COUNTRIES), "name": "x"}],
         }
         share = rng.choice([{"exact": rng.randint(1, 100)}, {"exclusiveMinimum": 25, "maximum": 50}])

@@ -93,7 +93,7 @@ def _current_decision(entity) -> Decision | None:
 
 def system_note(*, case: Case, text: str) -> CaseNote:
     note = CaseNote(case=case, author=None, text=text, is_system=True)
-    note.full_clean()
+    note.full_clean(exclude={"author"})  # a system note has no author
     note.save()
     return note
 
@@ -128,7 +128,7 @@ def case_open(*, subject, trigger: str, actor, decision: Decision | None = None,
         created_at=now,
     )
     case.reference = _next_reference(now)
-    case.full_clean(validate_constraints=False)
+    case.full_clean(exclude={"status"}, validate_constraints=False)  # protected FSM field
     try:
         with transaction.atomic():
             case.save()
@@ -152,7 +152,7 @@ def _set_assignee(*, case: Case, user, actor, action: str) -> Case:
         raise ValidationError(f"Case {case.reference} is closed; reopen it before assigning.")
     before = case_snapshot(case)
     case.assignee = user
-    case.full_clean(validate_constraints=False)
+    case.full_clean(exclude={"status"}, validate_constraints=False)  # protected FSM field
     case.save()
     audit_record(actor=actor, action=action, target=case, before=before, after=case_snapshot(case))
     return case
@@ -334,7 +334,7 @@ def close_case(*, case: Case, outcome: str, actor, action: str, reason: str = ""
     case.outcome = outcome
     case.decided_by = actor
     case.decided_at = timezone.now()
-    case.full_clean(validate_constraints=False)
+    case.full_clean(exclude={"status"}, validate_constraints=False)  # protected FSM field
     case.save()
     audit_record(actor=actor, action=action, target=case, before=before, after=case_snapshot(case), reason=reason)
     return case
@@ -345,9 +345,9 @@ def case_confirm_outcome(*, case: Case, actor, reason: str = "") -> Case:
     """in_review → closed with the automatic outcome of the subject's current decision (assignee only)."""
     require_perm(actor, "work_case", "confirm an outcome")
     case = _lock(case)
-    _require_assignee(case, actor, "confirm its outcome")
     if case.status != CaseStatus.IN_REVIEW:
         raise ValidationError(f"Case {case.reference} must be in review to confirm its outcome.")
+    _require_assignee(case, actor, "confirm its outcome")
     decision = _current_decision(case.subject)
     if decision is None:
         raise ValidationError("The subject has no screening decision to confirm.")
@@ -376,7 +376,7 @@ def reopen_locked_case(
     case.reopen_count += 1
     case.opened_on_decision = decision or _current_decision(case.subject) or case.opened_on_decision
     case.due_at = now + datetime.timedelta(hours=case_sla_hours(case.priority))
-    case.full_clean(validate_constraints=False)
+    case.full_clean(exclude={"status"}, validate_constraints=False)  # protected FSM field
     try:
         with transaction.atomic():
             case.save()

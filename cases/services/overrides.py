@@ -47,9 +47,9 @@ def override_propose(*, case, outcome: str, reason: str, actor) -> Override:
     if outcome not in Outcome.values:
         raise ValidationError({"outcome": f"Unknown outcome {outcome!r}."})
     case = _lock(case)
-    _require_assignee(case, actor, "propose an override")
     if case.status != CaseStatus.IN_REVIEW:
         raise ValidationError(f"Case {case.reference} must be in review to propose an override.")
+    _require_assignee(case, actor, "propose an override")
     current = CurrentDecision.objects.filter(entity=case.subject).select_related("decision").first()
     if current is None:
         raise ValidationError("The subject has no screening decision to override.")

@@ -65,7 +65,7 @@ def _transition(case: Case, name: str) -> None:
 
 def _lock(case: Case) -> Case:
     """Re-read the case under a row lock; the caller's copy may be stale."""
-    return Case.objects.select_for_update().select_related("subject", "assignee").get(pk=case.pk)
+    return Case.objects.select_for_update(of=("self",)).select_related("subject", "assignee").get(pk=case.pk)
 
 
 def _next_reference(now: datetime.datetime) -> str:

@@ -83,7 +83,9 @@ def exemption_request(*, entity, reason: str, expires_on: datetime.date, actor, 
 
 def _lock_requested(exemption: Exemption, actor, verb: str) -> Exemption:
     require_perm(actor, "approve_exemption", f"{verb} exemptions")
-    exemption = Exemption.objects.select_for_update().select_related("entity", "requested_by").get(pk=exemption.pk)
+    exemption = (
+        Exemption.objects.select_for_update(of=("self",)).select_related("entity", "requested_by").get(pk=exemption.pk)
+    )
     if exemption.status != ExemptionStatus.REQUESTED:
         raise ValidationError(f"This exemption is {exemption.get_status_display().lower()}; it cannot be {verb}d.")
     if exemption.requested_by_id == actor.pk:
@@ -173,7 +175,9 @@ def exemption_revoke(*, exemption: Exemption, actor, reason: str) -> Exemption:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "A reason is required to revoke an exemption."})
-    exemption = Exemption.objects.select_for_update().select_related("entity", "requested_by").get(pk=exemption.pk)
+    exemption = (
+        Exemption.objects.select_for_update(of=("self",)).select_related("entity", "requested_by").get(pk=exemption.pk)
+    )
     if exemption.status != ExemptionStatus.APPROVED:
         raise ValidationError("Only an approved exemption can be revoked.")
     _end(exemption, status=ExemptionStatus.REVOKED, actor=actor, reason=reason)
@@ -188,7 +192,7 @@ def exemptions_expire(*, today: datetime.date | None = None) -> list[Exemption]:
     today = today or timezone.localdate()
     expired = []
     due = (
-        Exemption.objects.select_for_update()
+        Exemption.objects.select_for_update(of=("self",))
         .select_related("entity", "requested_by")
         .filter(status=ExemptionStatus.APPROVED, expires_on__lt=today)
     )
@@ -204,7 +208,7 @@ def exemption_end_if_material_change(*, entity, decision: Decision, actor=None) 
     """Receiver helper: end the entity's approved exemption if ``decision`` differs materially
     (outcome or figures) from the one it was approved on; the case reopens."""
     exemption = (
-        Exemption.objects.select_for_update()
+        Exemption.objects.select_for_update(of=("self",))
         .select_related("entity", "requested_by")
         .filter(entity=entity, status=ExemptionStatus.APPROVED)
         .first()

@@ -98,7 +98,9 @@ def override_propose(*, case, outcome: str, reason: str, actor) -> Override:
 
 def _lock_pending(override: Override, actor, verb: str) -> Override:
     require_perm(actor, "approve_override", f"{verb} overrides")
-    override = Override.objects.select_for_update().select_related("case", "proposed_by").get(pk=override.pk)
+    override = (
+        Override.objects.select_for_update(of=("self",)).select_related("case", "proposed_by").get(pk=override.pk)
+    )
     if override.status != OverrideStatus.PROPOSED:
         raise ValidationError(f"This override is {override.get_status_display().lower()}; it cannot be {verb}d.")
     if override.proposed_by_id == actor.pk:

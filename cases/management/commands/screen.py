@@ -74,9 +74,10 @@ def _date(value: str) -> datetime.date:
 
 
 def _print_json(stdout, payloads) -> None:
-    stdout.write("[")
+    """One decision object per line inside a JSON array: valid JSON that still greps well."""
+    stdout.write("[", ending="")
     for index, payload in enumerate(payloads):
-        stdout.write(("," if index else "") + "\n" + json.dumps(payload, ensure_ascii=False))
+        stdout.write(("," if index else "") + "\n" + json.dumps(payload, ensure_ascii=False), ending="")
     stdout.write("\n]")
 
 

@@ -386,13 +386,13 @@ def test_explain_returns_top_k_paths_in_order():
 # --- graph validation -----------------------------------------------------------------------
 
 def _arrays(**over):
-    base = dict(
-        node_class=np.array([0, 2], dtype=np.int8), owner=np.array([1], dtype=np.int32),
-        subject=np.array([0], dtype=np.int32), share_low=np.array([[0.5, 0.5]]),
-        share_high=np.array([[0.5, 0.5]]), low_open=np.zeros((1, 2), bool),
-        high_open=np.zeros((1, 2), bool), has_share=np.ones((1, 2), bool),
-        control=np.zeros(1, bool), indicator=np.zeros(1, bool),
-        start_day=np.array([0], np.int32), end_day=np.array([10], np.int32))
+    base = {
+        "node_class": np.array([0, 2], dtype=np.int8), "owner": np.array([1], dtype=np.int32),
+        "subject": np.array([0], dtype=np.int32), "share_low": np.array([[0.5, 0.5]]),
+        "share_high": np.array([[0.5, 0.5]]), "low_open": np.zeros((1, 2), bool),
+        "high_open": np.zeros((1, 2), bool), "has_share": np.ones((1, 2), bool),
+        "control": np.zeros(1, bool), "indicator": np.zeros(1, bool),
+        "start_day": np.array([0], np.int32), "end_day": np.array([10], np.int32)}
     base.update(over)
     return base
 

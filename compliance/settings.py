@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "simple_history",
+    "django_tasks",
+    "django_tasks_db",
     "cases",
 ]
 
@@ -120,6 +122,16 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}
+
+# Background work (Django's tasks API, backported by django-tasks). The database
+# backend needs no broker: a single machine runs `manage.py db_worker` beside the
+# web server. A Redis/RQ backend is a settings change (docs/scaling.md).
+TASKS = {
+    "default": {
+        "BACKEND": env("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default", "screening", "webhooks"],
+    }
 }
 
 # Production hardening: on by default unless DEBUG, each overridable.

@@ -28,6 +28,7 @@ _VIEW_PARTIES = [
     "cases.view_currentdecision",
     "cases.view_effectivedecision",
     "cases.view_screeningpolicy",
+    "cases.view_decisionchangeevent",
 ]
 _VIEW_CASEWORK = [
     "cases.view_case",
@@ -70,6 +71,19 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.view_decision",
         "cases.view_currentdecision",
         "cases.view_effectivedecision",
+        # The integration API (docs/api.md): parties and relationships in, decisions and cases out.
+        "cases.view_person",
+        "cases.view_entityidentifier",
+        "cases.view_relationship",
+        "cases.view_interest",
+        "cases.add_entity",
+        "cases.change_entity",
+        "cases.add_person",
+        "cases.change_person",
+        "cases.add_relationship",
+        "cases.change_relationship",
+        "cases.view_case",
+        "cases.view_decisionchangeevent",
     ],
 }
 

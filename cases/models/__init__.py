@@ -86,3 +86,24 @@ __all__ += [
     "Override",
     "OverrideStatus",
 ]
+
+# Integration API: tokens, idempotency, decision change feed, webhooks (cases/models/api.py).
+from .api import (  # noqa: E402
+    ApiToken,
+    DecisionChangeEvent,
+    DecisionChangeKind,
+    DecisionFeedCounter,
+    IdempotencyKey,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+
+__all__ += [
+    "ApiToken",
+    "DecisionChangeEvent",
+    "DecisionChangeKind",
+    "DecisionFeedCounter",
+    "IdempotencyKey",
+    "WebhookDelivery",
+    "WebhookSubscription",
+]

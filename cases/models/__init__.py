@@ -107,3 +107,8 @@ __all__ += [
     "WebhookDelivery",
     "WebhookSubscription",
 ]
+
+# Background re-screening bookkeeping (cases/models/rescreen.py).
+from .rescreen import RescreenRequest, ScheduledJob, ScreenRun  # noqa: E402
+
+__all__ += ["RescreenRequest", "ScheduledJob", "ScreenRun"]

@@ -63,8 +63,16 @@ class TableWriter:
             ", ".join(placeholder for _, placeholder, _ in columns),
         )
         params = _params(attnames, columns, rows)
-        if params:
-            with connection.cursor() as cursor:
+        if not params:
+            return
+        with connection.cursor() as cursor:
+            if self._is_postgres:
+                # COPY streams rows without per-row statements or client-side query rewriting.
+                names = ", ".join(column for column, _, _ in columns)
+                with cursor.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
+                    for row in params:
+                        copy.write_row(row)
+            else:  # in-process SQLite: executemany is the fastest path
                 cursor.executemany(sql, params)
 
     def update(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
@@ -126,13 +134,14 @@ def select_pairs(model: type[models.Model], key: str, value: str, keys: Iterable
     value_column = connection.ops.quote_name(model._meta.get_field(value).column)
     keys = list(keys)
     found: dict[Any, Any] = {}
+    is_postgres = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
         for start in range(0, len(keys), chunk):
             part = keys[start : start + chunk]
-            placeholders = ", ".join(["%s"] * len(part))
-            cursor.execute(
-                f"SELECT {key_column}, {value_column} FROM {table} WHERE {key_column} IN ({placeholders})",  # noqa: S608
-                part,
-            )
+            if is_postgres:  # one array parameter: no per-placeholder query rewriting
+                condition, params = f"{key_column} = ANY(%s)", [part]
+            else:
+                condition, params = f"{key_column} IN ({', '.join(['%s'] * len(part))})", part
+            cursor.execute(f"SELECT {key_column}, {value_column} FROM {table} WHERE {condition}", params)  # noqa: S608
             found.update(cursor.fetchall())
     return found

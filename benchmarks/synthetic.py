@@ -69,10 +69,8 @@ class Synthetic:
 
 def _shares(rng: np.random.Generator, k: int, major: bool) -> tuple[np.ndarray, ...]:
     """Draw k shares: exact (100 % or a majority / minority) or a UK band."""
-    if major:
-        exact = np.where(rng.random(k) < 0.55, 10_000, rng.integers(5_100, 10_000, k))
-    else:
-        exact = rng.integers(100, 5_000, k)
+    majority = np.where(rng.random(k) < 0.55, 10_000, rng.integers(5_100, 10_000, k))
+    exact = majority if major else rng.integers(100, 5_000, k)
     band = BANDS[rng.integers(1 if major else 0, 3, k)]
     use_band = rng.random(k) < 0.3
     low = np.where(use_band, band[:, 0] * 100, exact)

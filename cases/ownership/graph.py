@@ -282,39 +282,30 @@ def prepare_edges(graph: Graph, as_of_day: int | None) -> Edges:
 
 
 def _merge_duplicates(edges: Edges, n: int) -> Edges:
-    """Sum stakes held by the same owner in the same subject (spec: summed)."""
+    """Sum stakes held by the same owner in the same subject (spec: summed).
+
+    Output is sorted by (subject, owner).  Duplicates are rare, so the first row of each
+    pair is taken as is and only the extra rows are folded in.
+    """
     if edges.owner.size == 0:
         return edges
     key = edges.subject.astype(np.int64) * n + edges.owner
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     sorted_key = key[order]
     first = np.ones(sorted_key.size, dtype=bool)
     first[1:] = sorted_key[1:] != sorted_key[:-1]
+    fields = {f: getattr(edges, f)[order] for f in Edges.__dataclass_fields__}
     if first.all():
-        return Edges(*(getattr(edges, f)[order] for f in Edges.__dataclass_fields__))
+        return Edges(**fields)
     group = np.cumsum(first) - 1
-    g = int(group[-1]) + 1
-    starts = np.nonzero(first)[0]
-
-    def total(arr: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(arr[order], starts, axis=0)
-
-    def any_(arr: np.ndarray) -> np.ndarray:
-        return np.logical_or.reduceat(arr[order], starts, axis=0)
-
-    low = total(edges.low)
-    high_sum = total(edges.high)
-    high = np.minimum(high_sum, 1.0)
-    # A sum is open below if an open term is positive (an open low is always positive).
-    merged = Edges(
-        owner=edges.owner[order][starts],
-        subject=edges.subject[order][starts],
-        low=low,
-        high=high,
-        low_open=any_(edges.low_open),
-        high_open=any_(edges.high_open) & (high_sum <= 1.0),
-        control=any_(edges.control),
-        indicator=any_(edges.indicator),
-    )
-    assert merged.owner.size == g
-    return merged
+    extra = np.nonzero(~first)[0]
+    merged = {f: v[first] for f, v in fields.items()}
+    target = group[extra]
+    for f in ("low", "high"):
+        np.add.at(merged[f], target, fields[f][extra])
+    for f in ("low_open", "high_open", "control", "indicator"):
+        np.logical_or.at(merged[f], target, fields[f][extra])
+    over = merged["high"] > 1.0
+    merged["high"][over] = 1.0
+    merged["high_open"][over] = False  # "less than 120 %" says nothing below 100 %
+    return Edges(**merged)

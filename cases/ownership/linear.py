@@ -78,12 +78,24 @@ def _levels(ncomp: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         targets = dst_sorted[gather_ranges(ptr, frontier)]
         if targets.size == 0:
             break
+        if targets.size * 16 > ncomp:  # big frontier: one O(ncomp) pass beats sorting
+            dec = np.bincount(targets, minlength=ncomp)
+            indeg -= dec
+            frontier = np.nonzero((dec > 0) & (indeg == 0))[0]
+            current += 1
+            continue
         uniq, counts = np.unique(targets, return_counts=True)
         indeg[uniq] -= counts
         frontier = uniq[indeg[uniq] == 0]
         current += 1
     assert (level >= 0).all(), "condensation must be acyclic"
     return level
+
+
+def _small(key: np.ndarray) -> np.ndarray:
+    """Downcast a non-negative key so that numpy's stable sort uses radix sort."""
+    top = int(key.max()) if key.size else 0
+    return key.astype(np.uint16 if top < 2**16 else np.int64)
 
 
 def analyse(n: int, owner: np.ndarray, subject: np.ndarray) -> Structure:
@@ -103,7 +115,8 @@ def analyse(n: int, owner: np.ndarray, subject: np.ndarray) -> Structure:
     comp_level = _levels(ncomp, lo[cross], ls[cross])
     node_level = comp_level[labels]
     n_levels = int(node_level.max()) + 1 if n else 0
-    key = (node_level * 2 + cyclic[labels]) * max(ncomp, 1) + labels
+    # Only (level, cyclic) grouping matters; a small-integer key lets numpy radix-sort.
+    key = _small(node_level * 2 + cyclic[labels])
     order = np.argsort(key, kind="stable")
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
@@ -111,7 +124,7 @@ def analyse(n: int, owner: np.ndarray, subject: np.ndarray) -> Structure:
     acyc_counts = np.bincount(node_level[~cyclic[labels]], minlength=n_levels)
     cyc_start = node_ptr[:-1] + acyc_counts
     edge_level = node_level[subject]
-    edge_order = np.argsort(edge_level, kind="stable")
+    edge_order = np.argsort(_small(edge_level), kind="stable")
     edge_ptr = np.searchsorted(edge_level[edge_order], np.arange(n_levels + 1))
     return Structure(n, owner, subject, labels, cyclic, closed, order, pos, node_ptr,
                      cyc_start, edge_order, edge_ptr)
@@ -122,58 +135,61 @@ def solve(st: Structure, weights: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     ``weights`` is float[e, M] (edge weight per measure, A[subject, owner]); ``b`` is
     float[n, M, R] (R right-hand sides sharing each measure's matrix).  Nodes that must
-    keep a fixed value simply have no incoming edges.
+    keep a fixed value simply have no incoming edges.  Works in level order, so every
+    level is a contiguous slice.
     """
-    x = np.array(b, dtype=np.float64, copy=True)
     n_m, n_r = b.shape[1], b.shape[2]
+    x = np.ascontiguousarray(b[st.order], dtype=np.float64).reshape(st.n, n_m * n_r)
+    w_cols = np.repeat(np.asarray(weights, dtype=np.float64), n_r, axis=1)
+    own_p = st.pos[st.owner][st.edge_order]
+    sub_p = st.pos[st.subject][st.edge_order]
+    internal_all = (st.labels[st.owner] == st.labels[st.subject])[st.edge_order]
+    w_sorted = w_cols[st.edge_order]
     for level in range(st.n_levels):
-        lo, hi = st.node_ptr[level], st.node_ptr[level + 1]
-        es = st.edge_order[st.edge_ptr[level]:st.edge_ptr[level + 1]]
-        if es.size == 0:
+        lo, hi = int(st.node_ptr[level]), int(st.node_ptr[level + 1])
+        ea, eb = int(st.edge_ptr[level]), int(st.edge_ptr[level + 1])
+        if ea == eb:
             continue
-        own, sub = st.owner[es], st.subject[es]
-        internal = st.labels[own] == st.labels[sub]
+        internal = internal_all[ea:eb]
         ext = ~internal
-        nodes = st.order[lo:hi]
-        local = st.pos[sub[ext]] - lo
-        w_ext = weights[es[ext]]
-        x_own = x[own[ext]]
-        for m in range(n_m):
-            for r in range(n_r):
-                x[nodes, m, r] += np.bincount(local, w_ext[:, m] * x_own[:, m, r],
-                                              minlength=hi - lo)
-        x[nodes] = np.minimum(x[nodes], 1.0)
+        own, local = own_p[ea:eb][ext], sub_p[ea:eb][ext] - lo
+        contrib = w_sorted[ea:eb][ext] * x[own]
+        for col in range(x.shape[1]):
+            x[lo:hi, col] += np.bincount(local, contrib[:, col], minlength=hi - lo)
+        np.minimum(x[lo:hi], 1.0, out=x[lo:hi])
         if internal.any():
-            _solve_cyclic(st, x, weights, es[internal], int(st.cyc_start[level]), int(hi))
+            es = st.edge_order[ea:eb][internal]
+            _solve_cyclic(st, x, weights, es, int(st.cyc_start[level]), hi, n_r)
     np.clip(x, 0.0, 1.0, out=x)
-    return x
+    return x[st.pos].reshape(st.n, n_m, n_r)
 
 
 def _solve_cyclic(st: Structure, x: np.ndarray, weights: np.ndarray, es: np.ndarray,
-                  c_lo: int, c_hi: int) -> None:
-    """Solve the cyclic SCCs of one level in place (x holds their right-hand sides)."""
-    nodes = st.order[c_lo:c_hi]
-    labels = st.labels[nodes]
-    mass = np.abs(x[nodes]).reshape(nodes.size, -1).sum(axis=1)
-    comp_mass = np.zeros(st.labels.max() + 1 if st.labels.size else 0)
-    np.add.at(comp_mass, labels, mass)
-    active = comp_mass[labels] > 0  # a closed system with zero input has lfp 0
+                  c_lo: int, c_hi: int, n_r: int) -> None:
+    """Solve the cyclic SCCs of one level in place (x[c_lo:c_hi] holds their rhs)."""
+    labels = st.labels[st.order[c_lo:c_hi]]
+    mass = np.abs(x[c_lo:c_hi]).sum(axis=1)
+    _, comp_idx = np.unique(labels, return_inverse=True)
+    comp_mass = np.bincount(comp_idx, mass)
+    active = comp_mass[comp_idx] > 0  # a closed system with zero input has lfp 0
     if not active.any():
         return
-    act_nodes = nodes[active]
-    local_of = np.full(st.n, -1, dtype=np.int64)
-    local_of[act_nodes] = np.arange(act_nodes.size)
-    rows, cols = local_of[st.subject[es]], local_of[st.owner[es]]
+    act_pos = c_lo + np.nonzero(active)[0]
+    local_of = np.full(c_hi - c_lo, -1, dtype=np.int64)
+    local_of[act_pos - c_lo] = np.arange(act_pos.size)
+    rows = local_of[st.pos[st.subject[es]] - c_lo]
+    cols = local_of[st.pos[st.owner[es]] - c_lo]
     keep = rows >= 0
     rows, cols, es = rows[keep], cols[keep], es[keep]
-    k = act_nodes.size
-    for m in range(x.shape[1]):
-        rhs = x[act_nodes, m, :]
+    k = act_pos.size
+    for m in range(weights.shape[1]):
+        span = slice(m * n_r, (m + 1) * n_r)
+        rhs = x[act_pos, span]
         a = sp.csc_matrix((weights[es, m], (rows, cols)), shape=(k, k))
         sol = _direct(a, rhs)
         if sol is None:
-            sol = _per_component(a, rhs, st.labels[act_nodes])
-        x[act_nodes, m, :] = sol
+            sol = _per_component(a, rhs, labels[active])
+        x[act_pos, span] = sol
 
 
 def _direct(a: sp.csc_matrix, rhs: np.ndarray) -> np.ndarray | None:
@@ -219,16 +235,30 @@ def _capped_iteration(a: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:
 
 def reach(n: int, src: np.ndarray, dst: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """Boolean mask of nodes reachable from ``seeds`` (included) along src -> dst edges."""
-    seeds = np.nonzero(seeds)[0] if seeds.dtype == bool else seeds
-    out = np.zeros(n, dtype=bool)
-    if seeds.size == 0:
-        return out
+    return reach_many(n, src, dst, [seeds])[0]
+
+
+def reach_many(n: int, src: np.ndarray, dst: np.ndarray,
+               seed_sets: list[np.ndarray]) -> list[np.ndarray]:
+    """Reachability from several boolean seed sets over one graph (built once)."""
+    outs = [np.zeros(n, dtype=bool) for _ in seed_sets]
+    k = len(seed_sets)
+    seeds = [np.nonzero(s)[0] for s in seed_sets]
+    if all(s.size == 0 for s in seeds):
+        return outs
     if src.size == 0:
-        out[seeds] = True
-        return out
-    s = np.concatenate([src.astype(np.int64), np.full(seeds.size, n, dtype=np.int64)])
-    d = np.concatenate([dst.astype(np.int64), seeds.astype(np.int64)])
-    adj = sp.csr_matrix((np.ones(s.size, dtype=np.int8), (s, d)), shape=(n + 1, n + 1))
-    found = breadth_first_order(adj, n, directed=True, return_predecessors=False)
-    out[found[found < n]] = True
-    return out
+        for out, s in zip(outs, seeds, strict=True):
+            out[s] = True
+        return outs
+    sources = np.concatenate([np.full(s.size, n + i, dtype=np.int64)
+                              for i, s in enumerate(seeds)])
+    s_all = np.concatenate([src.astype(np.int64), sources])
+    d_all = np.concatenate([dst.astype(np.int64), *[s.astype(np.int64) for s in seeds]])
+    size = n + k
+    adj = sp.csr_matrix((np.ones(s_all.size, dtype=np.int8), (s_all, d_all)),
+                        shape=(size, size))
+    for i, out in enumerate(outs):
+        if seeds[i].size:
+            found = breadth_first_order(adj, n + i, directed=True, return_predecessors=False)
+            out[found[found < n]] = True
+    return outs

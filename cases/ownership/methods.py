@@ -8,6 +8,7 @@ Arrays are indexed ``[node, measure]``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -37,34 +38,59 @@ class Context:
     t: float
     inclusive: bool
 
-    @property
+    @cached_property
     def is_root(self) -> np.ndarray:
         return self.cls == NodeClass.RESTRICTED_ROOT
 
-    @property
+    @cached_property
     def is_clean(self) -> np.ndarray:
         return self.cls == NodeClass.CLEAN_TERMINAL
 
-    @property
+    @cached_property
     def is_unknown(self) -> np.ndarray:
         return self.cls == NodeClass.UNKNOWN_TERMINAL
 
-    @property
+    @cached_property
     def is_listed(self) -> np.ndarray:
         return self.cls == NodeClass.LISTED_ENTITY
 
-    @property
+    @cached_property
     def is_entity(self) -> np.ndarray:
         return (self.cls == NodeClass.ENTITY) | (self.cls == NodeClass.LISTED_ENTITY)
+
+    @cached_property
+    def same_measures(self) -> bool:
+        """Both measures identical on every edge (the common case): compute one, copy."""
+        e = self.edges
+        return all(np.array_equal(a[:, 0], a[:, 1])
+                   for a in (e.low, e.high, e.low_open, e.high_open))
 
     def in_sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Per-subject sums of an edge array [e, 2] (optionally only where mask[e])."""
         out = np.zeros((self.n, values.shape[1]))
         sub = self.edges.subject
         for m in range(values.shape[1]):
+            if m == 1 and np.array_equal(values[:, 0], values[:, 1]):
+                out[:, 1] = out[:, 0]
+                break
             w = values[:, m] if mask is None else values[:, m] * mask
             out[:, m] = np.bincount(sub, w.astype(np.float64), minlength=self.n)
         return out
+
+
+def scatter_add(target: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
+    """target[idx] += values with repeats; bincount for big batches, ufunc.at for small."""
+    if idx.size == 0:
+        return
+    if idx.size * 8 < target.shape[0]:
+        np.add.at(target, idx, values)
+        return
+    if target.ndim == 1:
+        target += np.bincount(idx, values, minlength=target.shape[0]).astype(target.dtype)
+        return
+    for m in range(target.shape[1]):
+        target[:, m] += np.bincount(idx, values[:, m],
+                                    minlength=target.shape[0]).astype(target.dtype)
 
 
 def _finish(low, high, low_open, high_open) -> Figures:
@@ -99,13 +125,17 @@ def look_through(ctx: Context) -> LookThrough:
     b[ctx.is_root, :, 0] = 1.0
     b[ctx.is_clean, :, 1] = 1.0
     b[:, :, 1] += float_val
-    x = linear.solve(st, e.low[lin], b)
+    measures = (0,) if ctx.same_measures else (0, 1)
+    x = linear.solve(st, e.low[lin][:, measures], b[:, measures, :])
+    if ctx.same_measures:
+        x = np.repeat(x, 2, axis=1)
     r, c = x[:, :, 0], x[:, :, 1]
     r_open = np.zeros((ctx.n, 2), dtype=bool)
     c_open = np.zeros((ctx.n, 2), dtype=bool)
-    for m in (0, 1):
-        r_open[:, m] = _open_reach(ctx, m, r[:, m], None)
-        c_open[:, m] = _open_reach(ctx, m, c[:, m], float_open[:, m])
+    for m in measures:
+        r_open[:, m], c_open[:, m] = _open_reach(ctx, m, r[:, m], c[:, m], float_open[:, m])
+    if ctx.same_measures:
+        r_open[:, 1], c_open[:, 1] = r_open[:, 0], c_open[:, 0]
     figures = _finish(r, 1.0 - c, r_open, c_open)
     return LookThrough(figures, st, r, c)
 
@@ -120,23 +150,25 @@ def listed_float(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     return value, listed & any_open & (rest >= -EPS)
 
 
-def _open_reach(ctx: Context, m: int, x: np.ndarray, extra: np.ndarray | None) -> np.ndarray:
-    """Open-below flags of a product-sum fixed point.
+def _open_reach(ctx: Context, m: int, r: np.ndarray, c: np.ndarray,
+                c_extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Open-below flags of the product-sum fixed points r and c for measure m.
 
     A term share*x(owner) is open when a factor is open and both factors are provably
     positive; a sum is open when one of its terms is.  So the open nodes are those
     reachable from "seed" terms (open share, positive owner value) along edges whose share
-    is provably positive.
+    is provably positive.  One graph, two seed sets (r and c).
     """
     e = ctx.edges
     open_e = e.low_open[:, m]
-    seeds = np.zeros(ctx.n, dtype=bool)
-    seeds[e.subject[open_e & (x[e.owner] > 0)]] = True
-    if extra is not None:
-        seeds |= extra
+    r_seeds = np.zeros(ctx.n, dtype=bool)
+    r_seeds[e.subject[open_e & (r[e.owner] > 0)]] = True
+    c_seeds = c_extra.copy()
+    c_seeds[e.subject[open_e & (c[e.owner] > 0)]] = True
     prop = (e.low[:, m] > 0) | open_e
-    found = linear.reach(ctx.n, e.owner[prop], e.subject[prop], seeds)
-    return found & ctx.is_entity & (x < 1.0)
+    r_found, c_found = linear.reach_many(ctx.n, e.owner[prop], e.subject[prop],
+                                         [r_seeds, c_seeds])
+    return (r_found & ctx.is_entity & (r < 1.0), c_found & ctx.is_entity & (c < 1.0))
 
 
 # --------------------------------------------------------------------------- control chain
@@ -172,8 +204,8 @@ def _restricted_least(ctx: Context, out: _OutEdges) -> np.ndarray:
     while frontier.size:
         ei = out.of(frontier)
         s = e.subject[ei]
-        np.add.at(acc, s, e.low[ei])
-        np.add.at(acc_open, s, e.low_open[ei].astype(np.int64))
+        scatter_add(acc, s, e.low[ei])
+        scatter_add(acc_open, s, e.low_open[ei].astype(np.int64))
         ctrl[s[e.control[ei]]] = True
         cand = np.unique(s)
         cand = cand[~in_r[cand]]
@@ -212,11 +244,11 @@ def _proven_clean(ctx: Context, out: _OutEdges, blocked: np.ndarray) -> np.ndarr
     while True:
         ei = out.of(frontier)
         s = e.subject[ei]
-        np.add.at(sum_c, s, e.low[ei])
-        np.add.at(sum_c_open, s, e.low_open[ei].astype(np.int64))
-        np.add.at(not_c_high, s, -e.high[ei])
-        np.add.at(not_c_open, s, -e.high_open[ei].astype(np.int64))
-        np.subtract.at(pending, s[ci[ei]], 1)
+        scatter_add(sum_c, s, e.low[ei])
+        scatter_add(sum_c_open, s, e.low_open[ei].astype(np.int64))
+        scatter_add(not_c_high, s, -e.high[ei])
+        scatter_add(not_c_open, s, -e.high_open[ei].astype(np.int64))
+        scatter_add(pending, s[ci[ei]], -np.ones(int(ci[ei].sum()), dtype=np.int64))
         if frontier.size and cand is None:
             cand = np.unique(s)
         if cand is None:

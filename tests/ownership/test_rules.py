@@ -419,3 +419,66 @@ def test_graph_valid_and_builder_exact_percent():
     b.add_stake(1, 0, "33.3")
     assert b.build().share_low[0, 0] == float(Fraction("33.3") / 100)
     assert screen(b.build()).outcome[0] == Outcome.REVIEW
+
+
+# --- edge cases ----------------------------------------------------------------------------
+
+def test_empty_graph_and_graph_without_edges():
+    assert screen(GraphBuilder().build()).outcome.size == 0
+    b = GraphBuilder()
+    b.add_node("lonely", NodeClass.ENTITY)
+    b.add_node("listed", NodeClass.LISTED_ENTITY)
+    res = screen(b.build())
+    assert res.outcome.tolist() == [Outcome.REVIEW, Outcome.ALLOW]
+
+
+def test_policy_validation():
+    with pytest.raises(ValueError, match="threshold must be within"):
+        Policy(threshold=Fraction(3, 2))
+    assert Policy(method="look_through").method is Method.LOOK_THROUGH
+
+
+def test_control_by_reviewed_company_reviews():
+    g = G()
+    g.node("CN", N.RESTRICTED_ROOT)
+    g.node("P", N.CLEAN_TERMINAL)
+    g.node("H")
+    s = g.node("S")
+    g.stake("CN", "H", 30)
+    g.stake("P", "H", 30)  # H: 30-70, review under both methods
+    g.stake("P", "S", 100)
+    g.stake("H", "S", control=True)
+    res = g.screen()
+    assert outcomes(res, s) == ("review", "review", "review")
+    assert res.reasons[s] & Reason.POSSIBLE_RESTRICTED_CONTROL
+    assert "Control interest held by H, who may be restricted" in res.explain(s).reasons
+
+
+def test_paths_through_cross_holdings_are_simple_and_bounded():
+    g = G()
+    a = g.node("A")
+    g.node("B")
+    g.node("CN", N.RESTRICTED_ROOT)
+    g.node("P", N.CLEAN_TERMINAL)
+    g.stake("B", "A", 50)
+    g.stake("A", "B", 50)
+    g.stake("CN", "A", 40)
+    g.stake("CN", "B", 30)
+    g.stake("P", "A", 10)
+    g.stake("P", "B", 20)
+    res = g.screen()
+    # r_A = .4 + .5 r_B, r_B = .3 + .5 r_A -> r_A = 11/15
+    assert res.lt_low[a, 0] == pytest.approx(11 / 15, abs=1e-12)
+    paths = res.explain(a).paths
+    assert paths and all(len(set(p.nodes)) == len(p.nodes) for p in paths)
+    lt = [p.contribution for p in paths if p.method is Method.LOOK_THROUGH]
+    assert lt == sorted(lt, reverse=True) and lt[0] == pytest.approx(40)
+
+
+def test_screening_without_date_counts_every_interest():
+    g = G()
+    s = g.node("S")
+    g.node("CN", N.RESTRICTED_ROOT)
+    g.stake("CN", "S", 60, end="2000-01-01")
+    assert g.screen().outcome[s] == Outcome.BLOCK
+    assert g.screen(as_of_day=to_day("2001-01-01")).outcome[s] == Outcome.REVIEW

@@ -239,29 +239,28 @@ def _proven_clean(ctx: Context, out: _OutEdges, blocked: np.ndarray) -> np.ndarr
     ci = e.control | e.indicator
     pending = np.bincount(e.subject[ci], minlength=ctx.n)
     eligible = ctx.is_entity & ~blocked
-    frontier = np.nonzero(in_c)[0]
-    cand = np.nonzero(eligible)[0]
-    while True:
-        ei = out.of(frontier)
+
+    def absorb(members: np.ndarray) -> np.ndarray:
+        """Move new C members' out-stakes from "not proven" to "proven clean" sums."""
+        ei = out.of(members)
         s = e.subject[ei]
         scatter_add(sum_c, s, e.low[ei])
         scatter_add(sum_c_open, s, e.low_open[ei].astype(np.int64))
         scatter_add(not_c_high, s, -e.high[ei])
         scatter_add(not_c_open, s, -e.high_open[ei].astype(np.int64))
         scatter_add(pending, s[ci[ei]], -np.ones(int(ci[ei].sum()), dtype=np.int64))
-        if frontier.size and cand is None:
-            cand = np.unique(s)
-        if cand is None:
-            break
+        return s
+
+    absorb(np.nonzero(in_c)[0])
+    cand = np.nonzero(eligible)[0]  # first round: every entity (some need no clean owner)
+    while cand.size:
         cand = cand[eligible[cand] & ~in_c[cand]]
         high, high_open = _worst_case(ctx, cand, sum_c[cand], sum_c_open[cand] > 0,
                                       not_c_high[cand], not_c_open[cand] > 0)
         ok = within(high, high_open, ctx.t, ctx.inclusive).all(axis=1) & (pending[cand] == 0)
-        frontier = cand[ok]
-        in_c[frontier] = True
-        cand = None
-        if frontier.size == 0:
-            break
+        new = cand[ok]
+        in_c[new] = True
+        cand = np.unique(absorb(new))  # only subjects of new members can change
     return in_c
 
 

@@ -65,11 +65,11 @@ def gather_ranges(ptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def _levels(ncomp: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Longest-path level of every component in the condensation DAG (frontier Kahn)."""
-    indeg = np.bincount(dst, minlength=ncomp)
-    by_src = np.argsort(src, kind="stable")
-    dst_sorted = dst[by_src]
-    ptr = np.zeros(ncomp + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=ncomp), out=ptr[1:])
+    # scipy's COO -> CSR conversion is a linear-time counting sort by source (and merges
+    # parallel edges, so in-degrees are counted on its output).
+    csr = sp.csr_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(ncomp, ncomp))
+    ptr, dst_sorted = csr.indptr.astype(np.int64), csr.indices.astype(np.int64)
+    indeg = np.bincount(dst_sorted, minlength=ncomp)
     level = np.full(ncomp, -1, dtype=np.int64)
     frontier = np.nonzero(indeg == 0)[0]
     current = 0

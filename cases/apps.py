@@ -9,6 +9,9 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from . import receivers  # noqa: F401  (connects decisions_changed receivers)
+        from .receivers_ownership import connect as connect_ownership_receivers
         from .roles import post_migrate_roles_sync
+
+        connect_ownership_receivers()  # ownership/policy writes -> durable re-screen requests
 
         post_migrate.connect(post_migrate_roles_sync, dispatch_uid="cases.roles_sync")

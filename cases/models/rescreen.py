@@ -36,7 +36,10 @@ class RescreenRequest(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        scope = "all entities" if self.all_entities else f"{len(self.entity_ids)} entities, {len(self.person_ids)} persons"
+        if self.all_entities:
+            scope = "all entities"
+        else:
+            scope = f"{len(self.entity_ids)} entities, {len(self.person_ids)} persons"
         return f"Re-screen request {self.pk} ({self.trigger}: {scope})"
 
 

@@ -135,20 +135,34 @@ def classify_person(row: tuple, policy: PolicyView) -> tuple[NodeClass, list[str
 # --------------------------------------------------------------------------- loading
 
 
+#: Ids per ``IN (...)`` list: below SQLite's 32766 and PostgreSQL's 65535 bind parameters.
+IN_CHUNK = 10_000
+
+
+def in_chunks(ids: Iterable[int], size: int = IN_CHUNK) -> Iterable[list[int]]:
+    """Sorted ids in lists short enough for one ``IN (...)`` each."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
+
+
 def upstream_entity_ids(entity_ids: Iterable[int]) -> set[int]:
     """The entities themselves and every entity that owns them, directly or indirectly.
 
-    Breadth-first over relationships, one query per level, so screening a handful
-    of customers never loads the whole graph.
+    Breadth-first over relationships, one indexed query per level (and per
+    ``IN_CHUNK`` ids: index ``(subject, is_closed)``), so screening a handful of
+    customers never loads the whole graph.
     """
     seen = set(entity_ids)
     frontier = set(seen)
     while frontier:
-        owners = set(
-            Relationship.objects.filter(subject_id__in=frontier, is_closed=False, interested_entity__isnull=False)
-            .values_list("interested_entity_id", flat=True)
-            .distinct()
-        )
+        owners: set[int] = set()
+        for part in in_chunks(frontier):
+            owners.update(
+                Relationship.objects.filter(subject_id__in=part, is_closed=False, interested_entity__isnull=False)
+                .values_list("interested_entity_id", flat=True)
+                .distinct()
+            )
         frontier = owners - seen
         seen |= frontier
     return seen
@@ -239,12 +253,17 @@ class _EdgeAccumulator:
 def load_screening_input(
     *, policy: PolicyView, as_of: datetime.date, entity_ids: Iterable[int] | None = None
 ) -> ScreeningInput:
-    """Build the engine graph for all entities, or for the upstream closure of ``entity_ids``."""
+    """Build the engine graph for all entities, or for the upstream closure of ``entity_ids``.
+
+    Everything is read with ``values_list`` iterators (no model instances); a scope
+    is queried in ``IN_CHUNK`` pieces so any size of closure works on both databases.
+    """
     scope = None if entity_ids is None else upstream_entity_ids(entity_ids)
-    entities = Entity.objects.all() if scope is None else Entity.objects.filter(pk__in=scope)
-    relationships = Relationship.objects.filter(is_closed=False)
-    if scope is not None:
-        relationships = relationships.filter(subject_id__in=scope)
+    parts: list[list[int] | None] = [None] if scope is None else list(in_chunks(scope))
+
+    def relationships(part: list[int] | None):
+        rows = Relationship.objects.filter(is_closed=False)
+        return rows if part is None else rows.filter(subject_id__in=part)
 
     node_class: list[int] = []
     labels: list[str] = []
@@ -263,34 +282,51 @@ def load_screening_input(
             root_reasons[node] = reasons
         return node
 
-    for pk, external_id, name, *facts in entities.values_list(
-        "pk",
-        "external_id",
-        "name",
-        "entity_type",
-        "jurisdiction_id",
-        "registered_address_country_id",
-        "business_address_countries",
-        "is_listed",
-    ).iterator(chunk_size=20000):
-        cls, reasons = classify_entity(tuple(facts), policy)
-        node_by_entity[pk] = add_node(cls, external_id, name, pk, reasons)
+    for part in parts:
+        entities = Entity.objects.all() if part is None else Entity.objects.filter(pk__in=part)
+        for pk, external_id, name, *facts in (
+            entities.order_by("pk")
+            .values_list(
+                "pk",
+                "external_id",
+                "name",
+                "entity_type",
+                "jurisdiction_id",
+                "registered_address_country_id",
+                "business_address_countries",
+                "is_listed",
+            )
+            .iterator(chunk_size=20000)
+        ):
+            cls, reasons = classify_entity(tuple(facts), policy)
+            node_by_entity[pk] = add_node(cls, external_id, name, pk, reasons)
 
-    person_ids = set(
-        relationships.filter(interested_person__isnull=False).values_list("interested_person_id", flat=True)
-    )
-    node_by_person: dict[int, int] = {}
-    for pk, external_id, name, *facts in (
-        Person.objects.filter(pk__in=person_ids)
-        .values_list(
-            "pk", "external_id", "name", "person_type", "nationalities", "residence_countries", "tax_residencies"
+    person_ids: set[int] = set()
+    summaries: set[int] = set()
+    for part in parts:
+        person_ids.update(
+            relationships(part)
+            .filter(interested_person__isnull=False)
+            .values_list("interested_person_id", flat=True)
+            .iterator(chunk_size=20000)
         )
-        .iterator(chunk_size=20000)
-    ):
-        cls, reasons = classify_person(tuple(facts), policy)
-        node_by_person[pk] = add_node(cls, external_id, name or "Unnamed person", -1, reasons)
+        summaries.update(relationships(part).exclude(component_record_ids=[]).values_list("pk", flat=True))
+    node_by_person: dict[int, int] = {}
+    person_parts = [None] if scope is None else list(in_chunks(person_ids))
+    for part in person_parts:
+        persons = Person.objects.all() if part is None else Person.objects.filter(pk__in=part)
+        for pk, external_id, name, *facts in (
+            persons.order_by("pk")
+            .values_list(
+                "pk", "external_id", "name", "person_type", "nationalities", "residence_countries", "tax_residencies"
+            )
+            .iterator(chunk_size=20000)
+        ):
+            if part is None and pk not in person_ids:
+                continue  # owns nothing in force: not a node
+            cls, reasons = classify_person(tuple(facts), policy)
+            node_by_person[pk] = add_node(cls, external_id, name or "Unnamed person", -1, reasons)
 
-    summaries = set(relationships.exclude(component_record_ids=[]).values_list("pk", flat=True))
     edges = _EdgeAccumulator()
 
     def owner_node(rel_id, entity_id, person_id, reason, rel_external_id) -> int | None:
@@ -304,55 +340,62 @@ def load_screening_input(
         )
 
     unspecified_nodes: dict[int, int] = {}
-    rows = (
-        Interest.objects.filter(relationship__in=relationships)
-        .values_list(
-            "relationship_id",
-            "relationship__external_id",
-            "relationship__subject_id",
-            "relationship__interested_entity_id",
-            "relationship__interested_person_id",
-            "relationship__unspecified_reason",
-            "interest_type",
-            "direct_or_indirect",
-            "share_exact",
-            "share_minimum",
-            "share_maximum",
-            "share_minimum_exclusive",
-            "share_maximum_exclusive",
-            "start_date",
-            "end_date",
+    for part in parts:
+        rows = (
+            Interest.objects.filter(relationship__in=relationships(part))
+            .values_list(
+                "relationship_id",
+                "relationship__external_id",
+                "relationship__subject_id",
+                "relationship__interested_entity_id",
+                "relationship__interested_person_id",
+                "relationship__unspecified_reason",
+                "interest_type",
+                "direct_or_indirect",
+                "share_exact",
+                "share_minimum",
+                "share_maximum",
+                "share_minimum_exclusive",
+                "share_maximum_exclusive",
+                "start_date",
+                "end_date",
+            )
+            .order_by("relationship_id", "pk")
+            .iterator(chunk_size=20000)
         )
-        .order_by("relationship_id", "pk")
-        .iterator(chunk_size=20000)
-    )
-    for rel_id, rel_ext, subject_id, ent_id, person_id, reason, itype, direction, *share, start, end in rows:
-        if rel_id in summaries and direction == DirectOrIndirect.INDIRECT:
-            continue  # an indirect summary is evidence; its components are the edges
-        if not _interest_in_force(start, end, as_of):
-            continue
-        subject = node_by_entity.get(subject_id)
-        if subject is None:
-            continue
-        owner = _owner(rel_id, ent_id, person_id, reason, rel_ext, unspecified_nodes, owner_node)
-        if owner is None:
-            continue
-        edges.add_interest(edges.edge(rel_id, owner, subject), itype, _share_bounds(*share))
+        for rel_id, rel_ext, subject_id, ent_id, person_id, reason, itype, direction, *share, start, end in rows:
+            if rel_id in summaries and direction == DirectOrIndirect.INDIRECT:
+                continue  # an indirect summary is evidence; its components are the edges
+            if not _interest_in_force(start, end, as_of):
+                continue
+            subject = node_by_entity.get(subject_id)
+            if subject is None:
+                continue
+            owner = _owner(rel_id, ent_id, person_id, reason, rel_ext, unspecified_nodes, owner_node)
+            if owner is None:
+                continue
+            edges.add_interest(edges.edge(rel_id, owner, subject), itype, _share_bounds(*share))
 
     # A relationship that states no interests at all: the party holds something, nature unknown.
-    for rel_id, rel_ext, subject_id, ent_id, person_id, reason in relationships.filter(
-        interests__isnull=True
-    ).values_list(
-        "pk", "external_id", "subject_id", "interested_entity_id", "interested_person_id", "unspecified_reason"
-    ):
-        subject = node_by_entity.get(subject_id)
-        owner = _owner(rel_id, ent_id, person_id, reason, rel_ext, unspecified_nodes, owner_node)
-        if subject is None or owner is None:
-            continue
-        if ent_id is None and person_id is None:
-            edges.edge(rel_id, owner, subject)  # unspecified owner: no stake stated, the remainder stays unknown
-        else:
-            edges.add_interest(edges.edge(rel_id, owner, subject), InterestType.UNKNOWN_INTEREST, (0, 0, False, False))
+    for part in parts:
+        for rel_id, rel_ext, subject_id, ent_id, person_id, reason in (
+            relationships(part)
+            .filter(interests__isnull=True)
+            .values_list(
+                "pk", "external_id", "subject_id", "interested_entity_id", "interested_person_id", "unspecified_reason"
+            )
+            .order_by("pk")
+        ):
+            subject = node_by_entity.get(subject_id)
+            owner = _owner(rel_id, ent_id, person_id, reason, rel_ext, unspecified_nodes, owner_node)
+            if subject is None or owner is None:
+                continue
+            if ent_id is None and person_id is None:
+                edges.edge(rel_id, owner, subject)  # unspecified owner: no stake stated, the remainder stays unknown
+            else:
+                edges.add_interest(
+                    edges.edge(rel_id, owner, subject), InterestType.UNKNOWN_INTEREST, (0, 0, False, False)
+                )
 
     return ScreeningInput(
         graph=edges.graph(node_class, labels),

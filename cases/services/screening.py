@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from cases.models import CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
 from cases.ownership import Method, NodeClass, Outcome, Policy, ScreeningResult, screen
-from cases.selectors.screening_input import PolicyView, ScreeningInput, load_screening_input
+from cases.selectors.screening_input import PolicyView, ScreeningInput, in_chunks, load_screening_input
 from cases.services.policy import policy_get_active
 from cases.signals import DecisionChange, decisions_changed
 
@@ -41,6 +41,7 @@ class ScreenSummary:
     counts: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     engine_seconds: float = 0.0
+    superseded: int = 0
     payloads: list[dict] = field(default_factory=list)
 
 
@@ -108,20 +109,30 @@ def screen_entities(
     actor=None,
     collect_payloads: bool = False,
     progress: Callable[[int], None] | None = None,
+    on_payloads: Callable[[list[dict]], None] | None = None,
 ) -> ScreenSummary:
     """Screen ``entity_ids`` (default: every entity) and store what changed.
 
     The graph loaded is the upstream closure of the requested entities, so the
-    figures are the same as in a full run.
+    figures are the same as in a full run. ``on_payloads`` receives the decision
+    objects of every stored chunk (streaming output without keeping them all).
+
+    Concurrent screenings of the same entity are ordered by their *data snapshot*
+    time (taken before the graph is read and stored as ``CurrentDecision.screened_at``):
+    a result computed from older data than the stored one is discarded, so a slow
+    portfolio run can never overwrite a newer incremental re-screen with stale data.
     """
     started = time.perf_counter()
+    snapshot_at = timezone.now()
     as_of = as_of or timezone.localdate()
     policy = policy_get_active()
     requested = None if entity_ids is None else sorted(set(entity_ids))
+    summary = ScreenSummary(as_of=as_of, policy_version=policy.version)
+    if requested is not None and not requested:
+        return summary
     data = load_screening_input(policy=PolicyView.of(policy), as_of=as_of, entity_ids=requested)
     engine_started = time.perf_counter()
     result = screen(data.graph, engine_policy(policy))
-    summary = ScreenSummary(as_of=as_of, policy_version=policy.version)
     summary.engine_seconds = time.perf_counter() - engine_started
 
     if requested is None:
@@ -130,6 +141,7 @@ def screen_entities(
         nodes = np.array([data.node_by_entity_pk[pk] for pk in requested if pk in data.node_by_entity_pk], dtype=int)
     for start in range(0, len(nodes), CHUNK_SIZE):
         chunk = nodes[start : start + CHUNK_SIZE]
+        payloads: list[dict] | None = [] if on_payloads else None
         _store_chunk(
             result=result,
             data=data,
@@ -140,7 +152,11 @@ def screen_entities(
             actor=actor,
             summary=summary,
             collect=collect_payloads,
+            snapshot_at=snapshot_at,
+            sink=payloads,
         )
+        if on_payloads:
+            on_payloads(payloads)
         if progress:
             progress(len(chunk))
     summary.seconds = time.perf_counter() - started
@@ -148,16 +164,20 @@ def screen_entities(
 
 
 @transaction.atomic
-def _store_chunk(*, result, data, nodes, policy, as_of, trigger, actor, summary, collect) -> None:
+def _store_chunk(
+    *, result, data, nodes, policy, as_of, trigger, actor, summary, collect, snapshot_at, sink=None
+) -> None:
     entity_ids = [int(data.entity_pk_by_node[node]) for node in nodes]
     # Lock the current rows so two concurrent screenings of one entity cannot interleave.
     current = {
-        entity_id: (decision_id, fingerprint, outcome)
-        for entity_id, decision_id, fingerprint, outcome in CurrentDecision.objects.select_for_update()
+        entity_id: (decision_id, fingerprint, outcome, screened_at)
+        for entity_id, decision_id, fingerprint, outcome, screened_at in CurrentDecision.objects.select_for_update(
+            of=("self",)
+        )
         .filter(entity_id__in=entity_ids)
-        .values_list("entity_id", "decision_id", "decision__result_fingerprint", "outcome")
+        .values_list("entity_id", "decision_id", "decision__result_fingerprint", "outcome", "screened_at")
     }
-    now = timezone.now()
+    now = snapshot_at
     new_decisions: list[Decision] = []
     previous: list[tuple | None] = []
     unchanged: list[int] = []
@@ -167,8 +187,13 @@ def _store_chunk(*, result, data, nodes, policy, as_of, trigger, actor, summary,
         summary.screened += 1
         if collect:
             summary.payloads.append(payload)
-        fingerprint = result_fingerprint(payload)
+        if sink is not None:
+            sink.append(payload)
         before = current.get(entity_id)
+        if before is not None and before[3] > snapshot_at:
+            summary.superseded += 1
+            continue  # a screening of newer data has already been stored
+        fingerprint = result_fingerprint(payload)
         if before is not None and before[1] == fingerprint:
             unchanged.append(entity_id)
             continue
@@ -211,14 +236,24 @@ def _store_chunk(*, result, data, nodes, policy, as_of, trigger, actor, summary,
 
 
 def downstream_entity_ids(entity_ids: Iterable[int], person_ids: Iterable[int] = ()) -> set[int]:
-    """Entities whose decision can depend on the given entities or persons: they and all they own."""
+    """Entities whose decision can depend on the given entities or persons: they and all they own.
+
+    Breadth-first along ``interested_entity``/``interested_person`` (both FK-indexed), one
+    query per level and per ``IN_CHUNK`` ids; cycles end because visited entities are skipped.
+    """
     seen = set(entity_ids)
-    frontier = set(seen) | set(
-        Relationship.objects.filter(interested_person_id__in=list(person_ids)).values_list("subject_id", flat=True)
-    )
+    frontier = set(seen)
+    for part in in_chunks(set(person_ids)):
+        frontier.update(
+            Relationship.objects.filter(interested_person_id__in=part).values_list("subject_id", flat=True)
+        )
     seen |= frontier
     while frontier:
-        owned = set(Relationship.objects.filter(interested_entity_id__in=frontier).values_list("subject_id", flat=True))
+        owned: set[int] = set()
+        for part in in_chunks(frontier):
+            owned.update(
+                Relationship.objects.filter(interested_entity_id__in=part).values_list("subject_id", flat=True)
+            )
         frontier = owned - seen
         seen |= frontier
     return seen

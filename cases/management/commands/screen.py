@@ -1,4 +1,10 @@
-"""``manage.py screen``: compute and store decisions, print them as a table or JSON."""
+"""``manage.py screen``: compute and store decisions, print them as a table or JSON.
+
+``--all`` streams through the portfolio in entity-id chunks (each loads only its
+upstream closure, so memory stays bounded), printing each chunk as it is stored,
+and checkpoints a ``ScreenRun`` after every chunk: ``--all --resume`` continues the
+latest unfinished run of the same date and policy version after it was killed.
+"""
 
 import datetime
 import json
@@ -6,6 +12,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from cases.services.rescreen import PORTFOLIO_CHUNK, rescreen_portfolio
 from cases.services.screening import entity_ids_for_external_ids, screen_entities
 
 
@@ -17,10 +24,19 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="Screen every entity.")
         parser.add_argument("--as-of", type=_date, default=None, help="Screening date, YYYY-MM-DD (default today).")
         parser.add_argument("--json", action="store_true", help="Print a JSON array of decision objects.")
+        parser.add_argument(
+            "--resume", action="store_true", help="With --all: continue the latest unfinished run (same date/policy)."
+        )
+        parser.add_argument("--chunk-size", type=int, default=PORTFOLIO_CHUNK, help="With --all: entities per chunk.")
 
-    def handle(self, *args, external_ids, all, as_of, json: bool, **options):
+    def handle(self, *args, external_ids, all, as_of, json: bool, resume: bool, chunk_size: int, **options):
         if all == bool(external_ids):
             raise CommandError("Give one or more EXTERNAL_IDs, or --all (not both).")
+        if resume and not all:
+            raise CommandError("--resume only applies to --all.")
+        if all:
+            self._screen_all(as_of=as_of, json=json, resume=resume, chunk_size=chunk_size)
+            return
         entity_ids = None
         if external_ids:
             found, missing = entity_ids_for_external_ids(external_ids)
@@ -42,10 +58,55 @@ class Command(BaseCommand):
         else:
             self._print_table(summary)
 
-    def _print_table(self, summary) -> None:
+    def _screen_all(self, *, as_of, json: bool, resume: bool, chunk_size: int) -> None:
+        from collections import Counter
+
+        from cases.models import Entity
+
+        progress = _progress_bar(self.stdout, total=Entity.objects.count()) if not json else None
+        counts: Counter = Counter()
+        printed = [0]
+
+        def emit(payloads: list[dict]) -> None:
+            for payload in payloads:
+                counts[payload["outcome"]] += 1
+            if json:
+                _print_json_items(self.stdout, payloads, printed)
+            else:
+                self._print_rows(payloads, header=not printed[0])
+                printed[0] += len(payloads)
+
+        if json:
+            self.stdout.write("[", ending="")
+        run = rescreen_portfolio(
+            kind="manual",
+            as_of=as_of,
+            resume=resume,
+            chunk_size=chunk_size,
+            progress=progress.update if progress else None,
+            on_payloads=emit,
+        )
+        if progress:
+            progress.close()
+        if json:
+            self.stdout.write("\n]")
+            return
+        if not printed[0]:
+            self._print_rows([], header=True)
+        summary_counts = ", ".join(f"{outcome}: {counts.get(outcome, 0)}" for outcome in ("block", "review", "allow"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Screened {run.screened} entities as of {run.as_of} under policy v{run.policy_version} "
+                f"(run {run.pk}, {'resumed, ' if resume else ''}{summary_counts}; this invocation printed "
+                f"{printed[0]}); {run.changed} decisions changed."
+            )
+        )
+
+    def _print_rows(self, payloads, *, header: bool) -> None:
         row = "{:<36} {:<40} {:<7} {:>17} {:>17}"
-        self.stdout.write(row.format("ENTITY", "NAME", "OUTCOME", "LOOK-THROUGH %", "CONTROL CHAIN %"))
-        for payload in summary.payloads:
+        if header:
+            self.stdout.write(row.format("ENTITY", "NAME", "OUTCOME", "LOOK-THROUGH %", "CONTROL CHAIN %"))
+        for payload in payloads:
             lt, cc = payload["methods"]["look_through"], payload["methods"]["control_chain"]
             self.stdout.write(
                 row.format(
@@ -56,6 +117,9 @@ class Command(BaseCommand):
                     f"{cc['low']:.2f}–{cc['high']:.2f}",
                 )
             )
+
+    def _print_table(self, summary) -> None:
+        self._print_rows(summary.payloads, header=True)
         counts = ", ".join(f"{outcome}: {summary.counts.get(outcome, 0)}" for outcome in ("block", "review", "allow"))
         self.stdout.write(
             self.style.SUCCESS(
@@ -76,15 +140,20 @@ def _date(value: str) -> datetime.date:
 def _print_json(stdout, payloads) -> None:
     """One decision object per line inside a JSON array: valid JSON that still greps well."""
     stdout.write("[", ending="")
-    for index, payload in enumerate(payloads):
-        stdout.write(("," if index else "") + "\n" + json.dumps(payload, ensure_ascii=False), ending="")
+    _print_json_items(stdout, payloads, [0])
     stdout.write("\n]")
 
 
-def _progress_bar(stdout):
+def _print_json_items(stdout, payloads, printed: list[int]) -> None:
+    for payload in payloads:
+        stdout.write(("," if printed[0] else "") + "\n" + json.dumps(payload, ensure_ascii=False), ending="")
+        printed[0] += 1
+
+
+def _progress_bar(stdout, total: int | None = None):
     """A tqdm bar on a terminal only; logs and pipes stay clean."""
     if not getattr(stdout, "isatty", lambda: False)() or not sys.stderr.isatty():
         return None
     from tqdm import tqdm
 
-    return tqdm(unit="entities", desc="Screening", file=sys.stderr)
+    return tqdm(unit="entities", desc="Screening", file=sys.stderr, total=total)

@@ -1,0 +1,367 @@
+"""Incremental and portfolio-wide re-screening, durable and idempotent.
+
+Flow of an ownership change (entity, person, relationship, interest) or a policy change:
+
+1. **Record** (same transaction as the change): ``rescreen_request`` writes a
+   ``RescreenRequest`` row with the changed entity/person ids (or ``all_entities``
+   for a policy change). The model receivers in ``cases.receivers_ownership`` call
+   it for every ORM write, so admin, API and shell edits are all caught. If the
+   change rolls back, so does the request; if the process dies after the commit,
+   the row is still there.
+2. **Kick** (``transaction.on_commit``): enqueue the ``process_rescreen_requests``
+   task (once per transaction).
+3. **Process** (worker): ``rescreen_process_pending`` claims rows with a lease,
+   re-decides everything downstream of their seeds (for ``all_entities``: every
+   entity, chunked and resumable through a ``ScreenRun`` checkpoint), then deletes
+   the rows it claimed. A worker that dies leaves its rows; once the lease runs out
+   the next run (or the scheduler's sweep) retries them.
+
+Exactly-once effects come from the screening adapter itself: a decision whose
+result is unchanged is not stored again and sends no ``decisions_changed``
+signal, and each stored chunk (decisions, cases, audit, effective decisions,
+feed entries) commits atomically. Re-processing a request after a crash therefore
+re-decides the same entities and changes nothing that was already committed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from cases.models import Entity, RescreenRequest, ScreenRun
+from cases.services.policy import policy_get_active
+from cases.services.screening import ScreenSummary, downstream_entity_ids, screen_entities
+
+logger = logging.getLogger(__name__)
+
+#: How long a claimed request is protected from other workers (extended per chunk for portfolio runs).
+LEASE = datetime.timedelta(minutes=10)
+#: Requests claimed per incremental batch.
+CLAIM_LIMIT = 500
+#: Entities per chunk of a portfolio run (each chunk loads its upstream closure, one transaction).
+PORTFOLIO_CHUNK = 5000
+#: Downstream sets up to this size are re-decided inline by ``ownership_changed`` (API writes).
+INLINE_LIMIT = 1000
+
+
+# --------------------------------------------------------------------------- recording
+
+
+class _Kick:
+    """The on-commit callback that enqueues processing; one per transaction.
+
+    It also remembers which seeds this transaction has already recorded, with the
+    savepoint stack they were recorded under, so a bulk delete of thousands of
+    interests writes one request row per subject, not one per interest.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, int], tuple] = {}
+
+    def __call__(self) -> None:
+        enqueue_processing()
+
+
+def _current_kick() -> _Kick:
+    conn = transaction.get_connection()
+    if conn.in_atomic_block:
+        for _sids, func, _robust in conn.run_on_commit:
+            if isinstance(func, _Kick):
+                return func
+    kick = _Kick()
+    transaction.on_commit(kick, robust=True)
+    return kick
+
+
+def enqueue_processing(*, delay: datetime.timedelta | None = None) -> None:
+    """Enqueue the processing task; a failure here is logged, the scheduler's sweep catches up."""
+    from cases.tasks.screening import process_rescreen_requests
+
+    try:
+        task = process_rescreen_requests
+        if delay:
+            task = task.using(run_after=timezone.now() + delay)
+        task.enqueue()
+    except Exception:  # noqa: BLE001 - the durable request row is the source of truth
+        logger.exception("Could not enqueue re-screening; the scheduler sweep will pick it up")
+
+
+@transaction.atomic(savepoint=False)
+def rescreen_request(
+    *,
+    entity_ids: Iterable[int] = (),
+    person_ids: Iterable[int] = (),
+    all_entities: bool = False,
+    trigger: str = "ownership_change",
+    actor=None,
+) -> RescreenRequest | None:
+    """Durably record that these entities/persons (or the policy) changed; processed after commit.
+
+    Seeds already recorded in the same transaction (and not rolled back) are skipped.
+    Returns the new row, or None if there was nothing new to record.
+    """
+    kick = _current_kick()
+    # The savepoint stack of the caller (the last entry, if any, is this function's own atomic block).
+    stack = tuple(transaction.get_connection().savepoint_ids[:-1])
+
+    def fresh(kind: str, ids: Iterable[int]) -> list[int]:
+        new = []
+        for pk in {int(pk) for pk in ids if pk is not None}:
+            recorded = kick.seen.get((kind, pk))
+            # Still valid only if recorded under a prefix of the current savepoint stack (not rolled back).
+            if recorded is not None and stack[: len(recorded)] == recorded:
+                continue
+            kick.seen[(kind, pk)] = stack
+            new.append(pk)
+        return sorted(new)
+
+    entities = fresh("entity", entity_ids)
+    persons = fresh("person", person_ids)
+    if all_entities:
+        if fresh("all", [0]) == []:
+            return None
+    elif not entities and not persons:
+        return None
+    return RescreenRequest.objects.create(
+        trigger=trigger,
+        all_entities=all_entities,
+        entity_ids=entities,
+        person_ids=persons,
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+# --------------------------------------------------------------------------- processing
+
+
+@dataclass
+class ProcessSummary:
+    requests: int = 0
+    seeds: int = 0
+    affected: int = 0
+    screened: int = 0
+    changed: int = 0
+    portfolio_runs: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "requests": self.requests,
+            "seeds": self.seeds,
+            "affected": self.affected,
+            "screened": self.screened,
+            "changed": self.changed,
+            "portfolio_runs": self.portfolio_runs,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _claimable(now: datetime.datetime):
+    return RescreenRequest.objects.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+
+
+@transaction.atomic
+def _claim(*, worker_id: str, all_entities: bool, limit: int) -> list[RescreenRequest]:
+    now = timezone.now()
+    rows = _claimable(now).filter(all_entities=all_entities).order_by("id")
+    if connection.features.has_select_for_update_skip_locked:
+        rows = rows.select_for_update(skip_locked=True)
+    claimed = list(rows[:limit])
+    if claimed:
+        RescreenRequest.objects.filter(pk__in=[row.pk for row in claimed]).update(
+            claimed_by=worker_id, claimed_until=now + LEASE, attempts=F("attempts") + 1
+        )
+    return claimed
+
+
+def _extend_lease(ids: list[int], worker_id: str) -> None:
+    RescreenRequest.objects.filter(pk__in=ids, claimed_by=worker_id).update(claimed_until=timezone.now() + LEASE)
+
+
+def retry_backoff(attempts: int) -> datetime.timedelta:
+    """10 s, 20 s, 40 s … at most 15 minutes."""
+    return datetime.timedelta(seconds=min(900, 10 * 2 ** max(0, attempts - 1)))
+
+
+def _release(ids: list[int], worker_id: str, error: str) -> None:
+    """Give failed requests back, claimable again after a back-off (a poison request cannot spin)."""
+    attempts = max(RescreenRequest.objects.filter(pk__in=ids).values_list("attempts", flat=True), default=1)
+    RescreenRequest.objects.filter(pk__in=ids, claimed_by=worker_id).update(
+        claimed_by="", claimed_until=timezone.now() + retry_backoff(attempts), last_error=error[:5000]
+    )
+
+
+def _done(ids: list[int], worker_id: str) -> None:
+    RescreenRequest.objects.filter(pk__in=ids, claimed_by=worker_id).delete()
+
+
+def rescreen_process_pending(
+    *, worker_id: str | None = None, as_of: datetime.date | None = None, max_seconds: float | None = None
+) -> ProcessSummary:
+    """Process pending re-screen requests until none is claimable (or ``max_seconds`` passed).
+
+    Safe to run in several workers at once and safe to re-run after a crash.
+    Raises the first error after releasing the failed batch (its rows stay pending).
+    """
+    worker_id = worker_id or uuid.uuid4().hex
+    summary = ProcessSummary()
+    started = time.perf_counter()
+    while max_seconds is None or time.perf_counter() - started < max_seconds:
+        # A policy change re-decides everything, which also covers every older incremental request.
+        portfolio = _claim(worker_id=worker_id, all_entities=True, limit=CLAIM_LIMIT)
+        if portfolio:
+            _process_portfolio(rows=portfolio, worker_id=worker_id, as_of=as_of, summary=summary)
+            continue
+        batch = _claim(worker_id=worker_id, all_entities=False, limit=CLAIM_LIMIT)
+        if not batch:
+            break
+        _process_incremental(rows=batch, worker_id=worker_id, as_of=as_of, summary=summary)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _process_incremental(*, rows, worker_id, as_of, summary: ProcessSummary) -> None:
+    ids = [row.pk for row in rows]
+    try:
+        groups: dict[tuple[str, int | None], tuple[set[int], set[int]]] = {}
+        for row in rows:
+            entities, persons = groups.setdefault((row.trigger, row.actor_id), (set(), set()))
+            entities.update(row.entity_ids)
+            persons.update(row.person_ids)
+        for (trigger, actor_id), (entities, persons) in groups.items():
+            affected = downstream_entity_ids(entities, persons)
+            summary.seeds += len(entities) + len(persons)
+            summary.affected += len(affected)
+            result = screen_entities(entity_ids=affected, as_of=as_of, trigger=trigger, actor=_user(actor_id))
+            summary.screened += result.screened
+            summary.changed += result.changed
+        _done(ids, worker_id)
+        summary.requests += len(ids)
+    except BaseException as exc:
+        _release(ids, worker_id, repr(exc))
+        raise
+
+
+def _process_portfolio(*, rows, worker_id, as_of, summary: ProcessSummary) -> None:
+    ids = [row.pk for row in rows]
+    trigger = rows[-1].trigger or "policy_change"
+    try:
+        run = rescreen_portfolio(
+            kind=trigger,
+            as_of=as_of,
+            resume=True,
+            actor=_user(rows[-1].actor_id),
+            heartbeat=lambda: _extend_lease(ids, worker_id),
+        )
+        summary.portfolio_runs.append(run.pk)
+        summary.screened += run.screened
+        summary.changed += run.changed
+        # Incremental requests stay: re-deciding them again is cheap and changes nothing already stored.
+        summary.requests += len(ids)
+        _done(ids, worker_id)
+    except BaseException as exc:
+        _release(ids, worker_id, repr(exc))
+        raise
+
+
+def _user(pk: int | None):
+    if pk is None:
+        return None
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=pk).first()
+
+
+# --------------------------------------------------------------------------- portfolio runs
+
+
+def rescreen_portfolio(
+    *,
+    kind: str = "manual",
+    as_of: datetime.date | None = None,
+    resume: bool = False,
+    actor=None,
+    chunk_size: int = PORTFOLIO_CHUNK,
+    progress: Callable[[int], None] | None = None,
+    on_payloads: Callable[[list[dict]], None] | None = None,
+    heartbeat: Callable[[], None] | None = None,
+    stop_after_chunks: int | None = None,
+) -> ScreenRun:
+    """Re-decide every entity in entity-id order, ``chunk_size`` at a time, with a checkpoint.
+
+    Each chunk loads only its upstream closure (bounded memory), and stores its
+    decisions and the run's checkpoint in one transaction: a killed run resumes
+    (``resume=True``: the latest unfinished run of the same kind, policy version
+    and date) after the last chunk that committed, and never repeats an effect.
+    """
+    as_of = as_of or timezone.localdate()
+    policy = policy_get_active()
+    run = None
+    if resume:
+        run = (
+            ScreenRun.objects.filter(kind=kind, policy_version=policy.version, as_of=as_of)
+            .exclude(status=ScreenRun.Status.FINISHED)
+            .order_by("-started_at", "-id")
+            .first()
+        )
+    if run is None:
+        run = ScreenRun.objects.create(
+            kind=kind, as_of=as_of, policy_version=policy.version, total=Entity.objects.count()
+        )
+    else:
+        ScreenRun.objects.filter(pk=run.pk).update(status=ScreenRun.Status.RUNNING, error="")
+        run.refresh_from_db()
+        if progress:
+            progress(run.screened)
+    chunks = 0
+    try:
+        while True:
+            ids = list(
+                Entity.objects.filter(pk__gt=run.last_entity_id)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:chunk_size]
+            )
+            if not ids:
+                break
+            with transaction.atomic():
+                summary: ScreenSummary = screen_entities(
+                    entity_ids=ids, as_of=as_of, trigger=kind, actor=actor, on_payloads=on_payloads
+                )
+                run.last_entity_id = ids[-1]
+                run.screened += summary.screened
+                run.changed += summary.changed
+                run.save(update_fields=["last_entity_id", "screened", "changed", "heartbeat_at"])
+            if heartbeat:
+                heartbeat()
+            if progress:
+                progress(len(ids))
+            chunks += 1
+            if stop_after_chunks is not None and chunks >= stop_after_chunks:
+                return run
+    except BaseException as exc:
+        ScreenRun.objects.filter(pk=run.pk).update(status=ScreenRun.Status.FAILED, error=repr(exc)[:5000])
+        raise
+    run.status = ScreenRun.Status.FINISHED
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "finished_at", "heartbeat_at"])
+    return run
+
+
+def pending_count() -> int:
+    return RescreenRequest.objects.count()
+
+
+def has_claimable_requests(*, older_than: datetime.timedelta | None = None) -> bool:
+    now = timezone.now()
+    rows = _claimable(now)
+    if older_than is not None:
+        rows = rows.filter(created_at__lt=now - older_than)
+    return rows.exists()

@@ -1,0 +1,3 @@
+"""The investigators' workplace: one admin module per topic (see docs/investigator-guide.md)."""
+
+from . import audit, casework, decisions, ownership, parties, policy  # noqa: F401

@@ -1,0 +1,144 @@
+"""Decisions (immutable evidence) and import provenance: read-only for everyone."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from cases.models import BodsStatement, Decision, ImportRun
+
+from .site import ADMIN_MEDIA_CSS, ReadOnlyAdmin, decision_context, interval, outcome_badge
+
+
+def pretty_json(value) -> str:
+    return format_html('<pre class="cs-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "entity_link",
+        "outcome_badge",
+        "look_through",
+        "control_chain",
+        "is_restricted_root",
+        "policy_version",
+        "as_of",
+        "computed_at",
+    ]
+    list_select_related = ["entity", "policy"]
+    list_filter = ["outcome", "look_through_outcome", "control_chain_outcome", "is_restricted_root", "as_of"]
+    search_fields = ["=entity__external_id", "entity__name"]
+    search_help_text = "Entity external id (exact) or name (contains)."
+    show_full_result_count = False
+    list_per_page = 50
+    date_hierarchy = None
+    change_form_template = "admin/cases/decision/change_form.html"
+    fields = ["entity", "outcome", "policy", "as_of", "computed_at", "result_fingerprint", "payload_json"]
+    readonly_fields = fields
+
+    class Media:
+        css = ADMIN_MEDIA_CSS
+
+    @admin.display(description="entity", ordering="entity__name")
+    def entity_link(self, obj):
+        url = reverse("admin:cases_entity_change", args=[obj.entity_id])
+        return format_html('<a href="{}">{}</a>', url, obj.entity.name)
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_badge(self, obj):
+        return outcome_badge(obj.outcome)
+
+    @admin.display(description="look-through [low – high]")
+    def look_through(self, obj):
+        return format_html(
+            "{} <span class='cs-muted'>{}</span>",
+            outcome_badge(obj.look_through_outcome),
+            interval(obj.look_through_low, obj.look_through_high),
+        )
+
+    @admin.display(description="control chain [low – high]")
+    def control_chain(self, obj):
+        return format_html(
+            "{} <span class='cs-muted'>{}</span>",
+            outcome_badge(obj.control_chain_outcome),
+            interval(obj.control_chain_low, obj.control_chain_high),
+        )
+
+    @admin.display(description="policy", ordering="policy__version")
+    def policy_version(self, obj):
+        return f"v{obj.policy.version}"
+
+    @admin.display(description="decision object (as the API returns it)")
+    def payload_json(self, obj):
+        return pretty_json(obj.payload)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            extra_context["screening"] = decision_context(obj)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "file_name", "status", "started_at", "finished_at", "statements_read", "statements_applied"]
+    list_filter = ["status"]
+    search_fields = ["file_name", "=file_sha256"]
+    fields = [
+        "file_name",
+        "file_sha256",
+        "status",
+        "started_at",
+        "finished_at",
+        "statements_read",
+        "statements_applied",
+        "counts_json",
+        "error",
+        "statements_link",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="counts")
+    def counts_json(self, obj):
+        return pretty_json(obj.counts)
+
+    @admin.display(description="statements")
+    def statements_link(self, obj):
+        url = reverse("admin:cases_bodsstatement_changelist") + f"?import_run__id__exact={obj.pk}"
+        return format_html('<a href="{}">Statements of this run →</a>', url)
+
+
+@admin.register(BodsStatement)
+class BodsStatementAdmin(ReadOnlyAdmin):
+    list_display = ["statement_id", "record_id", "record_type", "record_status", "statement_date", "import_run"]
+    list_select_related = ["import_run"]
+    list_filter = ["record_type", "record_status", "import_run"]
+    search_fields = ["=statement_id", "=record_id", "=declaration_subject"]
+    search_help_text = "statementId, recordId or declaration subject (exact)."
+    show_full_result_count = False
+    list_per_page = 50
+    fields = [
+        "statement_id",
+        "record_id",
+        "record_type",
+        "record_status",
+        "statement_date",
+        "declaration_subject",
+        "import_run",
+        "position",
+        "body_json",
+    ]
+    readonly_fields = fields
+
+    class Media:
+        css = ADMIN_MEDIA_CSS
+
+    @admin.display(description="statement as published")
+    def body_json(self, obj):
+        return pretty_json(obj.body)

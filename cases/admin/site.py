@@ -1,0 +1,148 @@
+"""Shared admin helpers: outcome badges, interval and path formatting, read-only bases, service calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+OUTCOME_LABELS = {"block": "Block", "review": "Review", "allow": "Allow"}
+
+ADMIN_MEDIA_CSS = {"all": ["cases/admin.css"]}
+
+
+def outcome_badge(outcome: str | None, *, title: str = "") -> str:
+    if not outcome:
+        return format_html('<span class="cs-badge cs-badge--none">{}</span>', "not screened")
+    return format_html(
+        '<span class="cs-badge cs-badge--{}" title="{}">{}</span>',
+        outcome,
+        title,
+        OUTCOME_LABELS.get(outcome, outcome),
+    )
+
+
+def pct(value) -> str:
+    if value is None:
+        return "–"
+    return f"{float(value):.2f} %"
+
+
+def interval(low, high) -> str:
+    """``"44.00 % – 44.00 %"``: what the data proves, and the worst case it allows."""
+    return f"{pct(low)} – {pct(high)}"
+
+
+def short_pct(value) -> str:
+    value = float(value)
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def path_chain(path: dict, *, labels: dict[str, str] | None = None) -> str:
+    """``CN Holdco (CN) —55%→ H GmbH —80%→ Subject`` as HTML (the restricted owner highlighted)."""
+    nodes = [str(n) for n in path.get("nodes", [])]
+    shares = list(path.get("shares", []))
+    labels = labels or {}
+    if not nodes:
+        return ""
+    parts = [format_html('<span class="cs-path__root">{}</span>', labels.get(nodes[0], nodes[0]))]
+    for index, node in enumerate(nodes[1:]):
+        share = shares[index] if index < len(shares) else None
+        arrow = f"—{short_pct(share)}→" if share is not None else "—→"
+        parts.append(format_html(' <span class="cs-path__hop">{}</span> {}', arrow, labels.get(node, node)))
+    return mark_safe("".join(parts))  # noqa: S308 - every part is escaped by format_html
+
+
+METHOD_LABELS = {"look_through": "Look-through (multiplicative)", "control_chain": "Control chain (aggregation)"}
+
+
+def decision_context(decision, *, labels: dict[str, str] | None = None) -> dict | None:
+    """What the decision panel template shows: both methods' intervals, reasons, paths."""
+    if decision is None:
+        return None
+    payload = decision.payload or {}
+    methods = [
+        {
+            "key": "look_through",
+            "label": METHOD_LABELS["look_through"],
+            "outcome": decision.look_through_outcome,
+            "badge": outcome_badge(decision.look_through_outcome),
+            "interval": interval(decision.look_through_low, decision.look_through_high),
+        },
+        {
+            "key": "control_chain",
+            "label": METHOD_LABELS["control_chain"],
+            "outcome": decision.control_chain_outcome,
+            "badge": outcome_badge(decision.control_chain_outcome),
+            "interval": interval(decision.control_chain_low, decision.control_chain_high),
+        },
+    ]
+    paths = []
+    for path in payload.get("paths", []):
+        paths.append(
+            {
+                "method": METHOD_LABELS.get(path.get("method"), path.get("method") or ""),
+                "chain": path_chain(path, labels=labels),
+                "contribution": pct(path.get("contribution")),
+            }
+        )
+    return {
+        "decision": decision,
+        "badge": outcome_badge(decision.outcome),
+        "methods": methods,
+        "reasons": payload.get("reasons", decision.reasons or []),
+        "paths": paths,
+        "policy_version": payload.get("policy_version") or decision.policy_id,
+    }
+
+
+def reasons_html(reasons: list[str]) -> str:
+    if not reasons:
+        return "–"
+    return format_html("<ul class='cs-reasons'>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in reasons)))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Evidence and provenance: viewable by whoever has ``view_*``; nobody adds, changes or deletes."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def error_messages(exc: Exception) -> list[str]:
+    if isinstance(exc, ValidationError):
+        if hasattr(exc, "error_dict"):
+            return [
+                f"{'' if field == '__all__' else field + ': '}{m}" for field, ms in exc.message_dict.items() for m in ms
+            ]
+        return list(exc.messages)
+    return [str(exc) or "You do not have permission to do that."]
+
+
+def call_service(request, func: Callable, *, success: str = "", **kwargs):
+    """Run a service; turn PermissionDenied / ValidationError into an error message (never a 500).
+
+    Returns the service's result, or ``None`` if it refused.
+    """
+    try:
+        result = func(**kwargs)
+    except PermissionDenied as exc:
+        messages.error(request, "Not allowed: " + " ".join(error_messages(exc)))
+        return None
+    except ValidationError as exc:
+        for text in error_messages(exc):
+            messages.error(request, text)
+        return None
+    if success:
+        messages.success(request, success)
+    return result if result is not None else True

@@ -18,9 +18,15 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 venv: $(BIN)/activate
 
 ## Set up everything (virtualenv, database, demo data, users) and serve the admin.
+## A background worker (re-screening, scheduled jobs, webhooks) runs beside the server
+## and is stopped when the server exits (Ctrl+C).
 run: venv
 	DEBUG=true $(BIN)/python manage.py migrate --no-input
 	DEBUG=true $(BIN)/python manage.py setup_demo
+	@DEBUG=true $(BIN)/python manage.py run_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
+	echo "Background worker started (pid $$worker)"; \
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## Run the whole test suite (against DATABASE_URL if set, else SQLite).

@@ -201,6 +201,16 @@ def _release(ids: list[int], worker_id: str, error: str) -> None:
 
 def _done(ids: list[int], worker_id: str) -> None:
     RescreenRequest.objects.filter(pk__in=ids, claimed_by=worker_id).delete()
+    forget_recorded_seeds()
+
+
+def forget_recorded_seeds() -> None:
+    """Processing in the same transaction as changes (tests, scripts) deleted the rows: record anew."""
+    conn = transaction.get_connection()
+    if conn.in_atomic_block:
+        for _sids, func, _robust in conn.run_on_commit:
+            if isinstance(func, _Kick):
+                func.seen.clear()
 
 
 def rescreen_process_pending(
@@ -365,3 +375,30 @@ def has_claimable_requests(*, older_than: datetime.timedelta | None = None) -> b
     if older_than is not None:
         rows = rows.filter(created_at__lt=now - older_than)
     return rows.exists()
+
+
+# --------------------------------------------------------------------------- API writes
+
+
+@transaction.atomic
+def rescreen_changed(
+    *,
+    entity_ids: Iterable[int] = (),
+    person_ids: Iterable[int] = (),
+    actor=None,
+    trigger: str = "api",
+    inline_limit: int = INLINE_LIMIT,
+) -> ScreenSummary | None:
+    """Record the change durably and, if its downstream set is small, re-decide it now.
+
+    Inline re-screening runs in the caller's transaction, so an API client reads its
+    own write's decisions in the response; a larger downstream set is left to the
+    worker (the request row is processed after commit). Either way the request row
+    stays and the worker re-processes it, which is idempotent: nothing changes twice.
+    """
+    entity_ids, person_ids = list(entity_ids), list(person_ids)
+    rescreen_request(entity_ids=entity_ids, person_ids=person_ids, trigger=trigger, actor=actor)
+    affected = downstream_entity_ids(entity_ids, person_ids)
+    if len(affected) > inline_limit:
+        return None
+    return screen_entities(entity_ids=affected, trigger=trigger, actor=actor)

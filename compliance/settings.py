@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "simple_history",
     "django_tasks",
     "django_tasks_db",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "cases",
 ]
 
@@ -119,10 +121,53 @@ EVIDENCE_MAX_BYTES = env("EVIDENCE_MAX_BYTES")
 CASE_SLA_HOURS = {"low": 240, "normal": 120, "high": 48, "critical": 24}
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The integration API (cases/api, docs/api.md).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cases.api.auth.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "cases.api.permissions.TokenScope",
+        "cases.api.permissions.ViewPermission",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "cases.api.pagination.ApiCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["cases.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env("API_THROTTLE_RATE", default="1200/minute"),
+        "screening": env("API_SCREENING_THROTTLE_RATE", default="120/minute"),
+    },
+    "EXCEPTION_HANDLER": "cases.api.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Ownership screening API",
+    "DESCRIPTION": "Entities, owners and decisions for billing, sign-up and CRM systems. Guide: docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "OutcomeEnum": "cases.models.choices.Outcome",
+        "CaseStatusEnum": "cases.models.casework.CaseStatus",
+        "OverrideStatusEnum": "cases.models.casework.OverrideStatus",
+        "ExemptionStatusEnum": "cases.models.casework.ExemptionStatus",
+    },
+}
+# API tokens: secrets are stored as HMAC-SHA256(API_TOKEN_PEPPER, secret); rotating it invalidates every token.
+API_TOKEN_PEPPER = env("API_TOKEN_PEPPER", default=SECRET_KEY)
+# Webhook outbox (cases/services/webhooks.py): exponential backoff base × 2^(n−1), capped; give up after N.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 
 # Background work (Django's tasks API, backported by django-tasks). The database
 # backend needs no broker: a single machine runs `manage.py db_worker` beside the

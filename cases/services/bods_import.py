@@ -569,3 +569,31 @@ def _progress(iterable, *, stdout, enabled: bool, desc: str, total: int | None =
     from tqdm import tqdm
 
     return tqdm(iterable, file=stdout, desc=desc, unit=" statements", total=total, leave=False)
+
+
+def bods_import_statements(*, statements: list[dict[str, Any]], label: str = "api") -> ImportSummary:
+    """Validate then apply in-memory BODS 0.4 statements (e.g. an API request body), all or nothing.
+
+    The same validator and applier as ``bods_import_file``; raises ``BodsImportError``
+    (and records a failed run) if any statement is invalid. Runs in the caller's transaction.
+    """
+    numbered = list(enumerate(statements, start=1))
+    run = ImportRun.objects.create(file_name=label[:255])
+    summary = ImportSummary(file_name=label, import_run_id=run.pk, statements_read=len(numbered))
+    try:
+        if not numbered:
+            raise BodsError("no statements")
+        for position, statement in numbered:
+            if not isinstance(statement, dict):
+                raise BodsError(f"a statement must be a JSON object, not {type(statement).__name__}", position=position)
+        for _ in StatementValidator(known_record_types=db_record_types).validate(numbered):
+            pass
+        with transaction.atomic():
+            applier = _BatchApplier(run=run, summary=summary)
+            for batch in _batched(iter(numbered), BATCH_SIZE):
+                applier.apply(batch)
+            _finish_run(run=run, summary=summary)
+    except BodsError as exc:
+        _fail_run(run=run, error=exc.message)
+        raise BodsImportError(exc.reason, position=exc.position, statement_id=exc.statement_id) from exc
+    return summary

@@ -81,7 +81,10 @@ def _snapshot(effective: EffectiveDecision | None) -> dict | None:
 
 @transaction.atomic
 def effective_recompute(*, entity, actor=None, today: datetime.date | None = None, reason: str = ""):
-    """Bring the entity's EffectiveDecision up to date; audit it when it changes. Returns the row or None."""
+    """Bring the entity's EffectiveDecision up to date; audit it and append it to the change feed
+    (``cases.services.feed``) when it changes. Returns the row or None."""
+    from .feed import feed_record
+
     wanted = effective_compute(entity=entity, today=today)
     existing = EffectiveDecision.objects.select_for_update().filter(entity=entity).first()
     before = _snapshot(existing)
@@ -89,6 +92,7 @@ def effective_recompute(*, entity, actor=None, today: datetime.date | None = Non
         if existing is not None:
             existing.delete()
             audit_record(actor=actor, action="effective.removed", target=entity, before=before, reason=reason)
+            feed_record(entity=entity, before=before, effective=None, reason=reason)
         return None
     row = existing or EffectiveDecision(entity=entity)
     for field, value in wanted.items():
@@ -98,4 +102,5 @@ def effective_recompute(*, entity, actor=None, today: datetime.date | None = Non
     if after != before:
         row.save()
         audit_record(actor=actor, action="effective.changed", target=entity, before=before, after=after, reason=reason)
+        feed_record(entity=entity, before=before, effective=row, reason=reason)  # same transaction: the change feed
     return row

@@ -1,0 +1,1 @@
+"""The integration API (``/api/v1/``): DRF viewsets over ``cases.services``. See docs/api.md."""

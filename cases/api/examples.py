@@ -1,0 +1,164 @@
+"""OpenAPI examples (drf-spectacular ``OpenApiExample``) shared by the views."""
+
+from drf_spectacular.utils import OpenApiExample
+
+DECISION = {
+    "entity": "GB-COH-01234567",
+    "entity_name": "Acme Trading Ltd",
+    "outcome": "block",
+    "source": "automatic",
+    "automatic_outcome": "block",
+    "as_of": "2026-11-25",
+    "policy_version": 3,
+    "methods": {
+        "look_through": {"outcome": "block", "low": 55.0, "high": 55.0},
+        "control_chain": {"outcome": "block", "low": 55.0, "high": 55.0},
+    },
+    "reasons": ["restricted owners hold 55 % (more than 50 %)"],
+    "paths": [{"nodes": ["Li Wei", "Acme Trading Ltd"], "shares": [55.0], "contribution": 55.0}],
+    "decision_id": 812,
+    "computed_at": "2026-11-25T09:12:44Z",
+    "override": None,
+    "exemption": None,
+    "updated_at": "2026-11-25T09:12:44Z",
+}
+
+DECISION_OUT = OpenApiExample("Blocked customer", value=DECISION, response_only=True)
+CHANGES_OUT = OpenApiExample(
+    "One change",
+    value={
+        "results": [
+            {
+                "seq": 41,
+                "type": "decision.changed",
+                "entity": "GB-COH-01234567",
+                "outcome": "block",
+                "source": "automatic",
+                "previous_outcome": "allow",
+                "previous_source": "automatic",
+                "occurred_at": "2026-11-25T09:12:44Z",
+                "reason": "new decision 812",
+                "decision": DECISION,
+            }
+        ],
+        "next_cursor": "c2VxOjQx",
+        "has_more": False,
+    },
+    response_only=True,
+)
+VALIDATION_ERROR = OpenApiExample(
+    "Validation error",
+    value={
+        "type": "validation_error",
+        "errors": [{"code": "required", "detail": "This field is required.", "attr": "name"}],
+    },
+    response_only=True,
+)
+UNPROCESSABLE = OpenApiExample(
+    "Refused",
+    value={
+        "type": "validation_error",
+        "errors": [
+            {"code": "invalid", "detail": "Case SC-2026-000007 must be in review to confirm its outcome.", "attr": None}
+        ],
+    },
+    response_only=True,
+)
+ENTITY_IN = OpenApiExample(
+    "Registered company",
+    value={
+        "external_id": "GB-COH-01234567",
+        "name": "Acme Trading Ltd",
+        "entity_type": "registeredEntity",
+        "jurisdiction": "GB",
+        "identifiers": [{"scheme": "GB-COH", "value": "01234567"}],
+    },
+    request_only=True,
+)
+ENTITY_UPDATE = OpenApiExample("Moved to Hong Kong", value={"jurisdiction": "HK"}, request_only=True)
+PERSON_IN = OpenApiExample(
+    "Known person",
+    value={"external_id": "person-li-wei", "name": "Li Wei", "nationalities": ["CN"]},
+    request_only=True,
+)
+PERSON_UPDATE = OpenApiExample("New residence", value={"residence_countries": ["RU"]}, request_only=True)
+RELATIONSHIP_IN = OpenApiExample(
+    "55 % shareholding",
+    value={
+        "external_id": "rel-acme-liwei",
+        "subject": "GB-COH-01234567",
+        "interested_person": "person-li-wei",
+        "interests": [{"type": "shareholding", "direct_or_indirect": "direct", "share_exact": "55"}],
+    },
+    request_only=True,
+)
+RELATIONSHIP_UPDATE = OpenApiExample(
+    "Reduced to a band",
+    value={"interests": [{"type": "shareholding", "share_minimum": "25", "share_maximum": "50"}]},
+    request_only=True,
+)
+SCREENING_SIMPLE = OpenApiExample(
+    "Simple JSON owners",
+    value={
+        "customer_reference": "CRM-1001",
+        "entity": {"external_id": "GB-COH-01234567", "name": "Acme Trading Ltd", "jurisdiction": "GB"},
+        "owners": [
+            {
+                "person": {"external_id": "person-li-wei", "name": "Li Wei", "nationalities": ["CN"]},
+                "interests": [{"type": "shareholding", "share_exact": "55"}],
+            },
+            {
+                "person": {"external_id": "person-jane-roe", "name": "Jane Roe", "nationalities": ["GB"]},
+                "interests": [{"type": "shareholding", "share_exact": "45"}],
+            },
+        ],
+    },
+    request_only=True,
+)
+SCREENING_BODS = OpenApiExample(
+    "BODS 0.4 statements",
+    value={
+        "customer_reference": "CRM-1002",
+        "entity_external_id": "bods-entity-1",
+        "bods": [
+            {
+                "statementId": "stmt-entity-1",
+                "declarationSubject": "bods-entity-1",
+                "statementDate": "2026-01-01",
+                "recordId": "bods-entity-1",
+                "recordType": "entity",
+                "recordStatus": "new",
+                "recordDetails": {
+                    "isComponent": False,
+                    "entityType": {"type": "registeredEntity"},
+                    "name": "Example Ltd",
+                    "jurisdiction": {"code": "GB", "name": "United Kingdom"},
+                },
+                "publicationDetails": {
+                    "publicationDate": "2026-01-01",
+                    "bodsVersion": "0.4",
+                    "publisher": {"name": "CRM"},
+                },
+            }
+        ],
+    },
+    request_only=True,
+)
+SCREENING_OUT = OpenApiExample(
+    "Needs review",
+    value={"customer_reference": "CRM-1001", "customer_created": True, "decision": DECISION, "case": "SC-2026-000042"},
+    response_only=True,
+)
+ASSIGN_IN = OpenApiExample("Assign to a colleague", value={"username": "jdoe"}, request_only=True)
+NOTE_IN = OpenApiExample(
+    "Note", value={"text": "Called the customer; shareholder register requested."}, request_only=True
+)
+OVERRIDE_IN = OpenApiExample(
+    "Loosen to review", value={"outcome": "review", "reason": "Registry shows the stake was sold."}, request_only=True
+)
+EXEMPTION_IN = OpenApiExample(
+    "Three months",
+    value={"reason": "Wind-down contract approved by legal.", "expires_on": "2027-02-28"},
+    request_only=True,
+)
+APPROVAL_IN = OpenApiExample("Approve", value={"note": "Checked the registry extract."}, request_only=True)

@@ -1,0 +1,137 @@
+"""API tokens, NetBox v2 style: ``<key>.<secret>``, only an HMAC-SHA256 digest of the secret stored.
+
+The key is a public lookup value (indexed, unique); the secret is checked with
+``hmac.compare_digest`` against ``HMAC-SHA256(API_TOKEN_PEPPER, secret)``. The
+pepper is ``settings.API_TOKEN_PEPPER`` (default: SECRET_KEY), so a stolen
+database alone cannot be used to test guesses offline. The plaintext is returned
+once by ``token_create`` and never stored.
+"""
+
+import datetime
+import hashlib
+import hmac
+import secrets
+import string
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import ApiToken
+from cases.roles import require_perm
+
+from .audit import audit_record
+
+KEY_ALPHABET = string.ascii_lowercase + string.digits
+KEY_LENGTH = 12
+SCOPES = ("read", "write")
+LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
+
+
+class TokenInvalid(Exception):
+    """The presented token is malformed, unknown, wrong, expired or revoked."""
+
+
+def _pepper() -> bytes:
+    return str(getattr(settings, "API_TOKEN_PEPPER", None) or settings.SECRET_KEY).encode()
+
+
+def token_digest(secret: str) -> str:
+    return hmac.new(_pepper(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def token_snapshot(token: ApiToken) -> dict:
+    return {
+        "name": token.name,
+        "key": token.key,
+        "user": token.user.get_username(),
+        "scopes": token.scopes,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+def parse_scopes(scopes) -> tuple[bool, bool]:
+    if isinstance(scopes, str):
+        scopes = [s.strip() for s in scopes.split(",") if s.strip()]
+    scopes = set(scopes or ())
+    unknown = scopes - set(SCOPES)
+    if unknown or not scopes:
+        raise ValidationError({"scopes": f"Scopes must be a non-empty subset of {', '.join(SCOPES)}."})
+    return "read" in scopes, "write" in scopes
+
+
+@transaction.atomic
+def token_create(
+    *, user, name: str, scopes=("read",), expires_at: datetime.datetime | None = None, description: str = "", actor=None
+) -> tuple[ApiToken, str]:
+    """Create a token for ``user``; returns (token, plaintext). The plaintext is shown once and not stored.
+
+    ``actor`` None is the command line (an operator with shell access); a user needs ``auth.change_user``
+    unless creating a token for themselves.
+    """
+    if actor is not None and actor.pk != user.pk and not actor.has_perm("auth.change_user"):
+        raise ValidationError("Only administrators may create tokens for other users.")
+    can_read, can_write = parse_scopes(scopes)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "The expiry must be in the future."})
+    secret = secrets.token_urlsafe(32)
+    while True:
+        key = "".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH))
+        if not ApiToken.objects.filter(key=key).exists():
+            break
+    token = ApiToken(
+        user=user,
+        name=name,
+        key=key,
+        digest=token_digest(secret),
+        can_read=can_read or can_write,
+        can_write=can_write,
+        expires_at=expires_at,
+        description=description,
+    )
+    token.full_clean()
+    token.save()
+    audit_record(actor=actor, action="api_token.created", target=token, after=token_snapshot(token))
+    return token, f"{key}.{secret}"
+
+
+def token_authenticate(*, raw: str, now: datetime.datetime | None = None) -> ApiToken:
+    """The usable token for ``<key>.<secret>``, or raise ``TokenInvalid`` (one message for every reason)."""
+    key, _, secret = (raw or "").partition(".")
+    if not key or not secret or len(key) > 16:
+        raise TokenInvalid("Invalid token.")
+    token = ApiToken.objects.select_related("user").filter(key=key).first()
+    # Compare even when the key is unknown, so timing does not tell which keys exist.
+    expected = token.digest if token is not None else "0" * 64
+    if not hmac.compare_digest(expected, token_digest(secret)) or token is None:
+        raise TokenInvalid("Invalid token.")
+    if not token.is_usable(now):
+        raise TokenInvalid("Token expired or revoked.")
+    if not token.user.is_active:
+        raise TokenInvalid("User inactive.")
+    return token
+
+
+def token_touch(*, token: ApiToken, now: datetime.datetime | None = None) -> None:
+    """Record use, at most once per minute per token (a conditional UPDATE, no lock, no audit)."""
+    now = now or timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiToken.objects.filter(pk=token.pk).exclude(last_used_at__gte=now - LAST_USED_RESOLUTION).update(last_used_at=now)
+    token.last_used_at = now
+
+
+@transaction.atomic
+def token_revoke(*, token: ApiToken, actor=None) -> ApiToken:
+    """Revoke now (the token's owner, or a user with ``auth.change_user``; ``actor`` None is the command line)."""
+    if actor is not None and actor.pk != token.user_id:
+        require_perm(actor, "change_apitoken", "revoke other users' tokens")
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is None:
+        before = token_snapshot(token)
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, action="api_token.revoked", target=token, before=before, after=token_snapshot(token))
+    return token

@@ -1,0 +1,53 @@
+"""Fixtures for the API tests: role users, their tokens, and a client that sends a token."""
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from cases.roles import INTEGRATION, INVESTIGATOR, MANAGER
+from cases.services.tokens import token_create
+from tests.services.conftest import decide, make_user  # noqa: F401  (shared helpers)
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: row locks and concurrent transactions (SQLite serialises writers)",
+)
+
+
+def token_client(user, scopes=("read", "write")) -> APIClient:
+    _, plaintext = token_create(user=user, name=f"test-{user.username}", scopes=scopes)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
+    client.token = plaintext
+    return client
+
+
+@pytest.fixture
+def integration_user(db):
+    return make_user(INTEGRATION)
+
+
+@pytest.fixture
+def investigator_user(db):
+    return make_user(INVESTIGATOR)
+
+
+@pytest.fixture
+def manager_user(db):
+    return make_user(MANAGER)
+
+
+@pytest.fixture
+def manager2_user(db):
+    return make_user(MANAGER)
+
+
+@pytest.fixture
+def api(integration_user):
+    """An Integration account's read/write token client."""
+    return token_client(integration_user)
+
+
+@pytest.fixture
+def read_only_api(integration_user):
+    return token_client(integration_user, scopes=("read",))

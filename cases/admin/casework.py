@@ -144,7 +144,8 @@ class QueueFilter(admin.SimpleListFilter):
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
-        return list(QUEUE_LABELS.items())
+        may_approve = request.user.has_perm("cases.approve_override")
+        return [(key, label) for key, label in QUEUE_LABELS.items() if key != "pending_me" or may_approve]
 
     def queryset(self, request, queryset):
         value = self.value()

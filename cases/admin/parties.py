@@ -16,6 +16,7 @@ from cases.models import (
     Entity,
     EntityIdentifier,
     Interest,
+    Jurisdiction,
     Person,
     Relationship,
     ScreeningPolicy,
@@ -97,11 +98,13 @@ class JurisdictionFilter(admin.SimpleListFilter):
         if value == "RESTRICTED":
             policy = ScreeningPolicy.objects.filter(is_active=True).first()
             codes = sorted(policy.restricted_country_codes()) if policy else []
-            query = Q(jurisdiction_id__in=codes)
-            for code in codes:
-                query |= Q(jurisdiction_id__startswith=f"{code}-")
-            return queryset.filter(query)
-        return queryset.filter(Q(jurisdiction_id=value) | Q(jurisdiction_id__startswith=f"{value}-"))
+        else:
+            codes = [value]
+        # A country matches its ISO 3166-2 subdivisions too (CN matches CN-SH); the jurisdiction table is small.
+        subdivisions = Q(code__in=codes)
+        for code in codes:
+            subdivisions |= Q(code__startswith=f"{code}-")
+        return queryset.filter(jurisdiction_id__in=Jurisdiction.objects.filter(subdivisions).values("code"))
 
 
 class IsCustomerFilter(admin.SimpleListFilter):

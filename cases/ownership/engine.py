@@ -10,7 +10,7 @@ import numpy as np
 from . import linear
 from .graph import Edges, Graph, prepare_edges
 from .methods import Context, ControlChain, Figures, LookThrough, control_chain, look_through
-from .numeric import exceeds, within
+from .numeric import exceeds
 from .types import EPS, Method, NodeClass, Outcome, Policy, Reason
 
 
@@ -95,7 +95,8 @@ def screen(graph: Graph, policy: Policy | None = None, *,
     cls = graph.node_class
     into = np.isin(cls[all_edges.subject], (NodeClass.ENTITY, NodeClass.LISTED_ENTITY))
     edges = Edges(*(getattr(all_edges, f)[into] for f in Edges.__dataclass_fields__))
-    ctx = Context(graph.n_nodes, cls, edges, float(policy.threshold), policy.inclusive)
+    ctx = Context(graph.n_nodes, cls, edges, float(policy.threshold), policy.inclusive,
+                  policy.threshold)
     disclosed = ctx.in_sum(edges.low)
     disclosed_open = ctx.in_sum(edges.low_open.astype(np.float64)) > 0
     data_error = exceeds(disclosed, disclosed_open, 1.0, False) & ctx.is_entity[:, None]
@@ -127,8 +128,8 @@ def _look_through_status(ctx: Context, fig: Figures,
     """LT BLOCK set and non-ALLOW set, both least fixed points over control edges."""
     e = ctx.edges
     ent = ctx.is_entity
-    low_major = exceeds(fig.low, fig.low_open, ctx.t, ctx.inclusive).any(axis=1)
-    high_ok = within(fig.high, fig.high_open, ctx.t, ctx.inclusive).all(axis=1)
+    low_major = fig.exceeds(ctx.t, ctx.inclusive).any(axis=1)
+    high_ok = fig.within(ctx.t, ctx.inclusive).all(axis=1)
     block_seed = ctx.is_root | (ent & low_major)
     blocked = linear.reach(ctx.n, e.owner[e.control], e.subject[e.control], block_seed)
     review_seed = ctx.is_root | ctx.is_unknown | (ent & (~high_ok | err))
@@ -156,11 +157,9 @@ def _reasons(ctx: Context, lt: LookThrough, cc: ControlChain, lt_blocked: np.nda
     flags = [
         (Reason.RESTRICTED_ROOT, ctx.is_root),
         (Reason.LOW_ABOVE_THRESHOLD, ent & (
-            exceeds(lt.figures.low, lt.figures.low_open, t, inc).any(axis=1)
-            | exceeds(cc.figures.low, cc.figures.low_open, t, inc).any(axis=1))),
+            lt.figures.exceeds(t, inc).any(axis=1) | cc.figures.exceeds(t, inc).any(axis=1))),
         (Reason.HIGH_ABOVE_THRESHOLD, ent & ~(
-            within(lt.figures.high, lt.figures.high_open, t, inc).all(axis=1)
-            & within(cc.figures.high, cc.figures.high_open, t, inc).all(axis=1))),
+            lt.figures.within(t, inc).all(axis=1) & cc.figures.within(t, inc).all(axis=1))),
         (Reason.RESTRICTED_CONTROL, _flag_subjects(ctx, e.control & own_block)),
         (Reason.POSSIBLE_RESTRICTED_CONTROL, _flag_subjects(ctx, e.control & own_maybe)),
         (Reason.INDICATOR, _flag_subjects(ctx, e.indicator & own_not_clean)),

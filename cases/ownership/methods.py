@@ -8,11 +8,12 @@ Arrays are indexed ``[node, measure]``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 
 import numpy as np
 
-from . import linear
+from . import exact, linear
 from .graph import Edges
 from .numeric import exceeds, within
 from .types import EPS, NodeClass
@@ -26,6 +27,16 @@ class Figures:
     high: np.ndarray
     low_open: np.ndarray
     high_open: np.ndarray
+    low_side: np.ndarray | None = None  # exact sign of low - T where recomputed (exact.py)
+    high_side: np.ndarray | None = None
+
+    def exceeds(self, t: float, inclusive: bool) -> np.ndarray:
+        """[n, 2]: low is provably a majority."""
+        return exceeds(self.low, self.low_open, t, inclusive, self.low_side)
+
+    def within(self, t: float, inclusive: bool) -> np.ndarray:
+        """[n, 2]: high is provably not a majority."""
+        return within(self.high, self.high_open, t, inclusive, self.high_side)
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,7 @@ class Context:
     edges: Edges  # edges into ENTITY / LISTED_ENTITY subjects only
     t: float
     inclusive: bool
+    threshold: Fraction = Fraction(1, 2)
 
     @cached_property
     def is_root(self) -> np.ndarray:
@@ -136,8 +148,10 @@ def look_through(ctx: Context) -> LookThrough:
         r_open[:, m], c_open[:, m] = _open_reach(ctx, m, r[:, m], c[:, m], float_open[:, m])
     if ctx.same_measures:
         r_open[:, 1], c_open[:, 1] = r_open[:, 0], c_open[:, 0]
-    figures = _finish(r, 1.0 - c, r_open, c_open)
-    return LookThrough(figures, st, r, c)
+    fig = _finish(r, 1.0 - c, r_open, c_open)
+    low, high, low_side, high_side = exact.refine(ctx, fig.low, fig.high)
+    fig = Figures(low, high, fig.low_open, fig.high_open, low_side, high_side)
+    return LookThrough(fig, st, r, c)
 
 
 def listed_float(ctx: Context) -> tuple[np.ndarray, np.ndarray]:

@@ -60,7 +60,7 @@ class ScreeningResult:
         return self.cc.high
 
     def in_edges(self, node: int) -> np.ndarray:
-        """Indices into ``edges`` of the in-force edges into ``node`` (sorted by subject)."""
+        """Indices into ``edges`` of the in-force edges into entity ``node`` (by subject)."""
         if self._in_ptr is None:
             ptr = np.zeros(self.graph.n_nodes + 1, dtype=np.int64)
             np.cumsum(np.bincount(self.edges.subject, minlength=self.graph.n_nodes),
@@ -91,10 +91,10 @@ def screen(graph: Graph, policy: Policy | None = None, *,
            as_of_day: int | None = None) -> ScreeningResult:
     """Screen every node of ``graph`` under ``policy`` on ``as_of_day`` (None: all edges)."""
     policy = policy or Policy()
-    all_edges = prepare_edges(graph, as_of_day)
     cls = graph.node_class
-    into = np.isin(cls[all_edges.subject], (NodeClass.ENTITY, NodeClass.LISTED_ENTITY))
-    edges = Edges(*(getattr(all_edges, f)[into] for f in Edges.__dataclass_fields__))
+    # Only edges into ordinary / listed entities matter: roots and terminals are fixed.
+    edges = prepare_edges(graph, as_of_day,
+                          np.isin(cls, (NodeClass.ENTITY, NodeClass.LISTED_ENTITY)))
     ctx = Context(graph.n_nodes, cls, edges, float(policy.threshold), policy.inclusive,
                   policy.threshold)
     disclosed = ctx.in_sum(edges.low)
@@ -117,7 +117,7 @@ def screen(graph: Graph, policy: Policy | None = None, *,
     else:
         overall = np.maximum(lt_out, cc_out)
     reasons = _reasons(ctx, lt, cc, lt_blocked, lt_not_allowed, err_any, disclosed)
-    return ScreeningResult(graph, policy, as_of_day, all_edges, lt.figures, cc.figures,
+    return ScreeningResult(graph, policy, as_of_day, edges, lt.figures, cc.figures,
                            lt_out, cc_out, overall, reasons, data_error, disclosed,
                            lt_blocked, lt_not_allowed, cc.restricted, cc.proven_clean,
                            lt.structure)

@@ -251,12 +251,18 @@ class Edges:
     indicator: np.ndarray
 
 
-def prepare_edges(graph: Graph, as_of_day: int | None) -> Edges:
-    """Apply time filter, the one-measure and pure-control rules, and merge duplicates."""
+def prepare_edges(graph: Graph, as_of_day: int | None,
+                  subject_mask: np.ndarray | None = None) -> Edges:
+    """Apply time filter, the one-measure and pure-control rules, and merge duplicates.
+
+    ``subject_mask`` (bool per node) keeps only edges into those nodes, in the same pass.
+    """
     if as_of_day is None:
         keep = np.ones(graph.n_edges, dtype=bool)
     else:
         keep = (graph.start_day <= as_of_day) & (as_of_day <= graph.end_day)
+    if subject_mask is not None:
+        keep &= subject_mask[graph.subject]
     low = graph.share_low[keep].copy()
     high = graph.share_high[keep].copy()
     lo_open = graph.low_open[keep].copy()

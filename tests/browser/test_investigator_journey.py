@@ -1,0 +1,135 @@
+"""The investigator's journey in a real browser: find a blocked customer, see why, propose an override;
+a manager approves it; the audit trail shows both. Screenshots for docs/investigator-guide.md."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group
+
+from cases.models import Case, CaseStatus, Override, OverrideStatus
+from cases.roles import INVESTIGATOR, MANAGER, roles_sync
+from cases.services.screening import screen_entities
+from tests.factories import CustomerFactory, EntityFactory, PersonFactory, UserFactory, stake
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def make_user(username, role):
+    roles_sync()
+    user = UserFactory(username=username, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def build_portfolio():
+    """Spec example 3 (blocked by the control chain only), plus a clean and a review customer for context."""
+    cn = EntityFactory(name="CN Holdco", external_id="cn-holdco", jurisdiction_id="CN")
+    holding = EntityFactory(name="H GmbH", external_id="h-gmbh", jurisdiction_id="DE")
+    subject = EntityFactory(name="Subject Trading Ltd", external_id="subject-s", jurisdiction_id="GB")
+    CustomerFactory(entity=subject, customer_reference="CUST-1001")
+    stake(cn, holding, 55)
+    stake(PersonFactory(name="Hanna Keller", nationalities=["DE"]), holding, 45)
+    stake(holding, subject, 80)
+    stake(PersonFactory(name="Sam Clean", nationalities=["GB"]), subject, 20)
+
+    clean = EntityFactory(name="Clean Widgets Ltd", jurisdiction_id="GB")
+    CustomerFactory(entity=clean, customer_reference="CUST-1002")
+    stake(PersonFactory(name="Alice Smith"), clean, 100)
+
+    review = EntityFactory(name="Partly Known plc", jurisdiction_id="GB")
+    CustomerFactory(entity=review, customer_reference="CUST-1003")
+    stake(PersonFactory(name="Li Wei", nationalities=["CN"]), review, 30)
+    stake(PersonFactory(name="Bob Jones"), review, 30)
+    screen_entities(trigger="onboarding")
+    return subject
+
+
+def login(page, live_server, username):
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+
+def logout(page):
+    page.click("#logout-form button")
+    page.wait_for_load_state()
+
+
+def test_blocked_customer_override_four_eyes_and_audit(live_server, audit_flushable, page, screenshot):
+    subject = build_portfolio()
+    make_user("ivy.investigator", INVESTIGATOR)
+    make_user("mona.manager", MANAGER)
+    case = Case.objects.get(subject=subject)
+
+    # 1. The investigator finds the blocked customer.
+    login(page, live_server, "ivy.investigator")
+    page.goto(f"{live_server.url}/admin/cases/customer/")
+    page.get_by_role("link", name="Block", exact=True).first.click()
+    page.wait_for_url(re.compile(r"outcome=block"))
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1
+    assert "CUST-1001" in rows.first.inner_text()
+    screenshot(page, "01-blocked-customers")
+
+    # 2. … opens its entity, then its case, and sees why: both intervals, the paths and the graph.
+    rows.first.get_by_role("link", name="Subject Trading Ltd").click()
+    page.get_by_role("link", name=re.compile(r"Case SC-")).click()
+    page.wait_for_selector("[data-graph-ready=true]")
+    decision = page.locator("#decision")
+    assert "44.00 % – 44.00 %" in decision.inner_text()
+    assert "80.00 % – 80.00 %" in decision.inner_text()
+    assert "CN Holdco —55%→ H GmbH —80%→ Subject Trading Ltd" in decision.inner_text()
+    assert page.locator("#graph canvas").count() > 0
+    assert "5 parties, 4 relationships" in page.locator("[data-graph-status]").inner_text()
+    screenshot(page, "02-case-why")
+
+    # 3. … takes the case and proposes an override to allow, with a reason.
+    page.get_by_role("button", name="Start review").click()
+    page.wait_for_selector("#override-form")
+    page.select_option("#override-outcome", "allow")
+    page.fill(
+        "#override-reason",
+        "CN Holdco sold its 55 % stake in H GmbH on 2026-10-01 (Handelsregister extract attached); "
+        "the register has not been updated yet.",
+    )
+    screenshot(page, "03-propose-override", locator=page.locator("#decide"))
+    page.get_by_role("button", name="Propose override").click()
+    page.wait_for_selector(".messagelist .success")
+    assert "four-eyes" in page.locator(".messagelist").inner_text()
+    assert "Pending approval" in page.locator(".cs-casehead").inner_text()
+    # The proposer gets no approve button (and the service would refuse a forged POST).
+    assert page.get_by_role("button", name="Approve override").count() == 0
+    logout(page)
+
+    # 4. The manager sees it in "Pending my approval" and approves it.
+    login(page, live_server, "mona.manager")
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    tab = page.locator("[data-queue=pending_me]")
+    assert tab.locator(".cs-queue__count").inner_text() == "1"
+    tab.click()
+    page.wait_for_url(re.compile(r"queue=pending_me"))
+    screenshot(page, "04-manager-queue")
+    page.get_by_role("link", name=case.reference).click()
+    page.wait_for_selector("#pending-override")
+    page.fill("#approve-note", "Checked the extract; approved.")
+    screenshot(page, "05-manager-approves", locator=page.locator("#pending-override"))
+    page.get_by_role("button", name="Approve override").click()
+    page.wait_for_selector(".messagelist .success")
+    assert "Closed" in page.locator(".cs-casehead").inner_text()
+
+    # 5. The audit trail shows the proposal, the approval and the new effective outcome.
+    trail = page.locator("#audit-trail")
+    trail.scroll_into_view_if_needed()
+    text = trail.inner_text()
+    for action in ("override.proposed", "override.approved", "override.applied", "case.closed_by_override"):
+        assert action in text
+    assert "ivy.investigator" in text and "mona.manager" in text
+    screenshot(page, "06-audit-trail", locator=trail)
+
+    override = Override.objects.get(case=case)
+    assert override.status == OverrideStatus.APPLIED and override.approved_by.username == "mona.manager"
+    assert Case.objects.get(pk=case.pk).status == CaseStatus.CLOSED

@@ -10,7 +10,7 @@ import numpy as np
 from . import linear
 from .graph import Edges, Graph, prepare_edges
 from .methods import Context, ControlChain, Figures, LookThrough, control_chain, look_through
-from .numeric import exceeds
+from .numeric import all2, any2, exceeds
 from .types import EPS, Method, NodeClass, Outcome, Policy, Reason
 
 
@@ -100,7 +100,7 @@ def screen(graph: Graph, policy: Policy | None = None, *,
     disclosed = ctx.in_sum(edges.low)
     disclosed_open = ctx.in_sum(edges.low_open.astype(np.float64)) > 0
     data_error = exceeds(disclosed, disclosed_open, 1.0, False) & ctx.is_entity[:, None]
-    err_any = data_error.any(axis=1)
+    err_any = any2(data_error)
     lt = look_through(ctx)
     cc = control_chain(ctx, err_any)
     lt_blocked, lt_not_allowed = _look_through_status(ctx, lt.figures, err_any)
@@ -128,8 +128,8 @@ def _look_through_status(ctx: Context, fig: Figures,
     """LT BLOCK set and non-ALLOW set, both least fixed points over control edges."""
     e = ctx.edges
     ent = ctx.is_entity
-    low_major = fig.exceeds(ctx.t, ctx.inclusive).any(axis=1)
-    high_ok = fig.within(ctx.t, ctx.inclusive).all(axis=1)
+    low_major = any2(fig.exceeds(ctx.t, ctx.inclusive))
+    high_ok = all2(fig.within(ctx.t, ctx.inclusive))
     block_seed = ctx.is_root | (ent & low_major)
     blocked = linear.reach(ctx.n, e.owner[e.control], e.subject[e.control], block_seed)
     review_seed = ctx.is_root | ctx.is_unknown | (ent & (~high_ok | err))
@@ -157,16 +157,16 @@ def _reasons(ctx: Context, lt: LookThrough, cc: ControlChain, lt_blocked: np.nda
     flags = [
         (Reason.RESTRICTED_ROOT, ctx.is_root),
         (Reason.LOW_ABOVE_THRESHOLD, ent & (
-            lt.figures.exceeds(t, inc).any(axis=1) | cc.figures.exceeds(t, inc).any(axis=1))),
+            any2(lt.figures.exceeds(t, inc)) | any2(cc.figures.exceeds(t, inc)))),
         (Reason.HIGH_ABOVE_THRESHOLD, ent & ~(
-            lt.figures.within(t, inc).all(axis=1) & cc.figures.within(t, inc).all(axis=1))),
+            all2(lt.figures.within(t, inc)) & all2(cc.figures.within(t, inc)))),
         (Reason.RESTRICTED_CONTROL, _flag_subjects(ctx, e.control & own_block)),
         (Reason.POSSIBLE_RESTRICTED_CONTROL, _flag_subjects(ctx, e.control & own_maybe)),
         (Reason.INDICATOR, _flag_subjects(ctx, e.indicator & own_not_clean)),
         (Reason.OVER_100_PERCENT, err),
         (Reason.UNKNOWN_OWNERSHIP, ent & (
-            ((ctx.cls == NodeClass.ENTITY) & (1.0 - disclosed > EPS).any(axis=1))
-            | _flag_subjects(ctx, ctx.is_unknown[e.owner] & (e.high > 0).any(axis=1)))),
+            ((ctx.cls == NodeClass.ENTITY) & any2(1.0 - disclosed > EPS))
+            | _flag_subjects(ctx, ctx.is_unknown[e.owner] & any2(e.high > 0)))),
         (Reason.CYCLE, lt.structure.node_cyclic()),
         (Reason.CLOSED_CYCLE, lt.structure.closed_comp[lt.structure.labels]),
         (Reason.UNKNOWN_PARTY, ctx.is_unknown),

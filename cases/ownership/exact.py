@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .numeric import UNKNOWN_SIDE
+from .numeric import UNKNOWN_SIDE, any2
 from .types import EPS, NodeClass
 
 if TYPE_CHECKING:
@@ -133,14 +133,15 @@ def refine(ctx: Context, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray,
     high_side = np.full(high.shape, UNKNOWN_SIDE, dtype=np.int8)
     e = ctx.edges
     product = np.zeros(ctx.n, dtype=bool)
-    product[e.subject[ctx.is_entity[e.owner] & (e.low > 0).any(axis=1)]] = True
-    near = ctx.is_entity & product & (
-        (np.abs(low - ctx.t) <= NEAR) | (np.abs(high - ctx.t) <= NEAR)).any(axis=1)
+    product[e.subject[ctx.is_entity[e.owner] & any2(e.low > 0)]] = True
+    near = ctx.is_entity & product & any2(
+        (np.abs(low - ctx.t) <= NEAR) | (np.abs(high - ctx.t) <= NEAR))
     candidates = np.nonzero(near)[0][:MAX_NODES]
     if candidates.size == 0:
         return low, high, low_side, high_side
     low, high = low.copy(), high.copy()
-    ptr = np.searchsorted(ctx.edges.subject, np.arange(ctx.n + 1))
+    ptr = np.zeros(ctx.n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ctx.edges.subject, minlength=ctx.n), out=ptr[1:])
     for node in candidates.tolist():
         nodes = _upstream(ctx, ptr, node)
         if nodes is None:

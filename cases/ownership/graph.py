@@ -290,17 +290,22 @@ def prepare_edges(graph: Graph, as_of_day: int | None,
 def _merge_duplicates(edges: Edges, n: int) -> Edges:
     """Sum stakes held by the same owner in the same subject (spec: summed).
 
-    Output is sorted by (subject, owner).  Duplicates are rare, so the first row of each
-    pair is taken as is and only the extra rows are folded in.
+    Output is sorted by (subject, owner); input already in that order skips the sort.
+    Duplicates are rare, so the first row of each pair is taken as is and only the extra
+    rows are folded in.
     """
     if edges.owner.size == 0:
         return edges
     key = edges.subject.astype(np.int64) * n + edges.owner
-    order = np.argsort(key)
-    sorted_key = key[order]
+    if np.all(key[1:] >= key[:-1]):  # already sorted (cheap check, saves a sort + gathers)
+        sorted_key = key
+        fields = {f: getattr(edges, f) for f in Edges.__dataclass_fields__}
+    else:
+        order = np.argsort(key)
+        sorted_key = key[order]
+        fields = {f: getattr(edges, f)[order] for f in Edges.__dataclass_fields__}
     first = np.ones(sorted_key.size, dtype=bool)
     first[1:] = sorted_key[1:] != sorted_key[:-1]
-    fields = {f: getattr(edges, f)[order] for f in Edges.__dataclass_fields__}
     if first.all():
         return Edges(**fields)
     group = np.cumsum(first) - 1

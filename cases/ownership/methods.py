@@ -15,7 +15,7 @@ import numpy as np
 
 from . import exact, linear
 from .graph import Edges
-from .numeric import exceeds, within
+from .numeric import all2, any2, exceeds, within
 from .types import EPS, NodeClass
 
 
@@ -90,6 +90,15 @@ class Context:
         return out
 
 
+def distinct(idx: np.ndarray, n: int) -> np.ndarray:
+    """Sorted distinct node ids: a mark array for big batches, hashing for small ones."""
+    if idx.size * 32 < n:
+        return np.unique(idx)
+    mark = np.zeros(n, dtype=bool)
+    mark[idx] = True
+    return np.nonzero(mark)[0]
+
+
 def scatter_add(target: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
     """target[idx] += values with repeats; bincount for big batches, ufunc.at for small."""
     if idx.size == 0:
@@ -130,7 +139,7 @@ class LookThrough:
 def look_through(ctx: Context) -> LookThrough:
     """Multiplicative method: r = A r (+1 at roots), c = A c (+1 at clean, + listed float)."""
     e = ctx.edges
-    lin = (e.low > 0).any(axis=1)
+    lin = any2(e.low > 0)
     st = linear.analyse(ctx.n, e.owner[lin], e.subject[lin])
     float_val, float_open = listed_float(ctx)
     b = np.zeros((ctx.n, 2, 2))
@@ -221,9 +230,9 @@ def _restricted_least(ctx: Context, out: _OutEdges) -> np.ndarray:
         scatter_add(acc, s, e.low[ei])
         scatter_add(acc_open, s, e.low_open[ei].astype(np.int64))
         ctrl[s[e.control[ei]]] = True
-        cand = np.unique(s)
+        cand = distinct(s, ctx.n)
         cand = cand[~in_r[cand]]
-        qualifies = exceeds(acc[cand], acc_open[cand] > 0, ctx.t, ctx.inclusive).any(axis=1)
+        qualifies = any2(exceeds(acc[cand], acc_open[cand] > 0, ctx.t, ctx.inclusive))
         frontier = cand[qualifies | ctrl[cand]]
         in_r[frontier] = True
     return in_r
@@ -271,10 +280,10 @@ def _proven_clean(ctx: Context, out: _OutEdges, blocked: np.ndarray) -> np.ndarr
         cand = cand[eligible[cand] & ~in_c[cand]]
         high, high_open = _worst_case(ctx, cand, sum_c[cand], sum_c_open[cand] > 0,
                                       not_c_high[cand], not_c_open[cand] > 0)
-        ok = within(high, high_open, ctx.t, ctx.inclusive).all(axis=1) & (pending[cand] == 0)
+        ok = all2(within(high, high_open, ctx.t, ctx.inclusive)) & (pending[cand] == 0)
         new = cand[ok]
         in_c[new] = True
-        cand = np.unique(absorb(new))  # only subjects of new members can change
+        cand = distinct(absorb(new), ctx.n)  # only subjects of new members can change
     return in_c
 
 

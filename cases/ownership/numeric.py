@@ -19,6 +19,16 @@ from .types import EPS
 UNKNOWN_SIDE = 2
 
 
+def any2(a: np.ndarray) -> np.ndarray:
+    """Row-wise any over the two measure columns (much faster than ``any(axis=1)``)."""
+    return a[:, 0] | a[:, 1]
+
+
+def all2(a: np.ndarray) -> np.ndarray:
+    """Row-wise all over the two measure columns."""
+    return a[:, 0] & a[:, 1]
+
+
 def _equal(value: np.ndarray, t: float, side: np.ndarray | None) -> np.ndarray:
     near = np.abs(value - t) <= EPS
     return near if side is None else np.where(side == UNKNOWN_SIDE, near, side == 0)

@@ -133,7 +133,7 @@ def _method_sentence(res: ScreeningResult, node: int, method: Method) -> str:
         owners = {p.nodes[0] for p in look_through_paths(res, node, 50)}
         head = f"Look-through ({measure}): {_pct(low)} restricted (proven)"
         if owners:
-            head += f" via {len(owners)} restricted owner{'s' if len(owners) != 1 else ''}"
+            head += f" from {len(owners)} restricted part{'ies' if len(owners) != 1 else 'y'}"
     else:
         head = (f"Control chain ({measure}): restricted parties hold {_pct(low)} "
                 f"(aggregated)")

@@ -7,7 +7,8 @@ back with the decisions themselves.
 
 Arguments:
 - ``changes``: list of ``DecisionChange`` (entity, previous Decision or None, new Decision)
-- ``trigger``: why screening ran: "onboarding", "ownership_change", "periodic", "manual", "api", "import", "policy_change"
+- ``trigger``: why screening ran: "onboarding", "ownership_change", "periodic", "manual", "api",
+  "import", "policy_change"
 - ``actor``: the user who caused it, or None for the system
 """
 

@@ -42,25 +42,27 @@ def short_pct(value) -> str:
     return f"{text}%"
 
 
-def path_chain(path: dict, *, labels: dict[str, str] | None = None) -> str:
-    """``CN Holdco (CN) —55%→ H GmbH —80%→ Subject`` as HTML (the restricted owner highlighted)."""
-    nodes = [str(n) for n in path.get("nodes", [])]
+def path_chain(path: dict) -> str:
+    """``CN Holdco —55%→ H GmbH —80%→ Subject`` as HTML (the restricted owner highlighted).
+
+    Paths carry external ids in ``nodes`` and, in the same order, display names in ``names``.
+    """
+    nodes = [str(n) for n in path.get("names") or path.get("nodes", [])]
     shares = list(path.get("shares", []))
-    labels = labels or {}
     if not nodes:
         return ""
-    parts = [format_html('<span class="cs-path__root">{}</span>', labels.get(nodes[0], nodes[0]))]
+    parts = [format_html('<span class="cs-path__root">{}</span>', nodes[0])]
     for index, node in enumerate(nodes[1:]):
         share = shares[index] if index < len(shares) else None
         arrow = f"—{short_pct(share)}→" if share is not None else "—→"
-        parts.append(format_html(' <span class="cs-path__hop">{}</span> {}', arrow, labels.get(node, node)))
+        parts.append(format_html(' <span class="cs-path__hop">{}</span> {}', arrow, node))
     return mark_safe("".join(parts))  # noqa: S308 - every part is escaped by format_html
 
 
 METHOD_LABELS = {"look_through": "Look-through (multiplicative)", "control_chain": "Control chain (aggregation)"}
 
 
-def decision_context(decision, *, labels: dict[str, str] | None = None) -> dict | None:
+def decision_context(decision) -> dict | None:
     """What the decision panel template shows: both methods' intervals, reasons, paths."""
     if decision is None:
         return None
@@ -86,7 +88,7 @@ def decision_context(decision, *, labels: dict[str, str] | None = None) -> dict 
         paths.append(
             {
                 "method": METHOD_LABELS.get(path.get("method"), path.get("method") or ""),
-                "chain": path_chain(path, labels=labels),
+                "chain": path_chain(path),
                 "contribution": pct(path.get("contribution")),
             }
         )

@@ -81,10 +81,11 @@ class ScreeningResult:
 
         return explain(self, int(node), max_paths)
 
-    def decision_dict(self, node: int, labels: Any = None, max_paths: int = 10) -> dict:
+    def decision_dict(self, node: int, labels: Any = None, max_paths: int = 10,
+                      path_labels: Any = None) -> dict:
         from .explain import decision_dict
 
-        return decision_dict(self, int(node), labels, max_paths)
+        return decision_dict(self, int(node), labels, max_paths, path_labels)
 
 
 def screen(graph: Graph, policy: Policy | None = None, *,

@@ -211,12 +211,17 @@ def _method_dict(res: ScreeningResult, node: int, method: Method) -> dict:
 
 
 def decision_dict(res: ScreeningResult, node: int, labels: Any = None,
-                  max_paths: int = 10) -> dict:
-    """Spec section 11 shape, without entity/as_of/policy_version (the caller adds them)."""
+                  max_paths: int = 10, path_labels: Any = None) -> dict:
+    """Spec section 11 shape, without entity/as_of/policy_version (the caller adds them).
+
+    ``labels`` name nodes in the reasons (people read them); ``path_labels``, when
+    given, name the path nodes instead (machines match them, e.g. external ids).
+    """
     exp = explain(res, node, max_paths, labels)
+    node_names = labels if path_labels is None else path_labels
 
     def name(i: int) -> Any:
-        return _name(res, i, labels) if labels is not None or res.graph.node_labels else i
+        return _name(res, i, node_names) if node_names is not None or res.graph.node_labels else i
 
     return {
         "outcome": exp.outcome.label,

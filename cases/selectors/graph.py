@@ -83,14 +83,14 @@ def upstream_graph(
     current = CurrentDecision.objects.filter(entity=entity).select_related("decision").first()
     decision = current.decision if current else None
     paths = (decision.payload or {}).get("paths", []) if decision else []
-    # Paths name their nodes (owner-most first, subject last); names are what the engine reports.
-    root_names = {str(p["nodes"][0]) for p in paths if p.get("nodes")}
+    # Path nodes are external ids, owner-most first, subject last.
+    root_ids = {str(p["nodes"][0]) for p in paths if p.get("nodes")}
     path_pairs = set()
-    path_names = set()
+    path_ids = set()
     for p in paths:
-        names = [str(n) for n in p.get("nodes", [])]
-        path_names.update(names)
-        path_pairs.update(zip(names, names[1:], strict=False))
+        ids = [str(n) for n in p.get("nodes", [])]
+        path_ids.update(ids)
+        path_pairs.update(zip(ids, ids[1:], strict=False))
 
     nodes: dict[str, dict] = {}
     edges: list[dict] = []
@@ -167,7 +167,7 @@ def upstream_graph(
                         "kind": "unspecified",
                         "label": f"Unspecified: {rel.get_unspecified_reason_display()}",
                         "jurisdiction": "",
-                        "external_id": rel.external_id,
+                        "external_id": f"unspecified:{rel.external_id}",
                         "is_subject": False,
                         "depth": depth,
                         "url": _admin_url("relationship", rel.pk),
@@ -184,7 +184,7 @@ def upstream_graph(
                     "label": _edge_label(rel.in_force),
                     "control": any(i.interest_type in CONTROL_INTERESTS for i in rel.in_force),
                     "indicator": any(i.interest_type in INDICATOR_INTERESTS for i in rel.in_force),
-                    "on_path": (owner["label"], subject_node["label"]) in path_pairs,
+                    "on_path": (owner["external_id"], subject_node["external_id"]) in path_pairs,
                     "url": _admin_url("relationship", rel.pk),
                 }
             )
@@ -204,8 +204,8 @@ def upstream_graph(
         node["outcome"] = cd.outcome
         node["restricted"] = node["restricted"] or cd.decision.is_restricted_root
     for node in nodes.values():
-        node["on_path"] = node["label"] in path_names
-        if node["label"] in root_names and not node["is_subject"]:
+        node["on_path"] = node["external_id"] in path_ids
+        if node["external_id"] in root_ids and not node["is_subject"]:
             node["restricted"] = True
 
     return {

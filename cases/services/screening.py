@@ -58,8 +58,11 @@ def decision_payload(
     *, result: ScreeningResult, data: ScreeningInput, node: int, as_of: datetime.date, policy_version: int
 ) -> dict:
     """The spec section 11 decision object for one node, with the adapter's root reasons first."""
-    body = result.decision_dict(node, data.names, MAX_PATHS)
+    body = result.decision_dict(node, data.names, MAX_PATHS, path_labels=data.external_ids)
     root_reasons = data.root_reasons.get(node, [])
+    for path in body.get("paths", []):
+        # Path nodes are external ids (stable, what integrations match on); names are for people.
+        path["names"] = [data.names[data.node_by_external_id[external_id]] for external_id in path["nodes"]]
     return {
         "entity": data.external_ids[node],
         "entity_name": data.names[node],

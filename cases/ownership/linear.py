@@ -6,10 +6,10 @@ strongly connected components (SCCs), the condensation is ordered into topologic
 and each level is solved once: acyclic nodes by one sparse gather (their owners are all in
 earlier levels), the cyclic SCCs of a level by one sparse direct solve of the
 block-diagonal system (I - A_cc) x = rhs.  Only when data errors (stakes over 100 %) make
-that system singular or its solution leave [0, 1] does a block fall back to the capped
-monotone iteration, started from zero, so it still approaches the least fixed point from
-below (an under-approximation is the conservative side for both "proven restricted" and
-"proven clean").
+that system singular or its solution leave [0, 1] is each such SCC solved on its own by
+saturation (see ``_saturated``), and only if that fails by the capped monotone iteration
+from zero (bounded; an under-approximation is the conservative side for both "proven
+restricted" and "proven clean").
 """
 
 from __future__ import annotations
@@ -209,21 +209,56 @@ def _direct(a: sp.csc_matrix, rhs: np.ndarray) -> np.ndarray | None:
 
 
 def _per_component(a: sp.csc_matrix, rhs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Fallback: solve each SCC separately; iterate those whose direct solve is invalid."""
+    """Fallback: solve each SCC separately; saturate those whose direct solve is invalid."""
     out = np.zeros_like(rhs)
     a = a.tocsr()
-    for comp in np.unique(labels):
-        idx = np.nonzero(labels == comp)[0]
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    for idx in np.split(order, bounds):
         block = a[idx][:, idx].tocsc()
         sol = _direct(block, rhs[idx])
         if sol is None:
-            sol = _capped_iteration(block.tocsr(), rhs[idx])
+            sol = np.column_stack([_saturated(block.tocsr(), rhs[idx, j])
+                                   for j in range(rhs.shape[1])])
         out[idx] = sol
     return out
 
 
+def _saturated(a: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:
+    """Least fixed point of min(1, A x + rhs) on one SCC whose plain system is invalid.
+
+    Only data errors (stakes over 100 %) get here.  With zero input the answer is 0.
+    Otherwise, on an irreducible block with input, the capped system has a single fixed
+    point (the unsaturated part has spectral radius < 1), which an active-set descent
+    finds exactly: start with every node saturated at 1, solve the linear system for the
+    unsaturated nodes, release saturated nodes whose inflow is below 1, repeat.  The
+    saturated set only shrinks, so this takes at most one solve per node.
+    """
+    if not rhs.any():
+        return np.zeros_like(rhs)
+    k = rhs.size
+    sat = np.ones(k, dtype=bool)
+    x = np.ones(k)
+    for _ in range(k + 1):
+        free = np.flatnonzero(~sat)
+        if free.size:
+            fixed = np.flatnonzero(sat)
+            sub = a[free][:, free].tocsc()
+            c = rhs[free] + a[free][:, fixed] @ np.ones(fixed.size)
+            sol = _direct(sub, c[:, None])
+            if sol is None:
+                return _capped_iteration(a, rhs[:, None])[:, 0]
+            x[free] = sol[:, 0]
+        release = sat & (a @ x + rhs < 1.0 - 1e-12)
+        if not release.any():
+            return x
+        sat &= ~release
+        x[release] = 0.0
+    return _capped_iteration(a, rhs[:, None])[:, 0]
+
+
 def _capped_iteration(a: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:
-    """Monotone iteration of min(1, A x + rhs) from 0 (data-error blocks only)."""
+    """Monotone iteration of min(1, A x + rhs) from 0 (last resort, bounded)."""
     x = np.zeros_like(rhs)
     for _ in range(FALLBACK_SWEEPS):
         nxt = np.minimum(a @ x + rhs, 1.0)

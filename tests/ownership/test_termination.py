@@ -76,3 +76,25 @@ def test_over_100_cycle_falls_back_and_terminates():
     res = screen(make_graph(cls, [0, 1, 2], [1, 0, 0], [1.0, 1.0, 0.1]))
     np.testing.assert_allclose(res.lt_low[:2], 1.0)
     assert (res.outcome[:2] >= Outcome.REVIEW).all()
+
+
+def test_over_100_in_a_100k_cycle_saturates_exactly():
+    """Each member holds 100 % of the next, plus a root holds 10 % of member 0 (110 %)."""
+    n = 100_000
+    ids = np.arange(n)
+    cls = np.r_[np.zeros(n), NodeClass.RESTRICTED_ROOT]
+    g = make_graph(cls, np.r_[ids, n], np.r_[(ids + 1) % n, 0], np.r_[np.ones(n), 0.1])
+    res = screen(g)
+    np.testing.assert_allclose(res.lt_low[:n], 1.0)
+    assert res.data_error[0].all() and not res.data_error[1].any()
+
+
+def test_capped_fixed_point_is_not_all_ones():
+    """B's two rows into A sum to 200 % (data error); A holds 50 % of B.
+
+    min(1, 2 r_B + 0.1) and 0.5 r_A give r_A = 1, r_B = 0.5 exactly.
+    """
+    cls = [0, 0, NodeClass.RESTRICTED_ROOT]
+    g = make_graph(cls, [1, 1, 0, 2], [0, 0, 1, 0], [1.0, 1.0, 0.5, 0.1])
+    res = screen(g)
+    assert res.lt_low[:2, 0].tolist() == [1.0, 0.5]

@@ -27,7 +27,7 @@ class EntityFilterSet(django_filters.FilterSet):
 
     def filter_jurisdiction(self, queryset, name, value):
         code = value.strip().upper()
-        return queryset.filter(Q(jurisdiction_id=code) | Q(jurisdiction_id__startswith=f"{code}-"))
+        return queryset.filter(Q(jurisdiction_id=code) | Q(jurisdiction__code__startswith=f"{code}-"))
 
     def filter_q(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(external_id=value))

@@ -114,6 +114,9 @@ STORAGES = {
         "BACKEND": env("STATICFILES_BACKEND", default="whitenoise.storage.CompressedManifestStaticFilesStorage")
     },
 }
+# Serve straight from the app directories when collectstatic has not run (development, tests).
+WHITENOISE_USE_FINDERS = DEBUG
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default, opted into now
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 MEDIA_URL = "media/"
 EVIDENCE_MAX_BYTES = env("EVIDENCE_MAX_BYTES")

@@ -43,15 +43,27 @@ def rational(x: float) -> Fraction:
     return Fraction(repr(float(x)))
 
 
+def _in_rows(ctx: Context, ptr: np.ndarray, v: int, m: int) -> list[tuple]:
+    """(owner, owner class, low, high) of the edges into v, as Python values."""
+    e = ctx.edges
+    a, b = int(ptr[v]), int(ptr[v + 1])
+    owners = e.owner[a:b].tolist()
+    return list(zip(owners, ctx.cls[e.owner[a:b]].tolist(), e.low[a:b, m].tolist(),
+                    e.high[a:b, m].tolist(), strict=True))
+
+
 def _upstream(ctx: Context, ptr: np.ndarray, node: int) -> list[int] | None:
     """Entities whose values reach ``node`` (itself included); None if too many."""
     e = ctx.edges
+    entity = (NodeClass.ENTITY, NodeClass.LISTED_ENTITY)
     seen, stack = {node}, [node]
     while stack:
         cur = stack.pop()
-        for ei in range(ptr[cur], ptr[cur + 1]):
-            owner = int(e.owner[ei])
-            if owner not in seen and ctx.is_entity[owner] and (e.low[ei] > 0).any():
+        a, b = int(ptr[cur]), int(ptr[cur + 1])
+        positive = (e.low[a:b] > 0).any(axis=1).tolist()
+        for owner, cls, pos in zip(e.owner[a:b].tolist(), ctx.cls[e.owner[a:b]].tolist(),
+                                   positive, strict=True):
+            if pos and owner not in seen and cls in entity:
                 seen.add(owner)
                 if len(seen) > MAX_UPSTREAM:
                     return None
@@ -84,24 +96,23 @@ def _fixed(cls: int, quantity: str) -> Fraction:
 def _exact_values(ctx: Context, ptr: np.ndarray, nodes: list[int], m: int,
                   quantity: str) -> dict[int, Fraction] | None:
     """Least fixed point of r (or c) on ``nodes`` for measure m, exactly."""
-    e = ctx.edges
     index = {v: i for i, v in enumerate(nodes)}
     beta = [Fraction(0)] * len(nodes)
     inner: list[tuple[int, int, Fraction]] = []
     for v in nodes:
         lows, highs = Fraction(0), Fraction(0)
-        for ei in range(ptr[v], ptr[v + 1]):
-            owner, w = int(e.owner[ei]), rational(float(e.low[ei, m]))
+        for owner, cls, low, high in _in_rows(ctx, ptr, v, m):
+            w = rational(low)
             lows += w
-            highs += rational(float(e.high[ei, m]))
+            highs += rational(high)
             if owner in index:
                 if w:
                     inner.append((index[v], index[owner], w))
-            else:
-                beta[index[v]] += w * _fixed(int(ctx.cls[owner]), quantity)
+            elif w:
+                beta[index[v]] += w * _fixed(cls, quantity)
         if lows > 1:
             return None  # data error: leave it to the capped float computation
-        if quantity == "c" and ctx.cls[v] == NodeClass.LISTED_ENTITY:
+        if quantity == "c" and int(ctx.cls[v]) == NodeClass.LISTED_ENTITY:
             beta[index[v]] += max(Fraction(0), 1 - highs)
     live = {i for i, b in enumerate(beta) if b > 0}
     grew = True
@@ -126,23 +137,32 @@ def _exact_values(ctx: Context, ptr: np.ndarray, nodes: list[int], m: int,
     return values
 
 
+def _products(ctx: Context, ptr: np.ndarray, near: np.ndarray) -> list[int]:
+    """The first MAX_NODES near nodes in which an entity holds a positive stake."""
+    e = ctx.edges
+    out: list[int] = []
+    for node in near.tolist():
+        a, b = int(ptr[node]), int(ptr[node + 1])
+        if (ctx.is_entity[e.owner[a:b]] & (e.low[a:b] > 0).any(axis=1)).any():
+            out.append(node)
+            if len(out) >= MAX_NODES:
+                break
+    return out
+
+
 def refine(ctx: Context, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, ...]:
     """Exact sides (and corrected values) of look-through figures near the threshold."""
     t = Fraction(ctx.threshold)
     low_side = np.full(low.shape, UNKNOWN_SIDE, dtype=np.int8)
     high_side = np.full(high.shape, UNKNOWN_SIDE, dtype=np.int8)
-    e = ctx.edges
-    product = np.zeros(ctx.n, dtype=bool)
-    product[e.subject[ctx.is_entity[e.owner] & any2(e.low > 0)]] = True
-    near = ctx.is_entity & product & any2(
-        (np.abs(low - ctx.t) <= NEAR) | (np.abs(high - ctx.t) <= NEAR))
-    candidates = np.nonzero(near)[0][:MAX_NODES]
-    if candidates.size == 0:
+    near = ctx.is_entity & any2((np.abs(low - ctx.t) <= NEAR) | (np.abs(high - ctx.t) <= NEAR))
+    if not near.any():
         return low, high, low_side, high_side
-    low, high = low.copy(), high.copy()
     ptr = np.zeros(ctx.n + 1, dtype=np.int64)
     np.cumsum(np.bincount(ctx.edges.subject, minlength=ctx.n), out=ptr[1:])
-    for node in candidates.tolist():
+    candidates = _products(ctx, ptr, np.flatnonzero(near))
+    low, high = low.copy(), high.copy()
+    for node in candidates:
         nodes = _upstream(ctx, ptr, node)
         if nodes is None:
             continue

@@ -71,6 +71,11 @@ class Context:
         return (self.cls == NodeClass.ENTITY) | (self.cls == NodeClass.LISTED_ENTITY)
 
     @cached_property
+    def n_measures(self) -> int:
+        """Measures that need computing: 1 when both are identical everywhere."""
+        return 1 if self.same_measures else 2
+
+    @cached_property
     def same_measures(self) -> bool:
         """Both measures identical on every edge (the common case): compute one, copy."""
         e = self.edges
@@ -219,16 +224,17 @@ class _OutEdges:
 def _restricted_least(ctx: Context, out: _OutEdges) -> np.ndarray:
     """R_low: roots, plus entities where R_low holders add up to a majority or control."""
     e = ctx.edges
+    k = ctx.n_measures
     in_r = ctx.is_root.copy()
-    acc = np.zeros((ctx.n, 2))
-    acc_open = np.zeros((ctx.n, 2), dtype=np.int64)
+    acc = np.zeros((ctx.n, k))
+    acc_open = np.zeros((ctx.n, k), dtype=np.int64)
     ctrl = np.zeros(ctx.n, dtype=bool)
     frontier = np.nonzero(in_r)[0]
     while frontier.size:
         ei = out.of(frontier)
         s = e.subject[ei]
-        scatter_add(acc, s, e.low[ei])
-        scatter_add(acc_open, s, e.low_open[ei].astype(np.int64))
+        scatter_add(acc, s, e.low[ei, :k])
+        scatter_add(acc_open, s, e.low_open[ei, :k].astype(np.int64))
         ctrl[s[e.control[ei]]] = True
         cand = distinct(s, ctx.n)
         cand = cand[~in_r[cand]]
@@ -254,11 +260,12 @@ def _worst_case(ctx: Context, nodes: np.ndarray, sum_c: np.ndarray, sum_c_open: 
 def _proven_clean(ctx: Context, out: _OutEdges, blocked: np.ndarray) -> np.ndarray:
     """C: least set of proven-not-restricted nodes (R_high is its complement)."""
     e = ctx.edges
+    k = ctx.n_measures
     in_c = ctx.is_clean.copy()
-    sum_c = np.zeros((ctx.n, 2))
-    sum_c_open = np.zeros((ctx.n, 2), dtype=np.int64)
-    not_c_high = ctx.in_sum(e.high)
-    not_c_open = np.rint(ctx.in_sum(e.high_open.astype(np.float64))).astype(np.int64)
+    sum_c = np.zeros((ctx.n, k))
+    sum_c_open = np.zeros((ctx.n, k), dtype=np.int64)
+    not_c_high = ctx.in_sum(e.high)[:, :k].copy()
+    not_c_open = np.rint(ctx.in_sum(e.high_open.astype(np.float64))[:, :k]).astype(np.int64)
     ci = e.control | e.indicator
     pending = np.bincount(e.subject[ci], minlength=ctx.n)
     eligible = ctx.is_entity & ~blocked
@@ -267,10 +274,10 @@ def _proven_clean(ctx: Context, out: _OutEdges, blocked: np.ndarray) -> np.ndarr
         """Move new C members' out-stakes from "not proven" to "proven clean" sums."""
         ei = out.of(members)
         s = e.subject[ei]
-        scatter_add(sum_c, s, e.low[ei])
-        scatter_add(sum_c_open, s, e.low_open[ei].astype(np.int64))
-        scatter_add(not_c_high, s, -e.high[ei])
-        scatter_add(not_c_open, s, -e.high_open[ei].astype(np.int64))
+        scatter_add(sum_c, s, e.low[ei, :k])
+        scatter_add(sum_c_open, s, e.low_open[ei, :k].astype(np.int64))
+        scatter_add(not_c_high, s, -e.high[ei, :k])
+        scatter_add(not_c_open, s, -e.high_open[ei, :k].astype(np.int64))
         scatter_add(pending, s[ci[ei]], -np.ones(int(ci[ei].sum()), dtype=np.int64))
         return s
 

@@ -20,13 +20,13 @@ UNKNOWN_SIDE = 2
 
 
 def any2(a: np.ndarray) -> np.ndarray:
-    """Row-wise any over the two measure columns (much faster than ``any(axis=1)``)."""
-    return a[:, 0] | a[:, 1]
+    """Row-wise any over the measure columns (much faster than ``any(axis=1)``)."""
+    return a[:, 0] | a[:, 1] if a.shape[1] == 2 else a.any(axis=1)
 
 
 def all2(a: np.ndarray) -> np.ndarray:
-    """Row-wise all over the two measure columns."""
-    return a[:, 0] & a[:, 1]
+    """Row-wise all over the measure columns."""
+    return a[:, 0] & a[:, 1] if a.shape[1] == 2 else a.all(axis=1)
 
 
 def _equal(value: np.ndarray, t: float, side: np.ndarray | None) -> np.ndarray:

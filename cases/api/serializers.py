@@ -186,8 +186,8 @@ class InterestSerializer(serializers.ModelSerializer):
 
 class RelationshipSerializer(serializers.ModelSerializer):
     subject = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
-    interested_entity = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
-    interested_person = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+    interested_entity = serializers.SlugRelatedField(slug_field="external_id", read_only=True, allow_null=True)
+    interested_person = serializers.SlugRelatedField(slug_field="external_id", read_only=True, allow_null=True)
     interests = InterestSerializer(many=True, read_only=True)
 
     class Meta:
@@ -357,7 +357,7 @@ class CaseNoteSerializer(serializers.ModelSerializer):
 class OverrideSerializer(serializers.ModelSerializer):
     case = serializers.SlugRelatedField(slug_field="reference", read_only=True)
     proposed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Override
@@ -382,7 +382,7 @@ class ExemptionSerializer(serializers.ModelSerializer):
     entity = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
     case = serializers.SlugRelatedField(slug_field="reference", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Exemption
@@ -405,8 +405,8 @@ class ExemptionSerializer(serializers.ModelSerializer):
 
 class CaseSerializer(serializers.ModelSerializer):
     subject = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Case

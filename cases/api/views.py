@@ -47,9 +47,17 @@ ERRORS = {
     401: OpenApiResponse(description="No or invalid credentials"),
     403: OpenApiResponse(description="Not allowed (role, token scope)"),
     422: OpenApiResponse(description="Refused by a business rule", examples=[ex.UNPROCESSABLE]),
+    404: OpenApiResponse(description="Not found"),
+    409: OpenApiResponse(description="Conflict (concurrent change, request still in progress)"),
     429: OpenApiResponse(description="Throttled; see Retry-After"),
 }
-READ_ERRORS = {401: ERRORS[401], 403: ERRORS[403], 404: OpenApiResponse(description="Not found")}
+READ_ERRORS = {
+    400: OpenApiResponse(description="Invalid filter or cursor"),
+    401: ERRORS[401],
+    403: ERRORS[403],
+    404: ERRORS[404],
+    429: ERRORS[429],
+}
 LOOKUP = r"[^/]+"
 
 
@@ -369,7 +377,7 @@ class DecisionViewSet(mixins.ListModelMixin, BaseViewSet):
             OpenApiParameter("cursor", OpenApiTypes.STR, required=False, description="next_cursor of the last page"),
             OpenApiParameter("limit", OpenApiTypes.INT, required=False, description="1-500, default 100"),
         ],
-        responses={200: s.DecisionChangePageSerializer, 400: ERRORS[400], **READ_ERRORS},
+        responses={200: s.DecisionChangePageSerializer, **READ_ERRORS},
         examples=[ex.CHANGES_OUT],
         filters=False,
     )
@@ -430,7 +438,7 @@ def _action_schema(summary, request_serializer, response_serializer, example=Non
         summary=summary,
         request=request_serializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={200: response_serializer, **ERRORS, 404: READ_ERRORS[404]},
+        responses={200: response_serializer, **ERRORS},
         examples=[example] if example else None,
     )
 

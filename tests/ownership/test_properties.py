@@ -166,3 +166,19 @@ def test_permuting_node_ids_changes_nothing(g, policy, rnd):
                                        getattr(getattr(base, name), part), atol=1e-12)
     assert (moved.outcome[perm] == base.outcome).all()
     assert (moved.reasons[perm] == base.reasons).all()
+
+
+@SETTINGS
+@given(graphs(valid=False), st.randoms(use_true_random=False))
+def test_edge_row_order_changes_nothing(g, rnd):
+    """Pre-sorted input (fast path) and any shuffled order give identical results."""
+    cls, raw = g
+    rows = sorted(raw, key=lambda r: (r["subject"], r["owner"]))
+    shuffled = rows[:]
+    rnd.shuffle(shuffled)
+    a, b = screen(to_graph(cls, rows)), screen(to_graph(cls, shuffled))
+    for name in ("lt", "cc"):
+        for part in ("low", "high", "low_open", "high_open"):
+            np.testing.assert_allclose(getattr(getattr(a, name), part),
+                                       getattr(getattr(b, name), part), atol=1e-12)
+    assert (a.outcome == b.outcome).all() and (a.reasons == b.reasons).all()

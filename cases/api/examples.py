@@ -122,7 +122,7 @@ SCREENING_BODS = OpenApiExample(
         "entity_external_id": "bods-entity-1",
         "bods": [
             {
-                "statementId": "stmt-entity-1",
+                "statementId": "b1f3c5e7-0000-4000-8000-000000000001",
                 "declarationSubject": "bods-entity-1",
                 "statementDate": "2026-01-01",
                 "recordId": "bods-entity-1",

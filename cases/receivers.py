@@ -15,7 +15,7 @@ screening (e.g. an Integration account) need not be allowed to work cases.
 
 from django.dispatch import receiver
 
-from cases.models import CaseStatus, CaseTrigger, Customer, Decision, Entity, Outcome
+from cases.models import CaseStatus, CaseTrigger, Customer, Decision, Entity, Exemption, ExemptionStatus, Outcome
 from cases.signals import decisions_changed
 
 SIGNAL_TRIGGER_TO_CASE_TRIGGER = {
@@ -42,45 +42,85 @@ def needs_case(*, previous_outcome: str | None, outcome: str) -> bool:
 
 @receiver(decisions_changed, dispatch_uid="cases.receivers.on_decisions_changed")
 def on_decisions_changed(sender, changes=(), trigger=None, actor=None, **kwargs) -> None:
-    from cases.services.audit import audit_record
+    """Handle a batch of changes with a constant number of queries plus per-customer work.
+
+    A portfolio re-screen sends thousands of changes at once; most concern
+    non-customer entities with no exemption, which need only their audit event.
+    """
+    from cases.services.audit import audit_record_many
+
+    if not changes:
+        return
+    entity_ids = [change.entity_id for change in changes]
+    entities = Entity.objects.in_bulk(entity_ids)
+    decisions = Decision.objects.in_bulk([change.decision_id for change in changes])
+    audit_record_many(
+        actor=actor,
+        entries=[
+            _decision_audit_entry(change, entities[change.entity_id], decisions[change.decision_id], trigger)
+            for change in changes
+        ],
+    )
+    exempted = set(
+        Exemption.objects.filter(entity_id__in=entity_ids, status=ExemptionStatus.APPROVED).values_list(
+            "entity_id", flat=True
+        )
+    )
+    customers = set(
+        Customer.objects.filter(entity_id__in=entity_ids, is_active=True).values_list("entity_id", flat=True)
+    )
+    for change in changes:
+        if change.entity_id in exempted or change.entity_id in customers:
+            _handle_customer_or_exempted(
+                change=change,
+                entity=entities[change.entity_id],
+                decision=decisions[change.decision_id],
+                is_customer=change.entity_id in customers,
+                trigger=trigger,
+                actor=actor,
+            )
+
+
+def _decision_audit_entry(change, entity, decision, trigger):
+    from cases.services.audit import AuditEntry
+
+    return AuditEntry(
+        action="decision.changed",
+        target=entity,
+        before={"decision_id": change.previous_decision_id, "outcome": change.previous_outcome},
+        after={
+            "decision_id": decision.pk,
+            "outcome": decision.outcome,
+            "look_through": [decision.look_through_low, decision.look_through_high],
+            "control_chain": [decision.control_chain_low, decision.control_chain_high],
+            "policy_id": decision.policy_id,
+        },
+        reason=f"trigger={trigger or 'unknown'}",
+    )
+
+
+def _handle_customer_or_exempted(*, change, entity, decision, is_customer, trigger, actor) -> None:
     from cases.services.cases import case_open, default_priority, system_note
     from cases.services.effective import effective_recompute
     from cases.services.exemptions import exemption_end_if_material_change
 
-    for change in changes:
-        entity = Entity.objects.get(pk=change.entity_id)
-        decision = Decision.objects.get(pk=change.decision_id)
-        audit_record(
-            actor=actor,
-            action="decision.changed",
-            target=entity,
-            before={"decision_id": change.previous_decision_id, "outcome": change.previous_outcome},
-            after={
-                "decision_id": decision.pk,
-                "outcome": decision.outcome,
-                "look_through": [decision.look_through_low, decision.look_through_high],
-                "control_chain": [decision.control_chain_low, decision.control_chain_high],
-                "policy_id": decision.policy_id,
-            },
-            reason=f"trigger={trigger or 'unknown'}",
+    exemption_end_if_material_change(entity=entity, decision=decision, actor=actor)
+    if not is_customer:
+        return
+    effective_recompute(entity=entity, actor=actor, reason=f"new decision {decision.pk}")
+    if needs_case(previous_outcome=change.previous_outcome, outcome=decision.outcome):
+        case = case_open(
+            subject=entity,
+            trigger=case_trigger_for(trigger),
+            actor=None,
+            decision=decision,
+            priority=default_priority(decision.outcome),
         )
-        exemption_end_if_material_change(entity=entity, decision=decision, actor=actor)
-        if not Customer.objects.filter(entity=entity, is_active=True).exists():
-            continue
-        effective_recompute(entity=entity, actor=actor, reason=f"new decision {decision.pk}")
-        if needs_case(previous_outcome=change.previous_outcome, outcome=decision.outcome):
-            case = case_open(
-                subject=entity,
-                trigger=case_trigger_for(trigger),
-                actor=None,
-                decision=decision,
-                priority=default_priority(decision.outcome),
+        if case.opened_on_decision_id != decision.pk and case.status != CaseStatus.CLOSED:
+            system_note(
+                case=case,
+                text=(
+                    f"New screening decision {decision.pk}: {change.previous_outcome or 'none'} → "
+                    f"{decision.outcome} (trigger {trigger or 'unknown'}) while this case was open."
+                ),
             )
-            if case.opened_on_decision_id != decision.pk and case.status != CaseStatus.CLOSED:
-                system_note(
-                    case=case,
-                    text=(
-                        f"New screening decision {decision.pk}: {change.previous_outcome or 'none'} → "
-                        f"{decision.outcome} (trigger {trigger or 'unknown'}) while this case was open."
-                    ),
-                )

@@ -30,7 +30,13 @@ class AuditEventQuerySet(models.QuerySet):
         raise AppendOnlyError("Audit events are append-only: bulk_update() is not allowed.")
 
     def bulk_create(self, *args, **kwargs):
-        raise AppendOnlyError("Audit events are written one at a time by cases.services.audit.audit_record.")
+        raise AppendOnlyError("Audit events are written only by cases.services.audit (audit_record).")
+
+    def append_chained(self, events: list["AuditEvent"]) -> list["AuditEvent"]:
+        """Insert new, already hash-chained events; only ``cases.services.audit`` calls this."""
+        if any(not event._state.adding for event in events):
+            raise AppendOnlyError("Only new audit events can be appended.")
+        return super().bulk_create(events, batch_size=1000)
 
     def update_or_create(self, *args, **kwargs):
         raise AppendOnlyError("Audit events are append-only.")

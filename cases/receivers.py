@@ -52,8 +52,9 @@ def on_decisions_changed(sender, changes=(), trigger=None, actor=None, **kwargs)
     if not changes:
         return
     entity_ids = [change.entity_id for change in changes]
-    entities = Entity.objects.in_bulk(entity_ids)
-    decisions = Decision.objects.in_bulk([change.decision_id for change in changes])
+    entities = Entity.objects.only("id", "name", "external_id").in_bulk(entity_ids)
+    # The screening adapter passes the decisions it just created; other senders may not.
+    decisions = kwargs.get("decisions") or Decision.objects.in_bulk([change.decision_id for change in changes])
     audit_record_many(
         actor=actor,
         entries=[

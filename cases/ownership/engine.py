@@ -76,6 +76,12 @@ class ScreeningResult:
             return int(np.argmax(lows))
         return 0 if highs[0] >= highs[1] - EPS else 1
 
+    def method_figures(self, node: int) -> dict:
+        """Both methods' outcome and [low, high] in percent (driving measure): the numeric decision."""
+        from .explain import method_dicts
+
+        return method_dicts(self, int(node))
+
     def explain(self, node: int, max_paths: int = 10):
         from .explain import explain
 

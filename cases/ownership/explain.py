@@ -11,6 +11,8 @@ import heapq
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .types import EPS, Method, NodeClass, Outcome, Reason
 
 if TYPE_CHECKING:
@@ -39,6 +41,46 @@ class Explanation:
     paths: list[Path] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _View:
+    """Plain-Python copies of the arrays the searches touch.
+
+    Explanations walk a few edges per node; indexing numpy arrays one scalar at a
+    time costs several times more than indexing lists, and a portfolio run
+    explains every entity.
+    """
+
+    node_class: list[int]
+    owner: list[int]
+    low: tuple[list[float], list[float]]
+    lt_low: tuple[list[float], list[float]]
+    cc_restricted: list[bool]
+    control: list[bool]
+    indicator: list[bool]
+    in_ptr: list[int]
+
+
+def _view(res: ScreeningResult) -> _View:
+    view = res.__dict__.get("_explain_view")
+    if view is None:
+        e = res.edges
+        n = res.graph.n_nodes
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(e.subject, minlength=n), out=ptr[1:])
+        view = _View(
+            node_class=res.graph.node_class.tolist(),
+            owner=e.owner.tolist(),
+            low=(e.low[:, 0].tolist(), e.low[:, 1].tolist()),
+            lt_low=(res.lt.low[:, 0].tolist(), res.lt.low[:, 1].tolist()),
+            cc_restricted=res.cc_restricted.tolist(),
+            control=e.control.tolist(),
+            indicator=e.indicator.tolist(),
+            in_ptr=ptr.tolist(),
+        )
+        res.__dict__["_explain_view"] = view
+    return view
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.2f} %"
 
@@ -55,24 +97,26 @@ def _name(res: ScreeningResult, node: int, labels: Any = None) -> str:
 def look_through_paths(res: ScreeningResult, node: int, max_paths: int) -> list[Path]:
     """Top-k restricted-root-to-node chains by product of proven shares."""
     m = res.driving_measure(node, Method.LOOK_THROUGH)
-    e = res.edges
-    cls = res.graph.node_class
-    lt_low = res.lt.low[:, m]
+    v = _view(res)
+    lt_low, low, owners, cls, ptr = v.lt_low[m], v.low[m], v.owner, v.node_class, v.in_ptr
+    if lt_low[node] <= 0:
+        return []  # no chain can carry a positive product into a node with nothing proven
+    root = int(NodeClass.RESTRICTED_ROOT)
     heap: list[tuple[float, int, int, tuple[int, ...], tuple[float, ...]]] = [
         (-1.0, 0, node, (node,), ())]
     found: list[Path] = []
     counter = expansions = 0
     while heap and len(found) < max_paths and expansions < MAX_EXPANSIONS:
         neg, _, cur, chain, shares = heapq.heappop(heap)
-        if cls[cur] == NodeClass.RESTRICTED_ROOT and cur != node:
+        if cls[cur] == root and cur != node:
             found.append(Path(Method.LOOK_THROUGH, list(chain), [100 * s for s in shares],
                               -100 * neg, m))
             continue
-        if len(chain) > MAX_DEPTH or (cur != node and cls[cur] == NodeClass.RESTRICTED_ROOT):
+        if len(chain) > MAX_DEPTH:
             continue
         expansions += 1
-        for ei in res.in_edges(cur):
-            owner, share = int(e.owner[ei]), float(e.low[ei, m])
+        for ei in range(ptr[cur], ptr[cur + 1]):
+            owner, share = owners[ei], low[ei]
             if share <= 0 or owner in chain or lt_low[owner] <= 0:
                 continue
             counter += 1
@@ -81,33 +125,33 @@ def look_through_paths(res: ScreeningResult, node: int, max_paths: int) -> list[
     return found
 
 
-def _best_restricted_holder(res: ScreeningResult, node: int, m: int,
+def _best_restricted_holder(v: _View, node: int, m: int,
                             exclude: set[int]) -> tuple[int, float] | None:
-    e = res.edges
     best: tuple[int, float] | None = None
-    for ei in res.in_edges(node):
-        owner = int(e.owner[ei])
-        if owner in exclude or not res.cc_restricted[owner]:
+    low = v.low[m]
+    for ei in range(v.in_ptr[node], v.in_ptr[node + 1]):
+        owner = v.owner[ei]
+        if owner in exclude or not v.cc_restricted[owner]:
             continue
-        share = float(e.low[ei, m])
-        if best is None or share > best[1]:
-            best = (owner, share)
+        if best is None or low[ei] > best[1]:
+            best = (owner, low[ei])
     return best
 
 
 def control_chain_paths(res: ScreeningResult, node: int, max_paths: int) -> list[Path]:
     """Proven-restricted direct holders, each traced back through restricted parties."""
     m = res.driving_measure(node, Method.CONTROL_CHAIN)
-    e = res.edges
-    cls = res.graph.node_class
-    holders = [(float(e.low[ei, m]), int(e.owner[ei])) for ei in res.in_edges(node)
-               if res.cc_restricted[e.owner[ei]] and e.owner[ei] != node]
+    v = _view(res)
+    low = v.low[m]
+    holders = [(low[ei], v.owner[ei]) for ei in range(v.in_ptr[node], v.in_ptr[node + 1])
+               if v.cc_restricted[v.owner[ei]] and v.owner[ei] != node]
     holders.sort(reverse=True)
+    root = int(NodeClass.RESTRICTED_ROOT)
     paths = []
     for share, owner in holders[:max_paths]:
         chain, shares = [owner, node], [100 * share]
-        while cls[chain[0]] != NodeClass.RESTRICTED_ROOT and len(chain) <= MAX_DEPTH:
-            prev = _best_restricted_holder(res, chain[0], m, set(chain))
+        while v.node_class[chain[0]] != root and len(chain) <= MAX_DEPTH:
+            prev = _best_restricted_holder(v, chain[0], m, set(chain))
             if prev is None:
                 break
             chain.insert(0, prev[0])
@@ -145,18 +189,20 @@ def _method_sentence(res: ScreeningResult, node: int, method: Method) -> str:
 
 
 def _holder_sentences(res: ScreeningResult, node: int, labels: Any) -> list[str]:
-    e = res.edges
+    v = _view(res)
     out = []
-    for ei in res.in_edges(node):
-        owner = int(e.owner[ei])
+    for ei in range(v.in_ptr[node], v.in_ptr[node + 1]):
+        if not (v.control[ei] or v.indicator[ei]):
+            continue
+        owner = v.owner[ei]
         name = _name(res, owner, labels)
         proven = res.lt_blocked[owner] or res.cc_restricted[owner]
         maybe = res.lt_not_allowed[owner] or not res.cc_proven_clean[owner]
-        if e.control[ei] and proven:
+        if v.control[ei] and proven:
             out.append(f"Controlled by restricted party {name} via control interest")
-        elif e.control[ei] and maybe:
+        elif v.control[ei] and maybe:
             out.append(f"Control interest held by {name}, who may be restricted")
-        if e.indicator[ei] and maybe:
+        if v.indicator[ei] and maybe:
             out.append(f"Influence/nominee/unknown interest held by {name}, "
                        f"who is or may be restricted")
     return out
@@ -210,6 +256,11 @@ def _method_dict(res: ScreeningResult, node: int, method: Method) -> dict:
             "high": round(float(fig.high[node, m]) * 100, 9)}
 
 
+def method_dicts(res: ScreeningResult, node: int) -> dict:
+    return {"look_through": _method_dict(res, node, Method.LOOK_THROUGH),
+            "control_chain": _method_dict(res, node, Method.CONTROL_CHAIN)}
+
+
 def decision_dict(res: ScreeningResult, node: int, labels: Any = None,
                   max_paths: int = 10, path_labels: Any = None) -> dict:
     """Spec section 11 shape, without entity/as_of/policy_version (the caller adds them).
@@ -225,8 +276,7 @@ def decision_dict(res: ScreeningResult, node: int, labels: Any = None,
 
     return {
         "outcome": exp.outcome.label,
-        "methods": {"look_through": _method_dict(res, node, Method.LOOK_THROUGH),
-                    "control_chain": _method_dict(res, node, Method.CONTROL_CHAIN)},
+        "methods": method_dicts(res, node),
         "reasons": exp.reasons,
         "paths": [{"method": p.method.value, "nodes": [name(i) for i in p.nodes],
                    "shares": [round(s, 9) for s in p.shares],
@@ -234,4 +284,4 @@ def decision_dict(res: ScreeningResult, node: int, labels: Any = None,
     }
 
 
-__all__ = ["Explanation", "Path", "decision_dict", "explain"]
+__all__ = ["Explanation", "Path", "decision_dict", "explain", "method_dicts"]

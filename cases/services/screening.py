@@ -113,12 +113,20 @@ def screen_entities(
     collect_payloads: bool = False,
     progress: Callable[[int], None] | None = None,
     on_payloads: Callable[[list[dict]], None] | None = None,
+    reexplain: bool | None = None,
 ) -> ScreenSummary:
     """Screen ``entity_ids`` (default: every entity) and store what changed.
 
     The graph loaded is the upstream closure of the requested entities, so the
     figures are the same as in a full run. ``on_payloads`` receives the decision
     objects of every stored chunk (streaming output without keeping them all).
+
+    ``reexplain`` (default: only when ``entity_ids`` are given, i.e. data changed)
+    rebuilds every explanation. Otherwise an entity whose outcomes, figures and
+    policy version are unchanged keeps its stored decision without being explained
+    again: explaining is most of a portfolio run's cost, and every data change is
+    re-screened incrementally with ``reexplain`` on, so only the numbers can move
+    in a full run.
 
     Concurrent screenings of the same entity are ordered by their *data snapshot*
     time (taken before the graph is read and stored as ``CurrentDecision.screened_at``):
@@ -130,6 +138,8 @@ def screen_entities(
     as_of = as_of or timezone.localdate()
     policy = policy_get_active()
     requested = None if entity_ids is None else sorted(set(entity_ids))
+    if reexplain is None:
+        reexplain = requested is not None
     summary = ScreenSummary(as_of=as_of, policy_version=policy.version)
     if requested is not None and not requested:
         return summary
@@ -157,6 +167,7 @@ def screen_entities(
             collect=collect_payloads,
             snapshot_at=snapshot_at,
             sink=payloads,
+            reexplain=reexplain,
         )
         if on_payloads:
             on_payloads(payloads)
@@ -166,33 +177,60 @@ def screen_entities(
     return summary
 
 
+_CURRENT_FIELDS = (
+    "entity_id",
+    "decision_id",
+    "decision__result_fingerprint",
+    "outcome",
+    "screened_at",
+    "decision__policy_id",
+    "decision__look_through_outcome",
+    "decision__look_through_low",
+    "decision__look_through_high",
+    "decision__control_chain_outcome",
+    "decision__control_chain_low",
+    "decision__control_chain_high",
+)
+
+
+def _numeric_signature(policy_id, outcome, methods: dict) -> tuple:
+    lt, cc = methods["look_through"], methods["control_chain"]
+    return (policy_id, outcome, lt["outcome"], lt["low"], lt["high"], cc["outcome"], cc["low"], cc["high"])
+
+
 @transaction.atomic
 def _store_chunk(
-    *, result, data, nodes, policy, as_of, trigger, actor, summary, collect, snapshot_at, sink=None
+    *, result, data, nodes, policy, as_of, trigger, actor, summary, collect, snapshot_at, sink=None, reexplain=True
 ) -> None:
     entity_ids = [int(data.entity_pk_by_node[node]) for node in nodes]
     # Lock the current rows so two concurrent screenings of one entity cannot interleave.
     current = {
-        entity_id: (decision_id, fingerprint, outcome, screened_at)
-        for entity_id, decision_id, fingerprint, outcome, screened_at in CurrentDecision.objects.select_for_update(
-            of=("self",)
-        )
+        row[0]: row[1:]
+        for row in CurrentDecision.objects.select_for_update(of=("self",))
         .filter(entity_id__in=entity_ids)
-        .values_list("entity_id", "decision_id", "decision__result_fingerprint", "outcome", "screened_at")
+        .values_list(*_CURRENT_FIELDS)
     }
     now = snapshot_at
     new_decisions: list[Decision] = []
     previous: list[tuple | None] = []
     unchanged: list[int] = []
+    kept_payload_ids: dict[int, int] = {}  # entity id -> decision id whose stored payload is reused
     for node, entity_id in zip(nodes, entity_ids, strict=True):
-        payload = decision_payload(result=result, data=data, node=int(node), as_of=as_of, policy_version=policy.version)
+        node = int(node)
+        before = current.get(entity_id)
+        outcome = Outcome(int(result.outcome[node])).label
+        if before is not None and not reexplain and before[3] <= snapshot_at:
+            methods = result.method_figures(node)
+            if _numeric_signature(policy.pk, outcome, methods) == (before[4], before[2], *before[5:]):
+                summary.counts[outcome] += 1
+                summary.screened += 1
+                unchanged.append(entity_id)
+                kept_payload_ids[entity_id] = before[0]
+                continue
+        payload = decision_payload(result=result, data=data, node=node, as_of=as_of, policy_version=policy.version)
         summary.counts[payload["outcome"]] += 1
         summary.screened += 1
-        if collect:
-            summary.payloads.append(payload)
-        if sink is not None:
-            sink.append(payload)
-        before = current.get(entity_id)
+        _emit(payload, summary=summary, collect=collect, sink=sink)
         if before is not None and before[3] > snapshot_at:
             summary.superseded += 1
             continue  # a screening of newer data has already been stored
@@ -211,6 +249,10 @@ def _store_chunk(
             )
         )
         previous.append(before)
+    if kept_payload_ids and (collect or sink is not None):
+        stored = dict(Decision.objects.filter(pk__in=kept_payload_ids.values()).values_list("pk", "payload"))
+        for decision_id in kept_payload_ids.values():
+            _emit({**stored[decision_id], "as_of": as_of.isoformat()}, summary=summary, collect=collect, sink=sink)
     Decision.objects.bulk_create(new_decisions, batch_size=500)
     CurrentDecision.objects.filter(entity_id__in=unchanged).update(screened_at=now, as_of=as_of)
     CurrentDecision.objects.bulk_create(
@@ -235,7 +277,16 @@ def _store_chunk(
             )
             for d, before in zip(new_decisions, previous, strict=True)
         ]
-        decisions_changed.send(sender=Decision, changes=changes, trigger=trigger, actor=actor)
+        decisions_changed.send(
+            sender=Decision, changes=changes, trigger=trigger, actor=actor, decisions={d.pk: d for d in new_decisions}
+        )
+
+
+def _emit(payload: dict, *, summary, collect: bool, sink) -> None:
+    if collect:
+        summary.payloads.append(payload)
+    if sink is not None:
+        sink.append(payload)
 
 
 def downstream_entity_ids(entity_ids: Iterable[int], person_ids: Iterable[int] = ()) -> set[int]:
@@ -247,9 +298,7 @@ def downstream_entity_ids(entity_ids: Iterable[int], person_ids: Iterable[int] =
     seen = set(entity_ids)
     frontier = set(seen)
     for part in in_chunks(set(person_ids)):
-        frontier.update(
-            Relationship.objects.filter(interested_person_id__in=part).values_list("subject_id", flat=True)
-        )
+        frontier.update(Relationship.objects.filter(interested_person_id__in=part).values_list("subject_id", flat=True))
     seen |= frontier
     while frontier:
         owned: set[int] = set()

@@ -194,3 +194,36 @@ def test_screening_a_subset_gives_the_same_figures_as_screening_all():
     assert subset["methods"] == full["methods"]
     assert subset["methods"]["look_through"]["low"] == pytest.approx(44.0)
     assert subset["methods"]["control_chain"]["low"] == 80.0
+
+
+def test_full_run_keeps_unchanged_decisions_without_explaining_them_again(monkeypatch):
+    subject = EntityFactory()
+    stake(EntityFactory(jurisdiction_id="CN"), subject, 70)
+    stake(clean_person(), subject, 30)
+    first = screen_entities(as_of=AS_OF, collect_payloads=True).payloads
+    import cases.services.screening as screening
+
+    def must_not_explain(**kwargs):
+        raise AssertionError("an unchanged decision was explained again")
+
+    monkeypatch.setattr(screening, "decision_payload", must_not_explain)
+    later = AS_OF + datetime.timedelta(days=1)
+    again = screen_entities(as_of=later, collect_payloads=True)
+    assert again.changed == 0
+    by_entity = {p["entity"]: p for p in again.payloads}
+    before = next(p for p in first if p["entity"] == subject.external_id)
+    assert by_entity[subject.external_id] == {**before, "as_of": later.isoformat()}
+    assert CurrentDecision.objects.get(entity=subject).as_of == later
+
+
+def test_incremental_run_explains_again(monkeypatch):
+    subject = EntityFactory()
+    stake(clean_person(), subject, 100)
+    decide(subject)
+    import cases.services.screening as screening
+
+    calls = []
+    original = screening.decision_payload
+    monkeypatch.setattr(screening, "decision_payload", lambda **kw: calls.append(kw) or original(**kw))
+    decide(subject)
+    assert calls

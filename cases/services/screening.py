@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from cases.models import CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
 from cases.ownership import Method, NodeClass, Outcome, Policy, ScreeningResult, screen
-from cases.selectors.screening_input import PolicyView, ScreeningInput, in_chunks, load_screening_input
+from cases.selectors.screening_input import PolicyView, ScreeningInput, ids_in, in_chunks, load_screening_input
 from cases.services.policy import policy_get_active
 from cases.signals import DecisionChange, decisions_changed
 
@@ -298,13 +298,15 @@ def downstream_entity_ids(entity_ids: Iterable[int], person_ids: Iterable[int] =
     seen = set(entity_ids)
     frontier = set(seen)
     for part in in_chunks(set(person_ids)):
-        frontier.update(Relationship.objects.filter(interested_person_id__in=part).values_list("subject_id", flat=True))
+        frontier.update(
+            Relationship.objects.filter(interested_person_id__in=ids_in(part)).values_list("subject_id", flat=True)
+        )
     seen |= frontier
     while frontier:
         owned: set[int] = set()
         for part in in_chunks(frontier):
             owned.update(
-                Relationship.objects.filter(interested_entity_id__in=part).values_list("subject_id", flat=True)
+                Relationship.objects.filter(interested_entity_id__in=ids_in(part)).values_list("subject_id", flat=True)
             )
         frontier = owned - seen
         seen |= frontier

@@ -257,3 +257,19 @@ def test_portfolio_run_resumes_after_a_crash_without_repeating(graph, monkeypatc
 def test_rescreen_request_without_seeds_records_nothing(db):
     assert rescreen_request(entity_ids=[], person_ids=[]) is None
     assert not RescreenRequest.objects.exists()
+
+
+def test_long_chain_is_redecided_to_the_end(db):
+    """More ids than one literal list holds on PostgreSQL (array parameter path) and many BFS levels."""
+    person = PersonFactory(nationalities=["GB"])
+    chain = [EntityFactory() for _ in range(80)]
+    stake(person, chain[0], 100)
+    for owner, owned in zip(chain, chain[1:], strict=False):
+        stake(owner, owned, 90)
+    rescreen_process_pending(worker_id="setup")
+    assert CurrentDecision.objects.filter(entity__in=chain).count() == 80
+    person.nationalities = ["RU"]
+    person.save()
+    summary = run_pending()
+    assert summary.affected == 80
+    assert CurrentDecision.objects.get(entity=chain[-1]).outcome == "block"  # control chain: 90 % at every hop

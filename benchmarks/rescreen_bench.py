@@ -1,6 +1,7 @@
 """Re-screening benchmark: full portfolio run, incremental re-screens, memory.
 
-``DATABASE_URL=postgres://postgres@127.0.0.1:5432/rescreen_bench python -m benchmarks.rescreen_bench --entities 1000000``
+``DATABASE_URL=postgres://postgres@127.0.0.1:5432/rescreen_bench \\
+    python -m benchmarks.rescreen_bench --entities 1000000``
 
 The database named in ``DATABASE_URL`` is dropped and re-created (it must be a scratch
 database; without ``DATABASE_URL`` a temporary SQLite file is used). The synthetic graph

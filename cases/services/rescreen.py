@@ -239,25 +239,53 @@ def rescreen_process_pending(
 
 
 def _process_incremental(*, rows, worker_id, as_of, summary: ProcessSummary) -> None:
-    ids = [row.pk for row in rows]
+    """Re-decide the downstream set of a batch; if it fails, isolate the failing request(s).
+
+    A request that keeps failing (a "poison" row) is released alone with its error and
+    back-off; the other requests of its batch are done.
+    """
     try:
-        groups: dict[tuple[str, int | None], tuple[set[int], set[int]]] = {}
+        _screen_requests(rows=rows, as_of=as_of, summary=summary)
+    except Exception as exc:
+        if len(rows) == 1:
+            _release([rows[0].pk], worker_id, repr(exc))
+            raise
+        failed: list[tuple[RescreenRequest, Exception]] = []
         for row in rows:
-            entities, persons = groups.setdefault((row.trigger, row.actor_id), (set(), set()))
-            entities.update(row.entity_ids)
-            persons.update(row.person_ids)
-        for (trigger, actor_id), (entities, persons) in groups.items():
-            affected = downstream_entity_ids(entities, persons)
-            summary.seeds += len(entities) + len(persons)
-            summary.affected += len(affected)
-            result = screen_entities(entity_ids=affected, as_of=as_of, trigger=trigger, actor=_user(actor_id))
-            summary.screened += result.screened
-            summary.changed += result.changed
-        _done(ids, worker_id)
-        summary.requests += len(ids)
-    except BaseException as exc:
-        _release(ids, worker_id, repr(exc))
+            try:
+                _screen_requests(rows=[row], as_of=as_of, summary=summary)
+            except Exception as row_exc:  # noqa: BLE001 - kept and re-raised below
+                failed.append((row, row_exc))
+                _release([row.pk], worker_id, repr(row_exc))
+            except BaseException:
+                _release([r.pk for r in rows], worker_id, "interrupted")
+                raise
+            else:
+                _done([row.pk], worker_id)
+                summary.requests += 1
+        if failed:
+            raise failed[0][1] from exc
+        return
+    except BaseException:
+        _release([row.pk for row in rows], worker_id, "interrupted")
         raise
+    _done([row.pk for row in rows], worker_id)
+    summary.requests += len(rows)
+
+
+def _screen_requests(*, rows, as_of, summary: ProcessSummary) -> None:
+    groups: dict[tuple[str, int | None], tuple[set[int], set[int]]] = {}
+    for row in rows:
+        entities, persons = groups.setdefault((row.trigger, row.actor_id), (set(), set()))
+        entities.update(row.entity_ids)
+        persons.update(row.person_ids)
+    for (trigger, actor_id), (entities, persons) in groups.items():
+        affected = downstream_entity_ids(entities, persons)
+        summary.seeds += len(entities) + len(persons)
+        summary.affected += len(affected)
+        result = screen_entities(entity_ids=affected, as_of=as_of, trigger=trigger, actor=_user(actor_id))
+        summary.screened += result.screened
+        summary.changed += result.changed
 
 
 def _process_portfolio(*, rows, worker_id, as_of, summary: ProcessSummary) -> None:

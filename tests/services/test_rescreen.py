@@ -273,3 +273,22 @@ def test_long_chain_is_redecided_to_the_end(db):
     summary = run_pending()
     assert summary.affected == 80
     assert CurrentDecision.objects.get(entity=chain[-1]).outcome == "block"  # control chain: 90 % at every hop
+
+
+def test_a_poison_request_is_isolated_and_the_rest_of_its_batch_is_done(graph, monkeypatch):
+    graph["u"].save()  # request 1: U (fails)
+    graph["w"].save()  # request 2: W -> Z, W (fine)
+    real = rescreen_service.screen_entities
+
+    def fail_on_u(*, entity_ids, **kwargs):
+        if graph["u"].pk in entity_ids:
+            raise ValueError("poison")
+        return real(entity_ids=entity_ids, **kwargs)
+
+    monkeypatch.setattr(rescreen_service, "screen_entities", fail_on_u)
+    before = timezone.now()
+    with pytest.raises(ValueError, match="poison"):
+        run_pending()
+    left = RescreenRequest.objects.get()
+    assert left.entity_ids == [graph["u"].pk] and "poison" in left.last_error
+    assert rescreened_since(before) == {"Z", "W"}

@@ -7,7 +7,6 @@ import json
 
 from django.contrib.auth import get_user_model
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -359,8 +358,7 @@ class DecisionViewSet(mixins.ListModelMixin, BaseViewSet):
         examples=[ex.DECISION_OUT],
     )
     def retrieve(self, request, external_id=None):
-        entity = get_object_or_404(Entity.objects.only("id", "external_id", "name"), external_id=external_id)
-        body = effective_body_for(entity)
+        body = effective_body_for(external_id=external_id)
         if body is None:
             raise Http404
         etag = etag_for(body)

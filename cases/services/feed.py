@@ -27,6 +27,9 @@ from cases.models import (
     DecisionChangeKind,
     DecisionFeedCounter,
     EffectiveDecision,
+    Entity,
+    Exemption,
+    Override,
 )
 
 from .effective import effective_compute
@@ -42,31 +45,62 @@ def decision_body(*, entity, decision, outcome: str, source: str, override=None,
     ``outcome`` is the effective outcome; ``automatic_outcome`` the engine's; methods,
     figures, reasons and paths are the automatic decision's (what the data proves).
     """
-    payload = decision.payload or {}
+    return _body(
+        {
+            "entity__external_id": entity.external_id,
+            "entity__name": entity.name,
+            "decision_id": decision.pk,
+            **{f"decision__{name}": getattr(decision, name) for name in DECISION_FIELDS},
+            "decision__policy__version": decision.policy.version,
+        },
+        outcome=outcome,
+        source=source,
+        override=override,
+        exemption=exemption,
+        updated_at=updated_at,
+    )
+
+
+DECISION_FIELDS = (
+    "outcome",
+    "look_through_outcome",
+    "look_through_low",
+    "look_through_high",
+    "control_chain_outcome",
+    "control_chain_low",
+    "control_chain_high",
+    "payload",
+    "as_of",
+    "computed_at",
+)
+
+
+def _body(v: dict, *, outcome, source, override, exemption, updated_at) -> dict:
+    payload = v["decision__payload"] or {}
     return {
-        "entity": entity.external_id,
-        "entity_name": entity.name,
+        "entity": v["entity__external_id"],
+        "entity_name": v["entity__name"],
         "outcome": outcome,
         "source": source,
-        "automatic_outcome": decision.outcome,
-        "as_of": _iso(decision.as_of),
-        "policy_version": decision.policy.version,
+        "automatic_outcome": v["decision__outcome"],
+        "as_of": _iso(v["decision__as_of"]),
+        "policy_version": v["decision__policy__version"],
         "methods": {
             "look_through": {
-                "outcome": decision.look_through_outcome,
-                "low": decision.look_through_low,
-                "high": decision.look_through_high,
+                "outcome": v["decision__look_through_outcome"],
+                "low": v["decision__look_through_low"],
+                "high": v["decision__look_through_high"],
             },
             "control_chain": {
-                "outcome": decision.control_chain_outcome,
-                "low": decision.control_chain_low,
-                "high": decision.control_chain_high,
+                "outcome": v["decision__control_chain_outcome"],
+                "low": v["decision__control_chain_low"],
+                "high": v["decision__control_chain_high"],
             },
         },
         "reasons": payload.get("reasons", []),
         "paths": payload.get("paths", []),
-        "decision_id": decision.pk,
-        "computed_at": _iso(decision.computed_at),
+        "decision_id": v["decision_id"],
+        "computed_at": _iso(v["decision__computed_at"]),
         "override": None
         if override is None
         else {
@@ -83,23 +117,43 @@ def decision_body(*, entity, decision, outcome: str, source: str, override=None,
     }
 
 
-def effective_body_for(entity) -> dict | None:
-    """The effective decision body of ``entity`` (stored row if any, else computed; None if never screened)."""
-    row = (
-        EffectiveDecision.objects.select_related("decision__policy", "override", "exemption")
-        .filter(entity=entity)
-        .first()
-    )
+# Only the columns ``decision_body`` reads: the decision read is the API's hottest path.
+EFFECTIVE_READ_FIELDS = (
+    "outcome",
+    "source",
+    "updated_at",
+    "override_id",
+    "exemption_id",
+    "entity_id",
+    "entity__external_id",
+    "entity__name",
+    "decision_id",
+    *(f"decision__{name}" for name in DECISION_FIELDS),
+    "decision__policy__version",
+)
+
+
+def effective_body_for(entity=None, *, external_id: str | None = None) -> dict | None:
+    """The effective decision body of ``entity`` (or the entity with ``external_id``): the stored row if
+    any (one query), else computed; None if never screened (or no such entity)."""
+    # values(): no model instances, and inner joins only: the outer joins to override/exemption (rarely
+    # set) cost more PostgreSQL planning time than the whole row fetch; those two are read when present.
+    rows = EffectiveDecision.objects.values(*EFFECTIVE_READ_FIELDS)
+    rows = rows.filter(entity=entity) if entity is not None else rows.filter(entity__external_id=external_id)
+    row = next(iter(rows[:1]), None)  # no ORDER BY: at most one row per entity
     if row is not None:
-        return decision_body(
-            entity=entity,
-            decision=row.decision,
-            outcome=row.outcome,
-            source=row.source,
-            override=row.override,
-            exemption=row.exemption,
-            updated_at=row.updated_at,
+        return _body(
+            row,
+            outcome=row["outcome"],
+            source=row["source"],
+            override=Override.objects.get(pk=row["override_id"]) if row["override_id"] else None,
+            exemption=Exemption.objects.get(pk=row["exemption_id"]) if row["exemption_id"] else None,
+            updated_at=row["updated_at"],
         )
+    if entity is None:
+        entity = Entity.objects.filter(external_id=external_id).first()
+        if entity is None:
+            return None
     wanted = effective_compute(entity=entity)
     if wanted is None:
         return None

@@ -12,8 +12,10 @@ import hashlib
 import hmac
 import secrets
 import string
+import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -97,12 +99,46 @@ def token_create(
     return token, f"{key}.{secret}"
 
 
-def token_authenticate(*, raw: str, now: datetime.datetime | None = None) -> ApiToken:
-    """The usable token for ``<key>.<secret>``, or raise ``TokenInvalid`` (one message for every reason)."""
+class _TTLCache:
+    """Process-local {key: (expires, value)}: no pickling, no network; each web worker has its own."""
+
+    def __init__(self, max_entries: int = 10_000):
+        self._data: dict = {}
+        self._max = max_entries
+
+    def get(self, key):
+        hit = self._data.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def set(self, key, value, seconds: float) -> None:
+        if len(self._data) >= self._max:
+            self._data.clear()
+        self._data[key] = (time.monotonic() + seconds, value)
+
+    def delete(self, key) -> None:
+        self._data.pop(key, None)
+
+
+_token_cache = _TTLCache()
+
+
+def token_authenticate(*, raw: str, now: datetime.datetime | None = None, cache_seconds: int = 0) -> ApiToken:
+    """The usable token for ``<key>.<secret>``, or raise ``TokenInvalid`` (one message for every reason).
+
+    ``cache_seconds`` > 0 (the API does this for reads only) reuses the token row from the process cache
+    for that long: the secret, expiry and revocation are still checked on every call against the cached
+    row, so a revocation reaches reads within ``cache_seconds`` and writes at once.
+    """
     key, _, secret = (raw or "").partition(".")
     if not key or not secret or len(key) > 16:
         raise TokenInvalid("Invalid token.")
-    token = ApiToken.objects.select_related("user").filter(key=key).first()
+    token = _token_cache.get(key) if cache_seconds else None
+    if token is None:
+        token = next(iter(ApiToken.objects.select_related("user").filter(key=key)[:1]), None)
+        if token is not None and cache_seconds:
+            _token_cache.set(key, token, cache_seconds)
     # Compare even when the key is unknown, so timing does not tell which keys exist.
     expected = token.digest if token is not None else "0" * 64
     if not hmac.compare_digest(expected, token_digest(secret)) or token is None:
@@ -115,9 +151,13 @@ def token_authenticate(*, raw: str, now: datetime.datetime | None = None) -> Api
 
 
 def token_touch(*, token: ApiToken, now: datetime.datetime | None = None) -> None:
-    """Record use, at most once per minute per token (a conditional UPDATE, no lock, no audit)."""
+    """Record use, at most once per minute per token and process (a conditional UPDATE, no lock, no audit)."""
     now = now or timezone.now()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    if not cache.add(
+        f"api-token-touched:{token.key}:{int(now.timestamp() // 60)}", 1, int(LAST_USED_RESOLUTION.total_seconds())
+    ):
         return
     ApiToken.objects.filter(pk=token.pk).exclude(last_used_at__gte=now - LAST_USED_RESOLUTION).update(last_used_at=now)
     token.last_used_at = now
@@ -133,5 +173,6 @@ def token_revoke(*, token: ApiToken, actor=None) -> ApiToken:
         before = token_snapshot(token)
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        _token_cache.delete(token.key)  # this process at once; other processes within their cache_seconds
         audit_record(actor=actor, action="api_token.revoked", target=token, before=before, after=token_snapshot(token))
     return token

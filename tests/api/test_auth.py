@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cases.models import ApiToken
+from cases.services import tokens as tokens_module
 from cases.services.tokens import token_authenticate, token_create, token_digest, token_revoke, token_touch
 
 pytestmark = pytest.mark.django_db
@@ -53,9 +54,14 @@ def test_wrong_secret_expired_revoked(integration_user):
     client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
     assert client.get("/api/v1/entities/").status_code == 200
     ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    # Writes always re-read the token; reads reuse it for READ_TOKEN_CACHE_SECONDS (10 s).
+    assert client.post("/api/v1/entities/", {}, format="json").status_code == 401
+    tokens_module._token_cache.delete(key)
     assert client.get("/api/v1/entities/").status_code == 401
     ApiToken.objects.filter(pk=token.pk).update(expires_at=None)
-    token_revoke(token=token, actor=None)
+    tokens_module._token_cache.delete(key)
+    assert client.get("/api/v1/entities/").status_code == 200
+    token_revoke(token=token, actor=None)  # drops this process's cached copy at once
     assert client.get("/api/v1/entities/").status_code == 401
 
 

@@ -78,7 +78,44 @@ def webhooks_enqueue(*, event: DecisionChangeEvent) -> list[WebhookDelivery]:
         for s in subscriptions
         if s.wants(event, is_customer=is_customer)
     ]
+    if rows:
+        _kick_after_commit()
     return WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+class _Kick:
+    """On-commit callback enqueuing the delivery task; one per transaction however many events it wrote."""
+
+    def __call__(self) -> None:
+        enqueue_delivery()
+
+
+def _kick_after_commit() -> None:
+    conn = transaction.get_connection()
+    if conn.in_atomic_block and any(isinstance(func, _Kick) for _sids, func, _robust in conn.run_on_commit):
+        return
+    transaction.on_commit(_Kick(), robust=True)
+
+
+def enqueue_delivery(*, run_after: datetime.datetime | None = None) -> None:
+    """Enqueue the background delivery task; a failure is logged (the outbox rows stay due)."""
+    from cases.tasks.webhooks import deliver_webhooks
+
+    try:
+        task = deliver_webhooks.using(run_after=run_after) if run_after else deliver_webhooks
+        task.enqueue()
+    except Exception:  # noqa: BLE001 - the outbox is the source of truth; `deliver_webhooks` catches up
+        logger.exception("Could not enqueue webhook delivery")
+
+
+def next_retry_at() -> datetime.datetime | None:
+    """When the earliest pending delivery is due (None: nothing pending)."""
+    return (
+        WebhookDelivery.objects.filter(delivered_at__isnull=True, gave_up_at__isnull=True, subscription__is_active=True)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
 
 
 def delivery_body(delivery: WebhookDelivery) -> bytes:

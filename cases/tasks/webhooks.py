@@ -21,11 +21,13 @@ BATCH = 100
 @task(queue_name="webhooks")
 def deliver_webhooks(limit: int = BATCH) -> dict:
     """Deliver due webhooks (at most ``limit``); re-enqueue itself if the batch was full."""
-    from cases.services.webhooks import webhooks_deliver_due
+    from cases.services.webhooks import enqueue_delivery, next_retry_at, webhooks_deliver_due
 
     counts = webhooks_deliver_due(limit=limit)
     if counts["claimed"] >= limit:
-        deliver_webhooks.enqueue(limit=limit)
+        enqueue_delivery()
+    elif counts["retrying"]:
+        enqueue_delivery(run_after=next_retry_at())
     if counts["claimed"]:
         logger.info("webhooks: %s", counts)
     return counts

@@ -137,3 +137,15 @@ def test_filters_task_and_command(receiver, subscription):
     assert WebhookDelivery.objects.filter(delivered_at__isnull=True).count() == 2
     call_command("deliver_webhooks", "--all", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert WebhookDelivery.objects.filter(delivered_at__isnull=True).count() == 0
+
+
+def test_commit_enqueues_one_delivery_task(subscription, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
+    from cases.services.webhooks import _Kick
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        decide(CustomerFactory().entity, "block")
+        decide(CustomerFactory().entity, "review")
+    assert len([c for c in callbacks if isinstance(c, _Kick)]) == 1  # one per transaction
+    assert DBTaskResult.objects.filter(task_path="cases.tasks.webhooks.deliver_webhooks").count() == 1

@@ -370,8 +370,10 @@ def rescreen_portfolio(
             if not ids:
                 break
             with transaction.atomic():
+                # A portfolio run re-decides everything; data changes were already re-screened
+                # incrementally (with full explanations), so unchanged figures need no new explanation.
                 summary: ScreenSummary = screen_entities(
-                    entity_ids=ids, as_of=as_of, trigger=kind, actor=actor, on_payloads=on_payloads
+                    entity_ids=ids, as_of=as_of, trigger=kind, actor=actor, on_payloads=on_payloads, reexplain=False
                 )
                 run.last_entity_id = ids[-1]
                 run.screened += summary.screened

@@ -162,3 +162,130 @@ EXEMPTION_IN = OpenApiExample(
     request_only=True,
 )
 APPROVAL_IN = OpenApiExample("Approve", value={"note": "Checked the registry extract."}, request_only=True)
+
+ENTITY = {
+    "external_id": "GB-COH-01234567",
+    "name": "Acme Trading Ltd",
+    "entity_type": "registeredEntity",
+    "entity_subtype": "",
+    "jurisdiction": "GB",
+    "registered_address_country": None,
+    "business_address_countries": [],
+    "alternate_names": [],
+    "addresses": [],
+    "is_listed": False,
+    "founding_date": None,
+    "dissolution_date": None,
+    "identifiers": [{"scheme": "GB-COH", "scheme_name": "", "value": "01234567", "uri": ""}],
+    "is_closed": False,
+    "current_outcome": "block",
+    "effective_outcome": "block",
+    "created_at": "2026-11-25T09:12:40Z",
+    "updated_at": "2026-11-25T09:12:40Z",
+}
+ENTITY_OUT = OpenApiExample("Entity", value=ENTITY, response_only=True)
+PERSON_OUT = OpenApiExample(
+    "Person",
+    value={
+        "external_id": "person-li-wei",
+        "name": "Li Wei",
+        "person_type": "knownPerson",
+        "nationalities": ["CN"],
+        "residence_countries": [],
+        "tax_residencies": [],
+        "birth_date": "",
+        "is_closed": False,
+        "created_at": "2026-11-25T09:12:40Z",
+        "updated_at": "2026-11-25T09:12:40Z",
+    },
+    response_only=True,
+)
+RELATIONSHIP_OUT = OpenApiExample(
+    "Relationship",
+    value={
+        "external_id": "rel-acme-liwei",
+        "subject": "GB-COH-01234567",
+        "interested_entity": None,
+        "interested_person": "person-li-wei",
+        "unspecified_reason": "",
+        "unspecified_description": "",
+        "is_component": False,
+        "component_record_ids": [],
+        "interests": [
+            {
+                "type": "shareholding",
+                "direct_or_indirect": "direct",
+                "beneficial_ownership_or_control": None,
+                "share_exact": "55.00000000",
+                "share_minimum": None,
+                "share_maximum": None,
+                "share_minimum_exclusive": False,
+                "share_maximum_exclusive": False,
+                "start_date": None,
+                "end_date": None,
+                "details": "",
+            }
+        ],
+        "is_closed": False,
+        "created_at": "2026-11-25T09:12:40Z",
+        "updated_at": "2026-11-25T09:12:40Z",
+    },
+    response_only=True,
+)
+CASE = {
+    "reference": "SC-2026-000042",
+    "subject": "GB-COH-01234567",
+    "status": "in_review",
+    "trigger": "api",
+    "priority": "high",
+    "due_at": "2026-11-27T09:12:44Z",
+    "is_overdue": False,
+    "assignee": "jdoe",
+    "opened_on_decision": 812,
+    "outcome": "",
+    "decided_by": None,
+    "decided_at": None,
+    "reopen_count": 0,
+    "created_at": "2026-11-25T09:12:44Z",
+    "updated_at": "2026-11-25T10:01:02Z",
+}
+CASE_OUT = OpenApiExample("Case", value={**CASE, "notes": [], "overrides": [], "exemptions": []}, response_only=True)
+CASE_LIST_OUT = OpenApiExample("Case", value=CASE, response_only=True)
+OVERRIDE_OUT = OpenApiExample(
+    "Override",
+    value={
+        "id": 7,
+        "case": "SC-2026-000042",
+        "decision": 812,
+        "automatic_outcome": "block",
+        "proposed_outcome": "review",
+        "reason": "Registry shows the stake was sold.",
+        "status": "proposed",
+        "proposed_by": "jdoe",
+        "approved_by": None,
+        "decided_at": None,
+        "decision_note": "",
+        "applied_at": None,
+        "created_at": "2026-11-25T10:05:00Z",
+    },
+    response_only=True,
+)
+EXEMPTION_OUT = OpenApiExample(
+    "Exemption",
+    value={
+        "id": 3,
+        "entity": "GB-COH-01234567",
+        "case": "SC-2026-000042",
+        "reason": "Wind-down contract approved by legal.",
+        "expires_on": "2027-02-28",
+        "status": "requested",
+        "requested_by": "jdoe",
+        "requested_at": "2026-11-25T10:05:00Z",
+        "approved_by": None,
+        "decided_at": None,
+        "decision_note": "",
+        "ended_at": None,
+        "end_reason": "",
+    },
+    response_only=True,
+)

@@ -126,8 +126,12 @@ class BaseViewSet(ApiViewMixin, viewsets.GenericViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List entities", responses={200: s.EntitySerializer(many=True), **READ_ERRORS}),
-    retrieve=extend_schema(summary="One entity", responses={200: s.EntitySerializer, **READ_ERRORS}),
+    list=extend_schema(
+        summary="List entities", responses={200: s.EntitySerializer(many=True), **READ_ERRORS}, examples=[ex.ENTITY_OUT]
+    ),
+    retrieve=extend_schema(
+        summary="One entity", responses={200: s.EntitySerializer, **READ_ERRORS}, examples=[ex.ENTITY_OUT]
+    ),
 )
 class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     """Companies and other legal bodies. Writes re-screen the entity and everything it owns."""
@@ -144,7 +148,7 @@ class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
         request=s.EntityInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         responses={201: s.EntitySerializer, **ERRORS},
-        examples=[ex.ENTITY_IN],
+        examples=[ex.ENTITY_IN, ex.ENTITY_OUT],
     )
     def create(self, request):
         data = self.input(s.EntityInputSerializer)
@@ -155,7 +159,7 @@ class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
         summary="Replace an entity's fields",
         request=s.EntityUpdateSerializer,
         responses={200: s.EntitySerializer, **ERRORS},
-        examples=[ex.ENTITY_UPDATE],
+        examples=[ex.ENTITY_UPDATE, ex.ENTITY_OUT],
     )
     def update(self, request, external_id=None, partial=False):
         entity = self.get_object()
@@ -167,15 +171,19 @@ class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
         summary="Change some of an entity's fields",
         request=s.EntityUpdateSerializer,
         responses={200: s.EntitySerializer, **ERRORS},
-        examples=[ex.ENTITY_UPDATE],
+        examples=[ex.ENTITY_UPDATE, ex.ENTITY_OUT],
     )
     def partial_update(self, request, external_id=None):
         return self.update(request, external_id=external_id, partial=True)
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List persons", responses={200: s.PersonSerializer(many=True), **READ_ERRORS}),
-    retrieve=extend_schema(summary="One person", responses={200: s.PersonSerializer, **READ_ERRORS}),
+    list=extend_schema(
+        summary="List persons", responses={200: s.PersonSerializer(many=True), **READ_ERRORS}, examples=[ex.PERSON_OUT]
+    ),
+    retrieve=extend_schema(
+        summary="One person", responses={200: s.PersonSerializer, **READ_ERRORS}, examples=[ex.PERSON_OUT]
+    ),
 )
 class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     """Natural persons: they own, they are never screened. Writes re-screen what they own."""
@@ -192,7 +200,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
         request=s.PersonInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         responses={201: s.PersonSerializer, **ERRORS},
-        examples=[ex.PERSON_IN],
+        examples=[ex.PERSON_IN, ex.PERSON_OUT],
     )
     def create(self, request):
         person = person_create(actor=request.user, **self.input(s.PersonInputSerializer))
@@ -202,7 +210,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
         summary="Replace a person's fields",
         request=s.PersonUpdateSerializer,
         responses={200: s.PersonSerializer, **ERRORS},
-        examples=[ex.PERSON_UPDATE],
+        examples=[ex.PERSON_UPDATE, ex.PERSON_OUT],
     )
     def update(self, request, external_id=None, partial=False):
         person = self.get_object()
@@ -215,7 +223,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
         summary="Change some of a person's fields",
         request=s.PersonUpdateSerializer,
         responses={200: s.PersonSerializer, **ERRORS},
-        examples=[ex.PERSON_UPDATE],
+        examples=[ex.PERSON_UPDATE, ex.PERSON_OUT],
     )
     def partial_update(self, request, external_id=None):
         return self.update(request, external_id=external_id, partial=True)
@@ -226,9 +234,15 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List relationships", responses={200: s.RelationshipSerializer(many=True), **READ_ERRORS}
+        summary="List relationships",
+        responses={200: s.RelationshipSerializer(many=True), **READ_ERRORS},
+        examples=[ex.RELATIONSHIP_OUT],
     ),
-    retrieve=extend_schema(summary="One relationship", responses={200: s.RelationshipSerializer, **READ_ERRORS}),
+    retrieve=extend_schema(
+        summary="One relationship",
+        responses={200: s.RelationshipSerializer, **READ_ERRORS},
+        examples=[ex.RELATIONSHIP_OUT],
+    ),
 )
 class RelationshipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     """Ownership/control of a subject entity by an owner, with interests. Every write re-screens downstream."""
@@ -252,7 +266,7 @@ class RelationshipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Base
         request=s.RelationshipInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         responses={201: s.RelationshipSerializer, **ERRORS},
-        examples=[ex.RELATIONSHIP_IN],
+        examples=[ex.RELATIONSHIP_IN, ex.RELATIONSHIP_OUT],
     )
     def create(self, request):
         relationship = relationship_create(actor=request.user, **self.input(s.RelationshipInputSerializer))
@@ -262,7 +276,7 @@ class RelationshipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Base
         summary="Change a relationship; interests given replace all its interests",
         request=s.RelationshipUpdateSerializer,
         responses={200: s.RelationshipSerializer, **ERRORS},
-        examples=[ex.RELATIONSHIP_UPDATE],
+        examples=[ex.RELATIONSHIP_UPDATE, ex.RELATIONSHIP_OUT],
     )
     def update(self, request, external_id=None, partial=False):
         relationship = self.get_object()
@@ -273,7 +287,7 @@ class RelationshipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Base
         summary="Change a relationship (partial)",
         request=s.RelationshipUpdateSerializer,
         responses={200: s.RelationshipSerializer, **ERRORS},
-        examples=[ex.RELATIONSHIP_UPDATE],
+        examples=[ex.RELATIONSHIP_UPDATE, ex.RELATIONSHIP_OUT],
     )
     def partial_update(self, request, external_id=None):
         return self.update(request, external_id=external_id, partial=True)
@@ -320,6 +334,7 @@ class DecisionPagination(ApiCursorPagination):
     list=extend_schema(
         summary="List effective decisions (customers)",
         responses={200: s.DecisionSerializer(many=True), **READ_ERRORS},
+        examples=[ex.DECISION_OUT],
     ),
 )
 class DecisionViewSet(mixins.ListModelMixin, BaseViewSet):
@@ -432,19 +447,28 @@ class CasePagination(ApiCursorPagination):
 
 
 def _action_schema(summary, request_serializer, response_serializer, example=None):
+    out = {
+        s.CaseDetailSerializer: ex.CASE_OUT,
+        s.OverrideSerializer: ex.OVERRIDE_OUT,
+        s.ExemptionSerializer: ex.EXEMPTION_OUT,
+    }[response_serializer]
     return extend_schema(
         summary=summary,
         request=request_serializer,
         parameters=[IDEMPOTENCY_HEADER],
         responses={200: response_serializer, **ERRORS},
-        examples=[example] if example else None,
+        examples=[example, out] if example else [out],
     )
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List cases", responses={200: s.CaseSerializer(many=True), **READ_ERRORS}),
+    list=extend_schema(
+        summary="List cases", responses={200: s.CaseSerializer(many=True), **READ_ERRORS}, examples=[ex.CASE_LIST_OUT]
+    ),
     retrieve=extend_schema(
-        summary="One case with notes, overrides, exemptions", responses={200: s.CaseDetailSerializer, **READ_ERRORS}
+        summary="One case with notes, overrides, exemptions",
+        responses={200: s.CaseDetailSerializer, **READ_ERRORS},
+        examples=[ex.CASE_OUT],
     ),
 )
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
@@ -513,8 +537,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List overrides", responses={200: s.OverrideSerializer(many=True), **READ_ERRORS}),
-    retrieve=extend_schema(summary="One override", responses={200: s.OverrideSerializer, **READ_ERRORS}),
+    list=extend_schema(
+        summary="List overrides",
+        responses={200: s.OverrideSerializer(many=True), **READ_ERRORS},
+        examples=[ex.OVERRIDE_OUT],
+    ),
+    retrieve=extend_schema(
+        summary="One override", responses={200: s.OverrideSerializer, **READ_ERRORS}, examples=[ex.OVERRIDE_OUT]
+    ),
 )
 class OverrideViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     """Overrides; approving or rejecting is four-eyes (a Manager who did not propose it; never an integration)."""
@@ -542,8 +572,14 @@ class OverrideViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseView
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List exemptions", responses={200: s.ExemptionSerializer(many=True), **READ_ERRORS}),
-    retrieve=extend_schema(summary="One exemption", responses={200: s.ExemptionSerializer, **READ_ERRORS}),
+    list=extend_schema(
+        summary="List exemptions",
+        responses={200: s.ExemptionSerializer(many=True), **READ_ERRORS},
+        examples=[ex.EXEMPTION_OUT],
+    ),
+    retrieve=extend_schema(
+        summary="One exemption", responses={200: s.ExemptionSerializer, **READ_ERRORS}, examples=[ex.EXEMPTION_OUT]
+    ),
 )
 class ExemptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
     """Exemptions; approving or rejecting is four-eyes (a Manager who did not request it; never an integration)."""

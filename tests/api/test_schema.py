@@ -42,6 +42,12 @@ def test_schema_documents_every_endpoint(client):
     for path, operations in paths.items():
         for method, operation in operations.items():
             assert operation.get("summary") or operation.get("description"), f"{method} {path}"
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            bodies = [r.get("content", {}) for code, r in operation["responses"].items() if code.startswith("2")]
+            bodies.append(operation.get("requestBody", {}).get("content", {}))
+            if any(bodies):
+                assert any(media.get("examples") for body in bodies for media in body.values()), f"{method} {path}"
     examples = str(paths["/api/v1/screening-requests/"]["post"])
     assert "Simple JSON owners" in examples and "BODS 0.4 statements" in examples
 

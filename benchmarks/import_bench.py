@@ -143,10 +143,10 @@ def main(argv: list[str] | None = None) -> dict:
         write_file(path, args.statements, compress=args.gzip)
         backend = setup_django(workdir)
 
-        from cases.services.bods_import import _validate_file, bods_import_file
+        from cases.services.bods_import import bods_import_file, validate_file
 
         started = time.perf_counter()
-        _validate_file(path=path, stdout=None, progress=False)
+        validate_file(path=path, stdout=None, progress=False)
         validation_seconds = time.perf_counter() - started
 
         started = time.perf_counter()

@@ -18,7 +18,14 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from django.db import connection, models
+
+
+class RawJson(str):
+    """JSON text that is stored as it is (a statement as published), not encoded again."""
+
+    __slots__ = ()
 
 
 def _json_default(value: Any) -> Any:
@@ -31,8 +38,17 @@ _ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separator
 
 
 def json_text(value: Any) -> str:
-    """JSON text for a JSONField column; Decimals become numbers (floats)."""
-    return _ENCODER.encode(value)
+    """JSON text for a JSONField column; Decimals become numbers (floats), ``RawJson`` passes through.
+
+    orjson is twice as fast as the standard encoder; the standard one remains
+    for what orjson refuses (integers beyond 64 bits, non-string keys).
+    """
+    if isinstance(value, RawJson):
+        return value
+    try:
+        return orjson.dumps(value, default=_json_default).decode()
+    except TypeError:
+        return _ENCODER.encode(value)
 
 
 class TableWriter:

@@ -1,5 +1,6 @@
 """Importing BODS into the models: record semantics, mapping, idempotency, all-or-nothing."""
 
+import json
 from decimal import Decimal
 from importlib.resources import files
 
@@ -402,6 +403,55 @@ def test_database_error_rolls_back_and_is_recorded(tmp_path, existing, monkeypat
     assert snapshot() == before
     failed = ImportRun.objects.get(file_name=str(tmp_path / "boom.jsonl"))
     assert failed.status == "failed" and failed.error == "RuntimeError: disk full"
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batches of two statements, so a file spans several validated-then-written batches."""
+    from cases.services import bods_import
+
+    monkeypatch.setattr(bods_import, "BATCH_SIZE", 2)
+
+
+def test_failure_after_written_batches_keeps_nothing(tmp_path, existing, small_batches):
+    """Earlier batches are already written when a later one fails: the rollback takes them away."""
+    statements = [entity("e1"), person("p1"), relationship("r1", "p1", "e1", 30), entity("e2"), entity("e3", code="ZZ")]
+    error = failing(tmp_path, statements)
+    assert "statement 5" in str(error) and "'ZZ' is not an ISO 3166-1" in str(error)
+
+
+def test_forward_reference_across_batches_is_dangling(tmp_path, existing, small_batches):
+    """The party is defined by a later batch: checked before this batch is written, it is still dangling."""
+    statements = [entity("e1"), relationship("r1", "p1", "e1", 10), person("p1")]
+    error = failing(tmp_path, statements)
+    assert "statement 2" in str(error) and "dangling reference to 'p1'" in str(error)
+
+
+def test_failure_in_the_same_batch_reports_the_earlier_dangling_reference(tmp_path, existing, small_batches):
+    statements = [relationship("r1", "p-nowhere", "e-old", 10), entity("e1", code="ZZ")]
+    error = failing(tmp_path, statements)
+    assert "statement 1" in str(error) and "dangling reference to 'p-nowhere'" in str(error)
+
+
+def test_body_is_the_statement_as_published(tmp_path):
+    statements = [entity("e1", "Caf\u00e9 \u6f22\u5b57"), person("p1"), relationship("r1", "p1", "e1", Decimal("12.5"))]
+    run(tmp_path, statements)
+    stored = {s.statement_id: s.body for s in BodsStatement.objects.all()}
+    for statement in statements:
+        body = stored[statement["statementId"]]
+        assert body == json.loads(json.dumps(statement, default=float))
+
+
+def test_multiline_json_values_are_read(tmp_path):
+    """JSON Lines files with a pretty-printed statement still import (ijson takes over the rest)."""
+    statements = [entity("e1"), person("p1"), relationship("r1", "p1", "e1", Decimal("33.3"))]
+    text = json.dumps(statements[0], default=str) + "\n" + json.dumps(statements[1], indent=2) + "\n"
+    text += json.dumps(statements[2], default=float) + "\n"
+    path = tmp_path / "pretty.jsonl"
+    path.write_text(text)
+    summary = bods_import_file(path=path)
+    assert summary.statements_applied == 3
+    assert Interest.objects.get().share_exact == Decimal("33.3")
 
 
 # -- published fixtures and the demo -----------------------------------------------------------

@@ -10,6 +10,7 @@ screening date into one edge per relationship (spec section 4).
 from __future__ import annotations
 
 import datetime
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -207,19 +208,23 @@ def _share_bounds(exact, minimum, maximum, min_excl, max_excl) -> tuple[float, f
 
 
 class _EdgeAccumulator:
-    """Folds interests into one edge per relationship (several interests of a measure add up)."""
+    """Folds interests into one edge per relationship (several interests of a measure add up).
+
+    Columns are flat ``array.array``s (measure m of edge i at ``2 * i + m``), about
+    40 bytes an edge instead of ~600 for lists of small lists: 1.5 M edges fit in ~60 MB.
+    """
 
     def __init__(self) -> None:
         self.index: dict[int, int] = {}
-        self.owner: list[int] = []
-        self.subject: list[int] = []
-        self.low: list[list[float]] = []
-        self.high: list[list[float]] = []
-        self.low_open: list[list[bool]] = []
-        self.high_open: list[list[bool]] = []
-        self.has_share: list[list[bool]] = []
-        self.control: list[bool] = []
-        self.indicator: list[bool] = []
+        self.owner = array("i")
+        self.subject = array("i")
+        self.low = array("d")
+        self.high = array("d")
+        self.low_open = array("b")
+        self.high_open = array("b")
+        self.has_share = array("b")
+        self.control = array("b")
+        self.indicator = array("b")
 
     def edge(self, relationship_id: int, owner: int, subject: int) -> int:
         edge = self.index.get(relationship_id)
@@ -227,43 +232,50 @@ class _EdgeAccumulator:
             edge = self.index[relationship_id] = len(self.owner)
             self.owner.append(owner)
             self.subject.append(subject)
-            self.low.append([0.0, 0.0])
-            self.high.append([0.0, 0.0])
-            self.low_open.append([False, False])
-            self.high_open.append([False, False])
-            self.has_share.append([False, False])
-            self.control.append(False)
-            self.indicator.append(False)
+            for column in (self.low, self.high):
+                column.extend((0.0, 0.0))
+            for column in (self.low_open, self.high_open, self.has_share):
+                column.extend((0, 0))
+            self.control.append(0)
+            self.indicator.append(0)
         return edge
 
     def add_interest(self, edge: int, interest_type: str, share: tuple[float, float, bool, bool]) -> None:
         measure = _MEASURE_OF.get(interest_type)
         if measure is not None:
             low, high, low_open, high_open = share
-            self.low[edge][measure] += low
-            self.high[edge][measure] = min(1.0, self.high[edge][measure] + high)
-            self.low_open[edge][measure] |= low_open
-            self.high_open[edge][measure] |= high_open
-            self.has_share[edge][measure] = True
+            at = 2 * edge + measure
+            self.low[at] += low
+            self.high[at] = min(1.0, self.high[at] + high)
+            self.low_open[at] |= bool(low_open)
+            self.high_open[at] |= bool(high_open)
+            self.has_share[at] = 1
         elif interest_type in _CONTROL:
-            self.control[edge] = True
+            self.control[edge] = 1
         elif interest_type in _INDICATOR:
-            self.indicator[edge] = True
+            self.indicator[edge] = 1
 
     def graph(self, node_class: list[int], labels: list[str]) -> Graph:
         e = len(self.owner)
-        low = np.array(self.low, dtype=np.float64).reshape(e, 2)
+
+        def pairs(column, dtype):
+            return (
+                np.frombuffer(column, dtype=np.float64 if column.typecode == "d" else np.int8)
+                .reshape(e, 2)
+                .astype(dtype)
+            )
+
         return Graph(
             node_class=np.array(node_class, dtype=np.int8),
-            owner=np.array(self.owner, dtype=np.int32),
-            subject=np.array(self.subject, dtype=np.int32),
-            share_low=np.minimum(low, 1.0),
-            share_high=np.array(self.high, dtype=np.float64).reshape(e, 2),
-            low_open=np.array(self.low_open, dtype=bool).reshape(e, 2),
-            high_open=np.array(self.high_open, dtype=bool).reshape(e, 2),
-            has_share=np.array(self.has_share, dtype=bool).reshape(e, 2),
-            control=np.array(self.control, dtype=bool),
-            indicator=np.array(self.indicator, dtype=bool),
+            owner=np.frombuffer(self.owner, dtype=np.intc).astype(np.int32),
+            subject=np.frombuffer(self.subject, dtype=np.intc).astype(np.int32),
+            share_low=np.minimum(pairs(self.low, np.float64), 1.0),
+            share_high=pairs(self.high, np.float64),
+            low_open=pairs(self.low_open, bool),
+            high_open=pairs(self.high_open, bool),
+            has_share=pairs(self.has_share, bool),
+            control=np.frombuffer(self.control, dtype=np.int8).astype(bool),
+            indicator=np.frombuffer(self.indicator, dtype=np.int8).astype(bool),
             start_day=np.full(e, INT32_MIN, dtype=np.int32),
             end_day=np.full(e, INT32_MAX, dtype=np.int32),
             node_labels=labels,

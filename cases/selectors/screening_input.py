@@ -303,6 +303,11 @@ def load_screening_input(
     entity_pks: list[int] = []
     root_reasons: dict[int, list[str]] = {}
     node_by_entity: dict[int, int] = {}
+    # Classification and share conversion depend only on a few facts that repeat across
+    # millions of rows: compute each distinct combination once.
+    entity_classes: dict[tuple, tuple[NodeClass, list[str]]] = {}
+    person_classes: dict[tuple, tuple[NodeClass, list[str]]] = {}
+    share_bounds: dict[tuple, tuple[float, float, bool, bool]] = {}
 
     def add_node(cls: NodeClass, external_id: str, name: str, entity_pk: int, reasons: list[str]) -> int:
         node = len(node_class)
@@ -330,7 +335,11 @@ def load_screening_input(
             )
             .iterator(chunk_size=20000)
         ):
-            cls, reasons = classify_entity(tuple(facts), policy)
+            key = (facts[0], facts[1], facts[2], tuple(facts[3] or ()), facts[4])
+            known = entity_classes.get(key)
+            if known is None:
+                known = entity_classes[key] = classify_entity(tuple(facts), policy)
+            cls, reasons = known[0], list(known[1])
             node_by_entity[pk] = add_node(cls, external_id, name, pk, reasons)
 
     person_ids: set[int] = set()
@@ -356,7 +365,11 @@ def load_screening_input(
         ):
             if part is None and pk not in person_ids:
                 continue  # owns nothing in force: not a node
-            cls, reasons = classify_person(tuple(facts), policy)
+            key = (facts[0], *(tuple(codes or ()) for codes in facts[1:]))
+            known = person_classes.get(key)
+            if known is None:
+                known = person_classes[key] = classify_person(tuple(facts), policy)
+            cls, reasons = known[0], list(known[1])
             node_by_person[pk] = add_node(cls, external_id, name or "Unnamed person", -1, reasons)
 
     edges = _EdgeAccumulator()
@@ -406,7 +419,10 @@ def load_screening_input(
             owner = _owner(rel_id, ent_id, person_id, reason, rel_ext, unspecified_nodes, owner_node)
             if owner is None:
                 continue
-            edges.add_interest(edges.edge(rel_id, owner, subject), itype, _share_bounds(*share))
+            bounds = share_bounds.get(key := tuple(share))
+            if bounds is None:
+                bounds = share_bounds[key] = _share_bounds(*share)
+            edges.add_interest(edges.edge(rel_id, owner, subject), itype, bounds)
 
     # A relationship that states no interests at all: the party holds something, nature unknown.
     for part in parts:

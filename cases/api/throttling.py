@@ -48,7 +48,7 @@ class TokenRateThrottle(UserRateThrottle):
 
     def get_cache_key(self, request, view):
         if isinstance(request.auth, ApiToken):
-            ident = f"token-{request.auth.pk}"
+            ident = f"token-{request.auth.key}"
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:

@@ -22,6 +22,20 @@ def token_client(user, scopes=("read", "write")) -> APIClient:
     return client
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters and the token/permission process caches must not leak between tests."""
+    from django.core.cache import cache
+
+    from cases.api import auth
+    from cases.services import tokens
+
+    cache.clear()
+    tokens._token_cache._data.clear()
+    auth._permission_cache._data.clear()
+    yield
+
+
 @pytest.fixture
 def integration_user(db):
     return make_user(INTEGRATION)

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
-from cases.models import AuditEvent, Customer, DecisionChangeEvent
+from cases.models import Customer, DecisionChangeEvent
 from cases.roles import INTEGRATION
 from cases.services.tokens import token_create
 
-from .conftest import make_user
+from .conftest import make_user, postgres_only
 
 DOC = Path(settings.BASE_DIR) / "docs" / "api.md"
 BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
@@ -23,31 +22,15 @@ def sh_blocks() -> list[str]:
     return BLOCK.findall(DOC.read_text())
 
 
-@pytest.fixture
-def sqlite_audit_cleanup(transactional_db):
-    """SQLite's append-only audit trigger blocks the test flush's DELETE: empty the table with it dropped."""
-    yield
-    if connection.vendor != "sqlite":
-        return  # PostgreSQL flushes with TRUNCATE, which the triggers deliberately allow
-    from importlib import import_module
-
-    triggers = import_module("cases.migrations.0004_audit_append_only_triggers")
-    with connection.cursor() as cursor:
-        for sql in triggers.SQLITE_BACKWARD:
-            cursor.execute(sql)
-        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table}")
-        for sql in triggers.SQLITE_FORWARD:
-            cursor.execute(sql)
-
-
 def test_docs_have_curl_examples():
     blocks = sh_blocks()
     assert len(blocks) >= 7 and all("curl" in block for block in blocks)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl command")
+@postgres_only  # live_server needs committed data; on SQLite its flush interferes with later live-server tests
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_docs_curl_examples_run(live_server, sqlite_audit_cleanup):
+def test_docs_curl_examples_run(live_server):
     _, token = token_create(user=make_user(INTEGRATION), name="docs", scopes="read,write")
     env = {"API": live_server.url, "TOKEN": token, "PATH": "/usr/bin:/bin"}
     outputs = []

@@ -38,7 +38,6 @@ except ImportError:  # pragma: no cover - depends on the platform's wheels
 GZIP_MAGIC = b"\x1f\x8b"
 READ_SIZE = 1 << 16
 LINES_READ_SIZE = 1 << 20  # JSON Lines are split a megabyte at a time
-SHARE_KEYS = ("exact", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
 class HashingReader:
@@ -176,8 +175,10 @@ def _has_float_share(statement: dict[str, Any]) -> bool:
         return False
     for interest in interests:
         share = interest.get("share") if isinstance(interest, dict) else None
-        if isinstance(share, dict) and any(isinstance(share.get(key), float) for key in SHARE_KEYS):
-            return True
+        if isinstance(share, dict):
+            for value in share.values():
+                if type(value) is float:
+                    return True
     return False
 
 

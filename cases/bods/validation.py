@@ -271,6 +271,8 @@ def _interest_problem(interest: dict[str, Any]) -> str | None:
 
 
 def _share_problem(share: dict[str, Any]) -> str | None:
+    if len(share) == 1 and "exact" in share:  # the common case: nothing to combine
+        return None
     lows = [key for key in LOWER_BOUNDS if key in share]
     highs = [key for key in UPPER_BOUNDS if key in share]
     if "exact" in share and (lows or highs):

@@ -20,13 +20,14 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.bods import BodsError, BodsFile, StatementValidator
@@ -47,6 +48,7 @@ from cases.services.bulk_sql import RawJson, TableWriter, select_pairs
 BATCH_SIZE = 2000
 LOOKUP_CHUNK = 2000
 SHARE_PLACES = Decimal("0.00000001")  # Interest share fields: 8 decimal places.
+SQLITE_IMPORT_CACHE_KIB = 65536  # page cache while importing; SQLite's default is 2 MiB
 
 ENTITY_FIELDS = [
     "name",
@@ -157,7 +159,7 @@ def bods_import_file(*, path: str | Path, stdout: IO[str] | None = None, progres
     summary = ImportSummary(file_name=str(path), import_run_id=run.pk)
     show_progress = bool(progress and stdout is not None and stdout.isatty())
     try:
-        with transaction.atomic():
+        with _sqlite_page_cache(SQLITE_IMPORT_CACHE_KIB), transaction.atomic():
             _import_file(path=path, run=run, summary=summary, stdout=stdout, progress=show_progress)
             _finish_run(run=run, summary=summary)
     except BodsError as exc:
@@ -207,6 +209,28 @@ def _validate_batch(validator: StatementValidator, batch: list[tuple[int, dict[s
     for position, statement, _raw in batch:
         validator.check(position, statement)
     validator.finish()
+
+
+@contextmanager
+def _sqlite_page_cache(kib: int) -> Iterator[None]:
+    """A larger SQLite page cache for the import's one big transaction, then the connection's own again.
+
+    With the default 2 MiB, index pages of the growing tables are evicted and
+    read back for every batch; 64 MiB keeps them (about 15% of the import's time).
+    The cache is per connection and bounded, so memory stays bounded too.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (previous,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 def _finish_run(*, run: ImportRun, summary: ImportSummary) -> None:

@@ -1,0 +1,123 @@
+"""End-to-end ``screen --all`` against the plain recursive-CTE approach, on one database.
+
+``python -m benchmarks.screen_bench [--entities 100000]`` (SQLite in a temporary file), or with
+``DATABASE_URL=postgres://postgres@127.0.0.1:5432/screen_bench`` (dropped and re-created: a
+scratch database). Loads the synthetic graph of ``benchmarks.synthetic`` (≈1.5 stakes per
+entity), then measures, each in the same process and database:
+
+* ``screen_all_first``: ``manage.py screen --all`` when every decision is new (stores all);
+* ``screen_all_again``: the same when nothing changed (the periodic case);
+* ``recursive_cte``: the query a team would otherwise write — walk down from restricted
+  owners multiplying exact/minimum shareholdings along every path, depth-capped because
+  cycles never end, summed per subject. It computes only the proven look-through share of one
+  measure (no ranges' upper bounds, no voting rights, no control chain, no control interests,
+  no undisclosed owners, no dates, wrong on cycles), so the comparison flatters it.
+
+Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CTE_MAX_DEPTH = 12
+RESTRICTED = ("CN", "HK", "MO", "RU", "BY", "IR", "KP", "CU", "SY")
+
+
+def _setup(workdir: Path) -> str:
+    from benchmarks.import_bench import setup_django
+
+    return setup_django(workdir)
+
+
+def _recursive_cte_sql(vendor: str) -> str:
+    codes = ", ".join(f"'{code}'" for code in RESTRICTED)
+    nationality_text = "op.nationalities::text" if vendor == "postgresql" else "op.nationalities"
+    person_restricted = " OR ".join(f"{nationality_text} LIKE '%\"{code}\"%'" for code in RESTRICTED)
+    share = "COALESCE(i.share_exact, i.share_minimum, 0) / 100.0"
+    return f"""
+        WITH RECURSIVE walk(subject_id, fraction, depth) AS (
+            SELECT r.subject_id, {share}, 1
+            FROM cases_relationship r
+            JOIN cases_interest i ON i.relationship_id = r.id AND i.interest_type = 'shareholding'
+            LEFT JOIN cases_entity oe ON oe.id = r.interested_entity_id
+            LEFT JOIN cases_person op ON op.id = r.interested_person_id
+            WHERE NOT r.is_closed AND (oe.jurisdiction_id IN ({codes}) OR {person_restricted})
+          UNION ALL
+            SELECT r.subject_id, w.fraction * {share}, w.depth + 1
+            FROM walk w
+            JOIN cases_relationship r ON r.interested_entity_id = w.subject_id AND NOT r.is_closed
+            JOIN cases_interest i ON i.relationship_id = r.id AND i.interest_type = 'shareholding'
+            WHERE w.depth < {CTE_MAX_DEPTH}
+        )
+        SELECT subject_id, SUM(fraction) FROM walk GROUP BY subject_id
+    """  # noqa: S608 - constants only
+
+
+def _time_screen_all() -> tuple[float, str]:
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    started = time.perf_counter()
+    call_command("screen", "--all", stdout=out)
+    return time.perf_counter() - started, out.getvalue().strip().splitlines()[-1]
+
+
+def _time_cte() -> tuple[float, int, int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(_recursive_cte_sql(connection.vendor))
+        rows = cursor.fetchall()
+        seconds = time.perf_counter() - started
+        cursor.execute(
+            _recursive_cte_sql(connection.vendor).replace(
+                "SELECT subject_id, SUM(fraction) FROM walk GROUP BY subject_id", "SELECT COUNT(*) FROM walk"
+            )
+        )
+        paths = cursor.fetchone()[0]
+    return seconds, len(rows), paths
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="screen-bench-") as tmp:
+        backend = _setup(Path(tmp))
+        from benchmarks.rescreen_bench import load
+
+        loaded = load(args.entities, args.seed)
+        first, first_summary = _time_screen_all()
+        again, again_summary = _time_screen_all()
+        cte_seconds, cte_subjects, cte_paths = _time_cte()
+        result = {
+            "database": backend,
+            "machine": f"{os.cpu_count()} CPUs, {os.uname().machine}",
+            "loaded": loaded,
+            "screen_all_first_seconds": round(first, 2),
+            "screen_all_first_summary": first_summary,
+            "screen_all_again_seconds": round(again, 2),
+            "screen_all_again_summary": again_summary,
+            "recursive_cte_seconds": round(cte_seconds, 2),
+            "recursive_cte_subjects": cte_subjects,
+            "recursive_cte_paths_enumerated": cte_paths,
+            "recursive_cte_max_depth": CTE_MAX_DEPTH,
+            "cte_over_screen_all_again": round(cte_seconds / again, 2),
+        }
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()

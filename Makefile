@@ -4,7 +4,6 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export DJANGO_SETTINGS_MODULE ?= compliance.settings
 
 .PHONY: run test setup venv lint format bench clean
 
@@ -31,7 +30,7 @@ run: venv
 
 ## Run the whole test suite (against DATABASE_URL if set, else SQLite).
 test: venv
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --ds=compliance.settings_test $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -2,11 +2,36 @@
 
 import pytest
 from django.db import connection
+from django.db.models.signals import post_migrate
 from rest_framework.test import APIClient
 
 from cases.roles import INTEGRATION, INVESTIGATOR, MANAGER
 from cases.services.tokens import token_create
 from tests.services.conftest import decide, make_user  # noqa: F401  (shared helpers)
+
+
+def _reseed_after_flush(sender, **kwargs):
+    """After a transactional test's flush (post_migrate), put back the migrations' seed data (jurisdictions,
+    default policy), so later transactional tests without serialized_rollback find the baseline."""
+    if getattr(sender, "name", None) != "cases":
+        return
+    from importlib import import_module
+
+    from django.apps import apps as global_apps
+
+    import_module("cases.migrations.0002_jurisdictions_and_default_policy").seed(global_apps, None)
+
+
+post_migrate.connect(_reseed_after_flush, dispatch_uid="tests.api.reseed_after_flush")
+
+
+@pytest.fixture
+def baseline(transactional_db):
+    """Seed data for transactional tests, whatever flushed the database before them."""
+    from django.apps import apps as global_apps
+
+    _reseed_after_flush(global_apps.get_app_config("cases"))
+
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql",

@@ -29,8 +29,8 @@ def test_docs_have_curl_examples():
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl command")
 @postgres_only  # live_server needs committed data; on SQLite its flush interferes with later live-server tests
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_docs_curl_examples_run(live_server):
+@pytest.mark.django_db(transaction=True)
+def test_docs_curl_examples_run(baseline, live_server):
     _, token = token_create(user=make_user(INTEGRATION), name="docs", scopes="read,write")
     env = {"API": live_server.url, "TOKEN": token, "PATH": "/usr/bin:/bin"}
     outputs = []

@@ -76,8 +76,8 @@ def test_rolled_back_change_leaves_no_event_and_no_gap(db):
 
 
 @postgres_only
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_concurrent_writers_poller_misses_nothing(integration_user):
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_poller_misses_nothing(baseline, integration_user):
     """Writers hold their transactions open for a random while after the change (so ids would commit out of
     order); a consumer polls throughout. It must see every event exactly once, in sequence order."""
     from .conftest import token_client

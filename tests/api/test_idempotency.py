@@ -61,8 +61,8 @@ def test_keys_are_per_credential_and_errors_are_stored(api, integration_user):
 
 
 @postgres_only
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_concurrent_retries_have_one_effect(integration_user):
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_have_one_effect(baseline, integration_user):
     _, plaintext = token_create(user=integration_user, name="concurrent", scopes="read,write")
     workers = 6
     barrier = threading.Barrier(workers)

@@ -64,8 +64,12 @@ def _transition(case: Case, name: str) -> None:
 
 
 def _lock(case: Case) -> Case:
-    """Re-read the case under a row lock; the caller's copy may be stale."""
-    return Case.objects.select_for_update(of=("self",)).select_related("subject", "assignee").get(pk=case.pk)
+    """Re-read the case under a row lock; the caller's copy may be stale.
+
+    No ``select_related``: on PostgreSQL a row lock that had to wait re-reads only the locked row,
+    so joined columns (the assignee) would come from the pre-wait snapshot, stale or NULL.
+    """
+    return Case.objects.select_for_update().get(pk=case.pk)
 
 
 def _next_reference(now: datetime.datetime) -> str:

@@ -369,16 +369,26 @@ def rescreen_portfolio(
             )
             if not ids:
                 break
-            with transaction.atomic():
-                # A portfolio run re-decides everything; data changes were already re-screened
-                # incrementally (with full explanations), so unchanged figures need no new explanation.
-                summary: ScreenSummary = screen_entities(
-                    entity_ids=ids, as_of=as_of, trigger=kind, actor=actor, on_payloads=on_payloads, reexplain=False
-                )
-                run.last_entity_id = ids[-1]
+
+            def checkpoint(summary: ScreenSummary, last_id: int = ids[-1]) -> None:
+                run.last_entity_id = last_id
                 run.screened += summary.screened
                 run.changed += summary.changed
                 run.save(update_fields=["last_entity_id", "screened", "changed", "heartbeat_at"])
+
+            # A portfolio run re-decides everything; data changes were already re-screened
+            # incrementally (with full explanations), so unchanged figures need no new explanation.
+            # The chunk's decisions and the checkpoint commit together (``on_stored``); the graph is
+            # read before, on one snapshot.
+            screen_entities(
+                entity_ids=ids,
+                as_of=as_of,
+                trigger=kind,
+                actor=actor,
+                on_payloads=on_payloads,
+                reexplain=False,
+                on_stored=checkpoint,
+            )
             if heartbeat:
                 heartbeat()
             if progress:

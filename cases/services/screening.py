@@ -15,11 +15,12 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.models import CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
@@ -114,6 +115,7 @@ def screen_entities(
     progress: Callable[[int], None] | None = None,
     on_payloads: Callable[[list[dict]], None] | None = None,
     reexplain: bool | None = None,
+    on_stored: Callable[[ScreenSummary], None] | None = None,
 ) -> ScreenSummary:
     """Screen ``entity_ids`` (default: every entity) and store what changed.
 
@@ -132,18 +134,23 @@ def screen_entities(
     time (taken before the graph is read and stored as ``CurrentDecision.screened_at``):
     a result computed from older data than the stored one is discarded, so a slow
     portfolio run can never overwrite a newer incremental re-screen with stale data.
+
+    The graph is read on one database snapshot (``_one_snapshot``), so a writer committing
+    several changes while the graph is read is seen entirely or not at all. ``on_stored``
+    (portfolio checkpoints) runs in one transaction with every stored chunk.
     """
     started = time.perf_counter()
     snapshot_at = timezone.now()
     as_of = as_of or timezone.localdate()
-    policy = policy_get_active()
     requested = None if entity_ids is None else sorted(set(entity_ids))
     if reexplain is None:
         reexplain = requested is not None
-    summary = ScreenSummary(as_of=as_of, policy_version=policy.version)
-    if requested is not None and not requested:
-        return summary
-    data = load_screening_input(policy=PolicyView.of(policy), as_of=as_of, entity_ids=requested)
+    with _one_snapshot():
+        policy = policy_get_active()
+        summary = ScreenSummary(as_of=as_of, policy_version=policy.version)
+        if requested is not None and not requested:
+            return summary
+        data = load_screening_input(policy=PolicyView.of(policy), as_of=as_of, entity_ids=requested)
     engine_started = time.perf_counter()
     result = screen(data.graph, engine_policy(policy))
     summary.engine_seconds = time.perf_counter() - engine_started
@@ -152,27 +159,30 @@ def screen_entities(
         nodes = data.entity_nodes()
     else:
         nodes = np.array([data.node_by_entity_pk[pk] for pk in requested if pk in data.node_by_entity_pk], dtype=int)
-    for start in range(0, len(nodes), CHUNK_SIZE):
-        chunk = nodes[start : start + CHUNK_SIZE]
-        payloads: list[dict] | None = [] if on_payloads else None
-        _store_chunk(
-            result=result,
-            data=data,
-            nodes=chunk,
-            policy=policy,
-            as_of=as_of,
-            trigger=trigger,
-            actor=actor,
-            summary=summary,
-            collect=collect_payloads,
-            snapshot_at=snapshot_at,
-            sink=payloads,
-            reexplain=reexplain,
-        )
-        if on_payloads:
-            on_payloads(payloads)
-        if progress:
-            progress(len(chunk))
+    with transaction.atomic() if on_stored else nullcontext():
+        for start in range(0, len(nodes), CHUNK_SIZE):
+            chunk = nodes[start : start + CHUNK_SIZE]
+            payloads: list[dict] | None = [] if on_payloads else None
+            _store_chunk(
+                result=result,
+                data=data,
+                nodes=chunk,
+                policy=policy,
+                as_of=as_of,
+                trigger=trigger,
+                actor=actor,
+                summary=summary,
+                collect=collect_payloads,
+                snapshot_at=snapshot_at,
+                sink=payloads,
+                reexplain=reexplain,
+            )
+            if on_payloads:
+                on_payloads(payloads)
+            if progress:
+                progress(len(chunk))
+        if on_stored:
+            on_stored(summary)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -193,6 +203,23 @@ _CURRENT_FIELDS = (
 )
 
 
+@contextmanager
+def _one_snapshot():
+    """Read the graph on one snapshot: PostgreSQL's READ COMMITTED takes a new one per statement, so the
+    breadth-first closure, the entities and the interests could otherwise come from before and after
+    another transaction's commit (a decision computed on half-written data). Outside a transaction the
+    reads run in a read-only REPEATABLE READ transaction; inside the caller's transaction (an API write
+    re-screening inline) they see that transaction's own changes, and a change committed meanwhile by
+    another transaction has its own re-screen request, processed afterwards from a later snapshot."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def _numeric_signature(policy_id, outcome, methods: dict) -> tuple:
     lt, cc = methods["look_through"], methods["control_chain"]
     return (policy_id, outcome, lt["outcome"], lt["low"], lt["high"], cc["outcome"], cc["low"], cc["high"])
@@ -203,12 +230,20 @@ def _store_chunk(
     *, result, data, nodes, policy, as_of, trigger, actor, summary, collect, snapshot_at, sink=None, reexplain=True
 ) -> None:
     entity_ids = [int(data.entity_pk_by_node[node]) for node in nodes]
-    # Lock the current rows so two concurrent screenings of one entity cannot interleave.
+    # Serialise concurrent screenings of one entity: lock the entities (not their CurrentDecision rows,
+    # which a first screening does not have yet), in id order so two chunks cannot deadlock. NO KEY
+    # UPDATE does not block inserts that reference the entity. Then read the current decisions in a
+    # separate statement: after a lock wait, PostgreSQL re-reads only the locked row, so columns joined
+    # into the locking query would be the stale pre-wait ones.
+    list(
+        Entity.objects.select_for_update(no_key=True)
+        .filter(pk__in=ids_in(entity_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     current = {
         row[0]: row[1:]
-        for row in CurrentDecision.objects.select_for_update(of=("self",))
-        .filter(entity_id__in=entity_ids)
-        .values_list(*_CURRENT_FIELDS)
+        for row in CurrentDecision.objects.filter(entity_id__in=ids_in(entity_ids)).values_list(*_CURRENT_FIELDS)
     }
     now = snapshot_at
     new_decisions: list[Decision] = []

@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef, Q
-from django.http import HttpResponseRedirect
+from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -39,6 +39,9 @@ from cases.services.screening import screen_entities
 
 from .parties import entity_screening_context
 from .site import ADMIN_MEDIA_CSS, ReadOnlyAdmin, call_service, error_messages, outcome_badge
+
+#: What an evidence download may be served as: the upload allow-list's types (never text/html).
+EVIDENCE_CONTENT_TYPES = frozenset(case_services._CONTENT_TYPES.values())
 
 # ------------------------------------------------------------------ helpers
 
@@ -372,7 +375,32 @@ class CaseAdmin(SimpleHistoryAdmin):
                 self.admin_site.admin_view(self.case_action_view),
                 name="{}_{}_do".format(*info),
             ),
+            path(
+                "<path:object_id>/evidence/<int:evidence_id>/",
+                self.admin_site.admin_view(self.evidence_download_view),
+                name="{}_{}_evidence".format(*info),
+            ),
         ] + super().get_urls()
+
+    def evidence_download_view(self, request, object_id, evidence_id):
+        """An uploaded evidence file, to whoever may view the case: always a download (attachment), with
+        a content type from the upload allow-list, nosniff and a sandboxing CSP, so an uploaded file is
+        never rendered as a page of this site. MEDIA_URL is not routed: this is the only way to a file."""
+        case = get_object_or_404(Case, pk=object_id)
+        if not self.has_view_permission(request, case):
+            raise PermissionDenied
+        evidence = get_object_or_404(case.evidence.exclude(file=""), pk=evidence_id)
+        content_type = evidence.content_type if evidence.content_type in EVIDENCE_CONTENT_TYPES else ""
+        response = FileResponse(
+            evidence.file.open("rb"),
+            as_attachment=True,
+            filename=evidence.original_name or f"evidence-{evidence.pk}",
+            content_type=content_type or "application/octet-stream",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}

@@ -1,0 +1,20 @@
+"""Session-wide test configuration.
+
+Transactional tests (``django_db(transaction=True)``: live servers, real
+threads) end by emptying every table, including the reference data the
+migrations seed (jurisdictions, the default policy, role groups). Making them
+all use serialized rollback restores that data before each one, whatever ran
+before it.
+"""
+
+import pytest
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None or not marker.kwargs.get("transaction"):
+            continue
+        if not marker.kwargs.get("serialized_rollback"):
+            serialized = pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True)
+            item.add_marker(serialized, append=False)

@@ -1,0 +1,51 @@
+"""The content security policy breaks nothing: no CSP violation on the admin login, the admin index and a
+changelist, the case page (the ownership graph renders), an admin add form, and the Swagger UI at /api/docs/."""
+
+import pytest
+
+from cases.models import Case
+from tests.browser.test_investigator_journey import PASSWORD, build_portfolio
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+# Every violation fires a securitypolicyviolation event (Chromium also logs a console error, below).
+LISTEN = """document.addEventListener('securitypolicyviolation', e =>
+  console.error(`CSP-VIOLATION ${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));"""
+
+
+def csp_messages(messages: list[str]) -> list[str]:
+    return [m for m in messages if "CSP-VIOLATION" in m or "Content Security Policy" in m]
+
+
+def test_no_csp_violations(live_server, audit_flushable, page):
+    subject = build_portfolio()
+    UserFactory(username="root", is_superuser=True, is_staff=True)
+    case = Case.objects.get(subject=subject)
+    messages: list[str] = []
+    page.add_init_script(LISTEN)
+    page.on("console", lambda m: messages.append(f"{page.url} {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: messages.append(f"{page.url} pageerror: {e}"))
+
+    response = page.goto(f"{live_server.url}/admin/login/")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    page.fill("#id_username", "root")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+    page.goto(f"{live_server.url}/admin/cases/case/")  # changelist: actions.js, filters
+    page.wait_for_load_state("networkidle")
+    page.goto(f"{live_server.url}/admin/auth/user/add/")  # change_form.js, prepopulated fields, jsi18n
+    page.wait_for_load_state("networkidle")
+
+    page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
+    page.wait_for_selector(".cs-graph canvas", state="attached")  # cytoscape drew the graph
+    page.wait_for_load_state("networkidle")
+
+    page.goto(f"{live_server.url}/api/docs/")
+    page.wait_for_selector(".opblock", timeout=30_000)  # Swagger UI rendered the operations
+    page.wait_for_load_state("networkidle")
+
+    assert csp_messages(messages) == [], "\n".join(messages)
+    assert not [m for m in messages if "pageerror" in m], "\n".join(messages)

@@ -261,5 +261,7 @@ LOGGING = {
         # The request middleware logs every request; Django's own request/server loggers would repeat it.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "ERROR" if not DEBUG else "INFO"},
+        # django-axes announces itself at INFO in every process (also management commands, whose stdout is data).
+        "axes.apps": {"level": "WARNING"},
     },
 }

@@ -65,29 +65,46 @@ def pg_admin_url(name: str) -> str:
     return f"postgres://{auth}{host}:{port}/{name}"
 
 
-@pytest.fixture
-def scratch_pg():
-    """A fresh, migrated PostgreSQL database for subprocesses (which cannot see the test's transaction).
-
-    Yields an ``env`` dict for ``subprocess`` (DATABASE_URL set); the database is dropped afterwards.
-    """
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only: subprocess fault tests need a scratch server database")
-    import psycopg
-
-    name = f"reliability_{uuid.uuid4().hex[:12]}"
-    admin = pg_admin_url("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env = {
+def _subprocess_env(name: str) -> dict:
+    return {
         **os.environ,
         "DATABASE_URL": pg_admin_url(name),
         "DJANGO_SETTINGS_MODULE": "compliance.settings_test",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+@pytest.fixture(scope="session")
+def _scratch_template():
+    """One migrated template database per session (``migrate`` is slow); each test copies it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: subprocess tests need a scratch server database")
+    import psycopg
+
+    name = f"reliability_tpl_{uuid.uuid4().hex[:12]}"
+    admin = pg_admin_url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        manage(env, "migrate", "--no-input", timeout=120)
-        yield env
+        manage(_subprocess_env(name), "migrate", "--no-input", timeout=300)
+        yield name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def scratch_pg(_scratch_template):
+    """A fresh, migrated PostgreSQL database ``reliability_<random>`` for subprocesses (which cannot see
+    the test's transaction). Yields an ``env`` dict for ``subprocess``; the database is dropped afterwards."""
+    import psycopg
+
+    name = f"reliability_{uuid.uuid4().hex[:12]}"
+    admin = pg_admin_url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_scratch_template}"')
+    try:
+        yield _subprocess_env(name)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -110,3 +110,17 @@ def test_api_tokens_are_not_throttled_by_axes(staff):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
     assert api.get("/api/v1/cases/").status_code == 200
+
+
+def test_test_client_login_needs_the_request(staff, client):
+    """Axes needs the request to key on the address: tests log in with ``force_login`` (not throttled), or
+    ``client.login(request=HttpRequest(), …)``; a bare ``client.login`` fails loudly instead of bypassing it."""
+    from axes.exceptions import AxesBackendRequestParameterRequired
+    from django.http import HttpRequest
+
+    with pytest.raises(AxesBackendRequestParameterRequired):
+        client.login(username="root", password=PASSWORD)
+    request = HttpRequest()
+    request.META["REMOTE_ADDR"] = "127.0.0.1"
+    assert client.login(request=request, username="root", password=PASSWORD)
+    assert client.get("/admin/").status_code == 200

@@ -53,3 +53,10 @@ def test_readiness_fails_without_the_database_and_leaks_nothing(client):
 def test_health_needs_no_login_and_only_get(client):
     assert client.get("/health/ready/").status_code == 200
     assert client.post("/health/").status_code == 405
+
+
+@override_settings(SECURE_SSL_REDIRECT=True)
+def test_health_is_exempt_from_the_https_redirect(client):
+    assert client.get("/health/").status_code == 200
+    assert client.get("/health/ready/").status_code == 200
+    assert client.get("/admin/login/").status_code == 301

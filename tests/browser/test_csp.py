@@ -1,5 +1,6 @@
 """The content security policy breaks nothing: no CSP violation on the admin login, the admin index and a
-changelist, the case page (the ownership graph renders), an admin add form, and the Swagger UI at /api/docs/."""
+changelist, the case page (the ownership graph renders), its field history, an admin add form, and the Swagger UI
+at /api/docs/."""
 
 import pytest
 
@@ -41,6 +42,9 @@ def test_no_csp_violations(live_server, audit_flushable, page):
 
     page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
     page.wait_for_selector(".cs-graph canvas", state="attached")  # cytoscape drew the graph
+    page.wait_for_load_state("networkidle")
+
+    page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/history/")  # simple-history's page
     page.wait_for_load_state("networkidle")
 
     page.goto(f"{live_server.url}/api/docs/")

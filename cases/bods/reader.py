@@ -153,14 +153,27 @@ def _json_lines(stream) -> Iterator[tuple[Any, str | None]]:
             try:
                 value = orjson.loads(line)
             except orjson.JSONDecodeError:
-                rest = b"\n".join(lines[index:]) + b"\n" + tail
-                yield from _without_raw(_ijson_values(_Prepended(rest, stream)))
-                return
+                # orjson refuses some valid JSON (an unpaired \uD800 escape): the standard library
+                # keeps it as written, so validation can reject it instead of ijson silently
+                # turning it into "?".
+                value = _stdlib_value(line)
+                if value is None:
+                    rest = b"\n".join(lines[index:]) + b"\n" + tail
+                    yield from _without_raw(_ijson_values(_Prepended(rest, stream)))
+                    return
             if isinstance(value, dict) and value.get("recordType") == "relationship" and _has_float_share(value):
                 value = json.loads(line, parse_float=Decimal)
             yield value, line.decode().strip()
         if not chunk:
             return
+
+
+def _stdlib_value(line: bytes) -> Any | None:
+    """The line's value by the standard library, or None if it is not one JSON value."""
+    try:
+        return json.loads(line, parse_float=Decimal)
+    except ValueError:
+        return None
 
 
 def _ijson_values(stream) -> Iterator[Any]:

@@ -17,6 +17,7 @@ module stays free of the ORM and costs one query per few thousand references.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,6 +33,32 @@ MAX_RECORD_ID_LENGTH = 255
 PENDING_FLUSH_SIZE = 2000
 LOWER_BOUNDS = ("minimum", "exclusiveMinimum")
 UPPER_BOUNDS = ("maximum", "exclusiveMaximum")
+
+
+# NUL cannot be stored by PostgreSQL and an unpaired surrogate cannot be encoded as UTF-8;
+# both are valid JSON escapes, so the schema lets them through.
+_UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(value: Any, path: str = "") -> str | None:
+    """The first string (key or value) holding a character no database can store faithfully."""
+    if isinstance(value, str):
+        match = _UNSTORABLE_TEXT.search(value)
+        if match is None:
+            return None
+        kind = "a NUL character" if match.group() == "\x00" else "an unpaired UTF-16 surrogate"
+        return f"{path or 'statement'}: text contains {kind} (U+{ord(match.group()):04X}), which cannot be stored"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = text_problem(key, path) or text_problem(item, f"{path}.{key}" if path else key)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = text_problem(item, f"{path}[{index}]")
+            if problem:
+                return problem
+    return None
 
 
 @lru_cache(maxsize=4096)
@@ -107,6 +134,7 @@ class StatementValidator:
         return (
             self._version_problem(statement)
             or schema_problem(statement)
+            or text_problem(statement)
             or self._identity_problem(position, statement)
             or self._details_problem(position, statement)
         )

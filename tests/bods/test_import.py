@@ -498,3 +498,22 @@ def test_demo_file_imports_and_names_every_customer():
     assert Relationship.objects.filter(is_closed=True).count() == 1
     assert Relationship.objects.exclude(component_record_ids=[]).exists()
     assert (demo / "demo.bods.jsonl.gz").stat().st_size < 2 * 1024 * 1024
+
+
+def test_nul_character_in_a_name_is_rejected_before_anything_is_stored(tmp_path, existing):
+    error = failing(tmp_path, [entity("e1"), person("p1", name="Li\x00Wei")])
+    assert "statement 2" in str(error)
+    assert "recordDetails.names[0].fullName: text contains a NUL character (U+0000)" in str(error)
+
+
+def test_unpaired_surrogate_escape_is_rejected_not_mangled(tmp_path, existing):
+    """ijson would turn an unpaired \\ud800 into '?' silently; the import must refuse the file instead."""
+    before = snapshot()
+    path = write_jsonl(tmp_path / "f.jsonl", [entity("e1"), entity("e-surrogate")])
+    text = path.read_text().replace("e-surrogate", "e-\\ud800-surrogate")
+    path.write_text(text)
+    with pytest.raises(BodsImportError) as error:
+        bods_import_file(path=path)
+    assert "statement 2" in str(error.value)
+    assert "unpaired UTF-16 surrogate (U+D800)" in str(error.value)
+    assert snapshot() == before

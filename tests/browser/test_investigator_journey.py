@@ -1,49 +1,23 @@
 """The investigator's journey in a real browser: find a blocked customer, see why, propose an override;
 a manager approves it; the audit trail shows both. Screenshots for docs/investigator-guide.md."""
 
+import io
 import re
 
 import pytest
-from django.contrib.auth.models import Group
+from django.core.management import call_command
 
-from cases.models import Case, CaseStatus, Override, OverrideStatus
-from cases.roles import INVESTIGATOR, MANAGER, roles_sync
-from cases.services.screening import screen_entities
-from tests.factories import CustomerFactory, EntityFactory, PersonFactory, UserFactory, stake
+from cases.models import Case, CaseStatus, Entity, Override, OverrideStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PASSWORD = "correct-horse-battery-staple"
 
 
-def make_user(username, role):
-    roles_sync()
-    user = UserFactory(username=username, is_staff=True)
-    user.groups.add(Group.objects.get(name=role))
-    return user
-
-
-def build_portfolio():
-    """Spec example 3 (blocked by the control chain only), plus a clean and a review customer for context."""
-    cn = EntityFactory(name="CN Holdco", external_id="cn-holdco", jurisdiction_id="CN")
-    holding = EntityFactory(name="H GmbH", external_id="h-gmbh", jurisdiction_id="DE")
-    subject = EntityFactory(name="Subject Trading Ltd", external_id="subject-s", jurisdiction_id="GB")
-    CustomerFactory(entity=subject, customer_reference="CUST-1001")
-    stake(cn, holding, 55)
-    stake(PersonFactory(name="Hanna Keller", nationalities=["DE"]), holding, 45)
-    stake(holding, subject, 80)
-    stake(PersonFactory(name="Sam Clean", nationalities=["GB"]), subject, 20)
-
-    clean = EntityFactory(name="Clean Widgets Ltd", jurisdiction_id="GB")
-    CustomerFactory(entity=clean, customer_reference="CUST-1002")
-    stake(PersonFactory(name="Alice Smith"), clean, 100)
-
-    review = EntityFactory(name="Partly Known plc", jurisdiction_id="GB")
-    CustomerFactory(entity=review, customer_reference="CUST-1003")
-    stake(PersonFactory(name="Li Wei", nationalities=["CN"]), review, 30)
-    stake(PersonFactory(name="Bob Jones"), review, 30)
-    screen_entities(trigger="onboarding")
-    return subject
+def load_demo():
+    """The demo data set exactly as `make run` loads it, with its demo users (password: PASSWORD)."""
+    call_command("setup_demo", password=PASSWORD, stdout=io.StringIO())
+    return Entity.objects.get(external_id="demo-ex3-s")  # spec example 3: blocked by the control chain only
 
 
 def login(page, live_server, username):
@@ -60,29 +34,33 @@ def logout(page):
 
 
 def test_blocked_customer_override_four_eyes_and_audit(live_server, audit_flushable, page, screenshot):
-    subject = build_portfolio()
-    make_user("ivy.investigator", INVESTIGATOR)
-    make_user("mona.manager", MANAGER)
+    subject = load_demo()
     case = Case.objects.get(subject=subject)
+    investigator, manager = "investigator", "manager"
 
-    # 1. The investigator finds the blocked customer.
-    login(page, live_server, "ivy.investigator")
+    # 1. The investigator finds the blocked customers, then this one.
+    login(page, live_server, investigator)
     page.goto(f"{live_server.url}/admin/cases/customer/")
     page.get_by_role("link", name="Block", exact=True).first.click()
     page.wait_for_url(re.compile(r"outcome=block"))
     rows = page.locator("#result_list tbody tr")
-    assert rows.count() == 1
-    assert "CUST-1001" in rows.first.inner_text()
+    assert rows.count() > 1
+    assert "CUST-EX03" in page.locator("#result_list").inner_text()
     screenshot(page, "01-blocked-customers")
+    page.fill("#searchbar", "CUST-EX03")
+    page.locator("#changelist-search input[type=submit]").click()
+    assert rows.count() == 1
 
     # 2. … opens its entity, then its case, and sees why: both intervals, the paths and the graph.
-    rows.first.get_by_role("link", name="Subject Trading Ltd").click()
+    rows.first.get_by_role("link", name="Example 3 Subject GmbH").click()
     page.get_by_role("link", name=re.compile(r"Case SC-")).click()
     page.wait_for_selector("[data-graph-ready=true]")
     decision = page.locator("#decision")
     assert "44.00 % – 44.00 %" in decision.inner_text()
     assert "80.00 % – 80.00 %" in decision.inner_text()
-    assert "CN Holdco —55%→ H GmbH —80%→ Subject Trading Ltd" in decision.inner_text()
+    assert "Example 3 Owner Co., Ltd. —55%→ Example 3 Holding GmbH —80%→ Example 3 Subject GmbH" in (
+        decision.inner_text()
+    )
     assert page.locator("#graph canvas").count() > 0
     assert "5 parties, 4 relationships" in page.locator("[data-graph-status]").inner_text()
     screenshot(page, "02-case-why")
@@ -93,7 +71,8 @@ def test_blocked_customer_override_four_eyes_and_audit(live_server, audit_flusha
     page.select_option("#override-outcome", "allow")
     page.fill(
         "#override-reason",
-        "CN Holdco sold its 55 % stake in H GmbH on 2026-10-01 (Handelsregister extract attached); "
+        "Example 3 Owner Co. sold its 55 % stake in Example 3 Holding GmbH on 2026-10-01 (Handelsregister "
+        "extract attached); "
         "the register has not been updated yet.",
     )
     screenshot(page, "03-propose-override", locator=page.locator("#decide"))
@@ -106,7 +85,7 @@ def test_blocked_customer_override_four_eyes_and_audit(live_server, audit_flusha
     logout(page)
 
     # 4. The manager sees it in "Pending my approval" and approves it.
-    login(page, live_server, "mona.manager")
+    login(page, live_server, manager)
     page.goto(f"{live_server.url}/admin/cases/case/")
     tab = page.locator("[data-queue=pending_me]")
     assert tab.locator(".cs-queue__count").inner_text() == "1"
@@ -127,9 +106,9 @@ def test_blocked_customer_override_four_eyes_and_audit(live_server, audit_flusha
     text = trail.inner_text()
     for action in ("override.proposed", "override.approved", "override.applied", "case.closed_by_override"):
         assert action in text
-    assert "ivy.investigator" in text and "mona.manager" in text
+    assert investigator in text and manager in text
     screenshot(page, "06-audit-trail", locator=trail)
 
     override = Override.objects.get(case=case)
-    assert override.status == OverrideStatus.APPLIED and override.approved_by.username == "mona.manager"
+    assert override.status == OverrideStatus.APPLIED and override.approved_by.username == manager
     assert Case.objects.get(pk=case.pk).status == CaseStatus.CLOSED

@@ -5,6 +5,7 @@ at /api/docs/."""
 import pytest
 
 from cases.models import Case
+from tests.api.conftest import baseline  # noqa: F401  (pytest fixture: seed data after earlier flushes)
 from tests.browser.test_investigator_journey import PASSWORD, build_portfolio
 from tests.factories import UserFactory
 
@@ -19,7 +20,7 @@ def csp_messages(messages: list[str]) -> list[str]:
     return [m for m in messages if "CSP-VIOLATION" in m or "Content Security Policy" in m]
 
 
-def test_no_csp_violations(live_server, audit_flushable, page):
+def test_no_csp_violations(live_server, baseline, audit_flushable, page):  # noqa: F811
     subject = build_portfolio()
     UserFactory(username="root", is_superuser=True, is_staff=True)
     case = Case.objects.get(subject=subject)

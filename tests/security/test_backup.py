@@ -21,6 +21,7 @@ from cases.models import AuditEvent, Case
 from cases.roles import INVESTIGATOR
 from cases.services import cases as case_services
 from tests.admin.conftest import make_user
+from tests.api.conftest import baseline  # noqa: F401  (pytest fixture: seed data after earlier flushes)
 from tests.browser.conftest import audit_flushable  # noqa: F401  (pytest fixture)
 from tests.factories import CustomerFactory
 from tests.services.conftest import decide
@@ -54,7 +55,7 @@ def verify_audit(database_url: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite online backup API (PostgreSQL: see the pg_dump test)")
-def test_sqlite_online_backup_restores_and_verifies(audit_flushable, tmp_path):  # noqa: F811
+def test_sqlite_online_backup_restores_and_verifies(baseline, audit_flushable, tmp_path):  # noqa: F811
     rows = some_history()
     backup = tmp_path / "backup.sqlite3"
     target = sqlite3.connect(backup)
@@ -90,7 +91,7 @@ def pg_env() -> tuple[dict, dict]:
 @pytest.mark.postgres_only
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_dump/pg_restore need PostgreSQL (SQLite: see above)")
 @pytest.mark.skipif(shutil.which("pg_dump") is None, reason="needs the pg_dump and pg_restore commands")
-def test_postgres_dump_restore_into_a_fresh_database_verifies(audit_flushable, tmp_path):  # noqa: F811
+def test_postgres_dump_restore_into_a_fresh_database_verifies(baseline, audit_flushable, tmp_path):  # noqa: F811
     rows = some_history()
     db, env = pg_env()
     dump = tmp_path / "compliance.dump"

@@ -5,9 +5,26 @@ at /api/docs/."""
 import pytest
 
 from cases.models import Case
+from cases.services.screening import screen_entities
 from tests.api.conftest import baseline  # noqa: F401  (pytest fixture: seed data after earlier flushes)
-from tests.browser.test_investigator_journey import PASSWORD, build_portfolio
-from tests.factories import UserFactory
+from tests.factories import CustomerFactory, EntityFactory, PersonFactory, UserFactory, stake
+
+PASSWORD = "correct-horse-battery-staple"  # tests.factories.UserFactory
+
+
+def build_portfolio():
+    """A customer blocked through a CN holding (so the case page has a graph with a restricted party)."""
+    cn = EntityFactory(name="CN Holdco", external_id="cn-holdco", jurisdiction_id="CN")
+    holding = EntityFactory(name="H GmbH", external_id="h-gmbh", jurisdiction_id="DE")
+    subject = EntityFactory(name="Subject Trading Ltd", external_id="subject-s", jurisdiction_id="GB")
+    CustomerFactory(entity=subject, customer_reference="CUST-1001")
+    stake(cn, holding, 55)
+    stake(PersonFactory(name="Hanna Keller"), holding, 45)
+    stake(holding, subject, 80)
+    stake(PersonFactory(name="Sam Clean"), subject, 20)
+    screen_entities(trigger="onboarding")
+    return subject
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

@@ -2,13 +2,14 @@
 
 Status codes: 400 malformed input (serializer validation), 401 no/invalid credentials,
 403 not allowed, 404 not found, 405, 409 conflict (unique key, concurrent change),
+413 body over DATA_UPLOAD_MAX_MEMORY_SIZE,
 422 a business rule refused the request (service ``ValidationError``, Idempotency-Key
 reused with another body), 429 throttled, 500 unexpected (logged, no details leaked).
 """
 
 import logging
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
@@ -26,6 +27,12 @@ class UnprocessableEntity(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_detail = "The request could not be processed."
     default_code = "unprocessable"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
 
 
 class Conflict(exceptions.APIException):
@@ -85,6 +92,8 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge(str(exc))
     elif isinstance(exc, IdempotencyMismatch):
         exc = UnprocessableEntity(str(exc), code="idempotency_key_reused")
     elif isinstance(exc, IdempotencyInProgress):

@@ -126,6 +126,10 @@ class BodsFile:
                 yield position, item, raw
         except (IncompleteJSONError, JSONError) as exc:
             raise BodsError(_json_problem(exc, position)) from exc
+        except RecursionError as exc:  # the standard library's parser recurses per nesting level
+            raise BodsError(
+                f"invalid JSON after statement {position} (statement {position + 1} cannot be read): nested too deeply"
+            ) from exc
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise BodsError(f"corrupt or truncated compressed data after statement {position}: {exc}") from exc
 

@@ -60,9 +60,14 @@ def format_path(path) -> str:
 def schema_problem(statement: dict[str, Any]) -> str | None:
     """The first schema violation as ``path: message``, or None if the statement is valid."""
     validator = statement_validator()
-    if validator.is_valid(statement):
-        return None
-    for error in validator.iter_errors(statement):
-        path = format_path(error.instance_path)
-        return f"{path}: {error.message}" if path else error.message
+    try:
+        if validator.is_valid(statement):
+            return None
+        for error in validator.iter_errors(statement):
+            path = format_path(error.instance_path)
+            return f"{path}: {error.message}" if path else error.message
+    except ValueError as exc:  # jsonschema-rs refuses values nested deeper than its recursion limit
+        if "recursion limit" not in str(exc).lower():
+            raise
+        return "the statement is nested too deeply to be valid BODS"
     return None  # pragma: no cover - is_valid and iter_errors agree

@@ -240,7 +240,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Health: /health/ready/ answers 503 when ready tasks + pending re-screens exceed this.
 HEALTH_MAX_BACKLOG = env.int("HEALTH_MAX_BACKLOG", default=10_000)
 
-# Logs: JSON lines on stdout in production (LOG_FORMAT=json, the default unless DEBUG), one line per
+# Logs: JSON lines on stderr in production (stdout stays clean for command output such as
+# `screen --json`) (LOG_FORMAT=json, the default unless DEBUG), one line per
 # request from compliance.middleware with request_id, user, path, status and duration; secrets redacted.
 LOG_FORMAT = env("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
@@ -254,7 +255,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
+            "stream": "ext://sys.stderr",
             "formatter": LOG_FORMAT,
             "filters": ["redact"],
         }

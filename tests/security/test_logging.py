@@ -104,9 +104,9 @@ def test_failed_admin_login_logs_no_password(client, caplog):
     assert caplog.records and "Very-Secret-Typo-42" not in caplog.text
 
 
-def test_production_logging_is_json_on_stdout_with_the_redaction_filter():
+def test_production_logging_is_json_on_stderr_with_the_redaction_filter():
     from django.conf import settings
 
     handler = settings.LOGGING["handlers"]["console"]
-    assert handler["stream"] == "ext://sys.stdout" and "redact" in handler["filters"]
+    assert handler["stream"] == "ext://sys.stderr" and "redact" in handler["filters"]
     assert settings.LOG_FORMAT == "json"  # DEBUG is false in the test settings, as in production

@@ -29,9 +29,8 @@ def run_one(n: int, seed: int) -> dict:
     t2, c2 = time.perf_counter(), time.process_time()
     result = screen(graph, as_of_day=TODAY)
     t3, c3 = time.perf_counter(), time.process_time()
-    entities = np.isin(graph.node_class, (NodeClass.ENTITY, NodeClass.LISTED_ENTITY,
-                                          NodeClass.RESTRICTED_ROOT))
-    entities[data.n_companies:] = False
+    entities = np.isin(graph.node_class, (NodeClass.ENTITY, NodeClass.LISTED_ENTITY, NodeClass.RESTRICTED_ROOT))
+    entities[data.n_companies :] = False
     t4 = time.perf_counter()
     explained = [result.decision_dict(int(i)) for i in np.nonzero(entities)[0][:1000]]
     t5 = time.perf_counter()
@@ -69,8 +68,11 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     for n in args.sizes:
         out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.engine_bench", "--single", "--sizes", str(n),
-             "--seed", str(args.seed)], capture_output=True, text=True, check=True)
+            [sys.executable, "-m", "benchmarks.engine_bench", "--single", "--sizes", str(n), "--seed", str(args.seed)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results.append(json.loads(out.stdout))
     print(json.dumps({"engine": results, "load_average": os.getloadavg()}, indent=2))
 

@@ -57,12 +57,18 @@ class Synthetic:
         high = np.repeat((self.high_bp / 10_000.0)[:, None], 2, axis=1)
         has = np.repeat(self.has_share[:, None], 2, axis=1)
         return Graph(
-            node_class=self.node_class, owner=self.owner, subject=self.subject,
-            share_low=low, share_high=high,
+            node_class=self.node_class,
+            owner=self.owner,
+            subject=self.subject,
+            share_low=low,
+            share_high=high,
             low_open=np.repeat(self.low_open[:, None], 2, axis=1),
             high_open=np.repeat(self.high_open[:, None], 2, axis=1),
-            has_share=has, control=self.control, indicator=self.indicator,
-            start_day=np.full(e, INT32_MIN, dtype=np.int32), end_day=self.end_day,
+            has_share=has,
+            control=self.control,
+            indicator=self.indicator,
+            start_day=np.full(e, INT32_MIN, dtype=np.int32),
+            end_day=self.end_day,
             node_labels=[self.label(i) for i in range(self.node_class.size)] if labels else None,
         )
 
@@ -82,16 +88,24 @@ class _Edges:
     def __init__(self) -> None:
         self.parts: list[tuple[np.ndarray, ...]] = []
 
-    def add(self, owner, subject, low, high, lo_open=None, hi_open=None, has=None,
-            control=None, indicator=None) -> None:
+    def add(
+        self, owner, subject, low, high, lo_open=None, hi_open=None, has=None, control=None, indicator=None
+    ) -> None:
         k = np.asarray(owner).size
         z = np.zeros(k, dtype=bool)
-        self.parts.append((
-            np.asarray(owner, np.int64), np.asarray(subject, np.int64),
-            np.asarray(low, np.int64), np.asarray(high, np.int64),
-            z if lo_open is None else lo_open, z if hi_open is None else hi_open,
-            ~z if has is None else has, z if control is None else control,
-            z if indicator is None else indicator))
+        self.parts.append(
+            (
+                np.asarray(owner, np.int64),
+                np.asarray(subject, np.int64),
+                np.asarray(low, np.int64),
+                np.asarray(high, np.int64),
+                z if lo_open is None else lo_open,
+                z if hi_open is None else hi_open,
+                ~z if has is None else has,
+                z if control is None else control,
+                z if indicator is None else indicator,
+            )
+        )
 
     def cat(self) -> list[np.ndarray]:
         return [np.concatenate(col) for col in zip(*self.parts, strict=True)]
@@ -120,8 +134,7 @@ def generate(n_entities: int, seed: int = 0, restricted_rate: float = 0.04) -> S
     # Parties: persons (clean or restricted), restricted companies, unknown parties.
     n_tops = tops.size
     n_persons = int(n_tops * 2.5) + subs.size // 8
-    person_cls = np.where(rng.random(n_persons) < restricted_rate, NodeClass.RESTRICTED_ROOT,
-                          NodeClass.CLEAN_TERMINAL)
+    person_cls = np.where(rng.random(n_persons) < restricted_rate, NodeClass.RESTRICTED_ROOT, NodeClass.CLEAN_TERMINAL)
     n_restricted_co = max(1, n_entities // 200)
     n_unknown = max(1, n_entities // 100)
     p0 = n_entities
@@ -140,11 +153,14 @@ def generate(n_entities: int, seed: int = 0, restricted_rate: float = 0.04) -> S
     room = 10_000 - high[np.searchsorted(subs, second)]
     kind = rng.random(second.size)
     owner2 = np.where(
-        kind < 0.4, starts[group[second]] + np.floor(rng.random(second.size)
-                                                     * rank[second]).astype(np.int64),
-        np.where(kind < 0.8, rng.integers(p0, r0, second.size),
-                 np.where(kind < 0.9, rng.integers(r0, u0, second.size),
-                          rng.integers(u0, n_nodes, second.size))))
+        kind < 0.4,
+        starts[group[second]] + np.floor(rng.random(second.size) * rank[second]).astype(np.int64),
+        np.where(
+            kind < 0.8,
+            rng.integers(p0, r0, second.size),
+            np.where(kind < 0.9, rng.integers(r0, u0, second.size), rng.integers(u0, n_nodes, second.size)),
+        ),
+    )
     share2 = np.maximum(1, (room * rng.uniform(0.3, 1.0, second.size)).astype(np.int64))
     edges.add(owner2, second, share2, share2)
 
@@ -154,14 +170,17 @@ def generate(n_entities: int, seed: int = 0, restricted_rate: float = 0.04) -> S
     n_holders = np.where(listed, 1, rng.integers(1, 5, n_tops))
     holder_top = np.repeat(tops, n_holders)
     holder_count = np.repeat(n_holders, n_holders)
-    split = np.where(np.repeat(listed, n_holders), rng.integers(500, 6_000, holder_top.size),
-                     9_000 // holder_count)
-    who = np.where(rng.random(holder_top.size) < 0.93, rng.integers(p0, r0, holder_top.size),
-                   rng.integers(r0, n_nodes, holder_top.size))
+    split = np.where(np.repeat(listed, n_holders), rng.integers(500, 6_000, holder_top.size), 9_000 // holder_count)
+    who = np.where(
+        rng.random(holder_top.size) < 0.93,
+        rng.integers(p0, r0, holder_top.size),
+        rng.integers(r0, n_nodes, holder_top.size),
+    )
     low, high, lo_open, hi_open = _shares(rng, holder_top.size, major=False)
     band = lo_open | hi_open | (high != low)
-    edges.add(who, holder_top, np.where(band, np.minimum(low, split), split),
-              np.where(band, np.minimum(high, split), split))
+    edges.add(
+        who, holder_top, np.where(band, np.minimum(low, split), split), np.where(band, np.minimum(high, split), split)
+    )
 
     # Cross-holdings: a member holds 5 % of its group top (ownership cycles).
     big = np.nonzero(sizes >= 3)[0]
@@ -175,21 +194,33 @@ def generate(n_entities: int, seed: int = 0, restricted_rate: float = 0.04) -> S
     ctrl_owner = rng.integers(p0, n_nodes, k)
     is_ctrl = rng.random(k) < 0.5
     zeros = np.zeros(k, dtype=np.int64)
-    edges.add(ctrl_owner, ctrl_subj, zeros, zeros, has=np.zeros(k, bool), control=is_ctrl,
-              indicator=~is_ctrl)
+    edges.add(ctrl_owner, ctrl_subj, zeros, zeros, has=np.zeros(k, bool), control=is_ctrl, indicator=~is_ctrl)
 
     owner, subject, low, high, lo_open, hi_open, has, control, indicator = edges.cat()
     # Rows in (subject, owner) order, as a database index scan would return them; the
     # engine then skips its own sort.
     order = np.lexsort((owner, subject))
     owner, subject, low, high, lo_open, hi_open, has, control, indicator = (
-        a[order] for a in (owner, subject, low, high, lo_open, hi_open, has, control, indicator))
+        a[order] for a in (owner, subject, low, high, lo_open, hi_open, has, control, indicator)
+    )
     ok = owner != subject
-    end = np.where(rng.random(owner.size) < 0.03, TODAY - rng.integers(1, 3_000, owner.size),
-                   INT32_MAX).astype(np.int32)
-    return Synthetic(n_entities, node_class, owner[ok].astype(np.int32), subject[ok].astype(np.int32),
-                     low[ok], high[ok], lo_open[ok], hi_open[ok], has[ok], control[ok],
-                     indicator[ok], end[ok])
+    end = np.where(rng.random(owner.size) < 0.03, TODAY - rng.integers(1, 3_000, owner.size), INT32_MAX).astype(
+        np.int32
+    )
+    return Synthetic(
+        n_entities,
+        node_class,
+        owner[ok].astype(np.int32),
+        subject[ok].astype(np.int32),
+        low[ok],
+        high[ok],
+        lo_open[ok],
+        hi_open[ok],
+        has[ok],
+        control[ok],
+        indicator[ok],
+        end[ok],
+    )
 
 
 def _day_iso(day: int) -> str | None:
@@ -209,10 +240,13 @@ def iter_stake_rows(data: Synthetic) -> Iterator[dict]:
     for i in range(data.owner.size):
         has = bool(data.has_share[i])
         yield {
-            "owner": int(data.owner[i]), "subject": int(data.subject[i]),
+            "owner": int(data.owner[i]),
+            "subject": int(data.subject[i]),
             "share_min": f"{data.low_bp[i] / 100:.2f}" if has else None,
             "share_max": f"{data.high_bp[i] / 100:.2f}" if has else None,
-            "exclusive_min": bool(data.low_open[i]), "exclusive_max": bool(data.high_open[i]),
-            "control": bool(data.control[i]), "indicator": bool(data.indicator[i]),
+            "exclusive_min": bool(data.low_open[i]),
+            "exclusive_max": bool(data.high_open[i]),
+            "control": bool(data.control[i]),
+            "indicator": bool(data.indicator[i]),
             "end_date": _day_iso(int(data.end_day[i])),
         }

@@ -63,8 +63,7 @@ class ScreeningResult:
         """Indices into ``edges`` of the in-force edges into entity ``node`` (by subject)."""
         if self._in_ptr is None:
             ptr = np.zeros(self.graph.n_nodes + 1, dtype=np.int64)
-            np.cumsum(np.bincount(self.edges.subject, minlength=self.graph.n_nodes),
-                      out=ptr[1:])
+            np.cumsum(np.bincount(self.edges.subject, minlength=self.graph.n_nodes), out=ptr[1:])
             self._in_ptr = ptr
         return np.arange(self._in_ptr[node], self._in_ptr[node + 1])
 
@@ -87,23 +86,19 @@ class ScreeningResult:
 
         return explain(self, int(node), max_paths)
 
-    def decision_dict(self, node: int, labels: Any = None, max_paths: int = 10,
-                      path_labels: Any = None) -> dict:
+    def decision_dict(self, node: int, labels: Any = None, max_paths: int = 10, path_labels: Any = None) -> dict:
         from .explain import decision_dict
 
         return decision_dict(self, int(node), labels, max_paths, path_labels)
 
 
-def screen(graph: Graph, policy: Policy | None = None, *,
-           as_of_day: int | None = None) -> ScreeningResult:
+def screen(graph: Graph, policy: Policy | None = None, *, as_of_day: int | None = None) -> ScreeningResult:
     """Screen every node of ``graph`` under ``policy`` on ``as_of_day`` (None: all edges)."""
     policy = policy or Policy()
     cls = graph.node_class
     # Only edges into ordinary / listed entities matter: roots and terminals are fixed.
-    edges = prepare_edges(graph, as_of_day,
-                          np.isin(cls, (NodeClass.ENTITY, NodeClass.LISTED_ENTITY)))
-    ctx = Context(graph.n_nodes, cls, edges, float(policy.threshold), policy.inclusive,
-                  policy.threshold)
+    edges = prepare_edges(graph, as_of_day, np.isin(cls, (NodeClass.ENTITY, NodeClass.LISTED_ENTITY)))
+    ctx = Context(graph.n_nodes, cls, edges, float(policy.threshold), policy.inclusive, policy.threshold)
     disclosed = ctx.in_sum(edges.low)
     disclosed_open = ctx.in_sum(edges.low_open.astype(np.float64)) > 0
     data_error = exceeds(disclosed, disclosed_open, 1.0, False) & ctx.is_entity[:, None]
@@ -111,10 +106,12 @@ def screen(graph: Graph, policy: Policy | None = None, *,
     lt = look_through(ctx)
     cc = control_chain(ctx, err_any)
     lt_blocked, lt_not_allowed = _look_through_status(ctx, lt.figures, err_any)
-    lt_out = np.where(lt_blocked, Outcome.BLOCK,
-                      np.where(lt_not_allowed, Outcome.REVIEW, Outcome.ALLOW)).astype(np.int8)
-    cc_out = np.where(cc.restricted, Outcome.BLOCK,
-                      np.where(cc.proven_clean, Outcome.ALLOW, Outcome.REVIEW)).astype(np.int8)
+    lt_out = np.where(lt_blocked, Outcome.BLOCK, np.where(lt_not_allowed, Outcome.REVIEW, Outcome.ALLOW)).astype(
+        np.int8
+    )
+    cc_out = np.where(cc.restricted, Outcome.BLOCK, np.where(cc.proven_clean, Outcome.ALLOW, Outcome.REVIEW)).astype(
+        np.int8
+    )
     for out in (lt_out, cc_out):
         out[err_any & (out < Outcome.REVIEW)] = Outcome.REVIEW
     if policy.method is Method.LOOK_THROUGH:
@@ -124,14 +121,28 @@ def screen(graph: Graph, policy: Policy | None = None, *,
     else:
         overall = np.maximum(lt_out, cc_out)
     reasons = _reasons(ctx, lt, cc, lt_blocked, lt_not_allowed, err_any, disclosed)
-    return ScreeningResult(graph, policy, as_of_day, edges, lt.figures, cc.figures,
-                           lt_out, cc_out, overall, reasons, data_error, disclosed,
-                           lt_blocked, lt_not_allowed, cc.restricted, cc.proven_clean,
-                           lt.structure)
+    return ScreeningResult(
+        graph,
+        policy,
+        as_of_day,
+        edges,
+        lt.figures,
+        cc.figures,
+        lt_out,
+        cc_out,
+        overall,
+        reasons,
+        data_error,
+        disclosed,
+        lt_blocked,
+        lt_not_allowed,
+        cc.restricted,
+        cc.proven_clean,
+        lt.structure,
+    )
 
 
-def _look_through_status(ctx: Context, fig: Figures,
-                         err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _look_through_status(ctx: Context, fig: Figures, err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """LT BLOCK set and non-ALLOW set, both least fixed points over control edges."""
     e = ctx.edges
     ent = ctx.is_entity
@@ -151,29 +162,38 @@ def _flag_subjects(ctx: Context, edge_mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _reasons(ctx: Context, lt: LookThrough, cc: ControlChain, lt_blocked: np.ndarray,
-             lt_not_allowed: np.ndarray, err: np.ndarray, disclosed: np.ndarray) -> np.ndarray:
+def _reasons(
+    ctx: Context,
+    lt: LookThrough,
+    cc: ControlChain,
+    lt_blocked: np.ndarray,
+    lt_not_allowed: np.ndarray,
+    err: np.ndarray,
+    disclosed: np.ndarray,
+) -> np.ndarray:
     """Reason bitmask per node (union over both methods)."""
     e = ctx.edges
     ent = ctx.is_entity
     t, inc = ctx.t, ctx.inclusive
     own_block = lt_blocked[e.owner] | cc.restricted[e.owner]
-    own_maybe = (lt_not_allowed[e.owner] & ~lt_blocked[e.owner]) | (
-        ~cc.proven_clean[e.owner] & ~cc.restricted[e.owner])
+    own_maybe = (lt_not_allowed[e.owner] & ~lt_blocked[e.owner]) | (~cc.proven_clean[e.owner] & ~cc.restricted[e.owner])
     own_not_clean = lt_not_allowed[e.owner] | ~cc.proven_clean[e.owner]
     flags = [
         (Reason.RESTRICTED_ROOT, ctx.is_root),
-        (Reason.LOW_ABOVE_THRESHOLD, ent & (
-            any2(lt.figures.exceeds(t, inc)) | any2(cc.figures.exceeds(t, inc)))),
-        (Reason.HIGH_ABOVE_THRESHOLD, ent & ~(
-            all2(lt.figures.within(t, inc)) & all2(cc.figures.within(t, inc)))),
+        (Reason.LOW_ABOVE_THRESHOLD, ent & (any2(lt.figures.exceeds(t, inc)) | any2(cc.figures.exceeds(t, inc)))),
+        (Reason.HIGH_ABOVE_THRESHOLD, ent & ~(all2(lt.figures.within(t, inc)) & all2(cc.figures.within(t, inc)))),
         (Reason.RESTRICTED_CONTROL, _flag_subjects(ctx, e.control & own_block)),
         (Reason.POSSIBLE_RESTRICTED_CONTROL, _flag_subjects(ctx, e.control & own_maybe)),
         (Reason.INDICATOR, _flag_subjects(ctx, e.indicator & own_not_clean)),
         (Reason.OVER_100_PERCENT, err),
-        (Reason.UNKNOWN_OWNERSHIP, ent & (
-            ((ctx.cls == NodeClass.ENTITY) & any2(1.0 - disclosed > EPS))
-            | _flag_subjects(ctx, ctx.is_unknown[e.owner] & any2(e.high > 0)))),
+        (
+            Reason.UNKNOWN_OWNERSHIP,
+            ent
+            & (
+                ((ctx.cls == NodeClass.ENTITY) & any2(1.0 - disclosed > EPS))
+                | _flag_subjects(ctx, ctx.is_unknown[e.owner] & any2(e.high > 0))
+            ),
+        ),
         (Reason.CYCLE, lt.structure.node_cyclic()),
         (Reason.CLOSED_CYCLE, lt.structure.closed_comp[lt.structure.labels]),
         (Reason.UNKNOWN_PARTY, ctx.is_unknown),

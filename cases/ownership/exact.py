@@ -48,8 +48,9 @@ def _in_rows(ctx: Context, ptr: np.ndarray, v: int, m: int) -> list[tuple]:
     e = ctx.edges
     a, b = int(ptr[v]), int(ptr[v + 1])
     owners = e.owner[a:b].tolist()
-    return list(zip(owners, ctx.cls[e.owner[a:b]].tolist(), e.low[a:b, m].tolist(),
-                    e.high[a:b, m].tolist(), strict=True))
+    return list(
+        zip(owners, ctx.cls[e.owner[a:b]].tolist(), e.low[a:b, m].tolist(), e.high[a:b, m].tolist(), strict=True)
+    )
 
 
 def _upstream(ctx: Context, ptr: np.ndarray, node: int) -> list[int] | None:
@@ -61,8 +62,7 @@ def _upstream(ctx: Context, ptr: np.ndarray, node: int) -> list[int] | None:
         cur = stack.pop()
         a, b = int(ptr[cur]), int(ptr[cur + 1])
         positive = (e.low[a:b] > 0).any(axis=1).tolist()
-        for owner, cls, pos in zip(e.owner[a:b].tolist(), ctx.cls[e.owner[a:b]].tolist(),
-                                   positive, strict=True):
+        for owner, cls, pos in zip(e.owner[a:b].tolist(), ctx.cls[e.owner[a:b]].tolist(), positive, strict=True):
             if pos and owner not in seen and cls in entity:
                 seen.add(owner)
                 if len(seen) > MAX_UPSTREAM:
@@ -93,8 +93,7 @@ def _fixed(cls: int, quantity: str) -> Fraction:
     return Fraction(int(cls == NodeClass.CLEAN_TERMINAL))
 
 
-def _exact_values(ctx: Context, ptr: np.ndarray, nodes: list[int], m: int,
-                  quantity: str) -> dict[int, Fraction] | None:
+def _exact_values(ctx: Context, ptr: np.ndarray, nodes: list[int], m: int, quantity: str) -> dict[int, Fraction] | None:
     """Least fixed point of r (or c) on ``nodes`` for measure m, exactly."""
     index = {v: i for i, v in enumerate(nodes)}
     beta = [Fraction(0)] * len(nodes)

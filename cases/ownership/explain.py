@@ -102,15 +102,13 @@ def look_through_paths(res: ScreeningResult, node: int, max_paths: int) -> list[
     if lt_low[node] <= 0:
         return []  # no chain can carry a positive product into a node with nothing proven
     root = int(NodeClass.RESTRICTED_ROOT)
-    heap: list[tuple[float, int, int, tuple[int, ...], tuple[float, ...]]] = [
-        (-1.0, 0, node, (node,), ())]
+    heap: list[tuple[float, int, int, tuple[int, ...], tuple[float, ...]]] = [(-1.0, 0, node, (node,), ())]
     found: list[Path] = []
     counter = expansions = 0
     while heap and len(found) < max_paths and expansions < MAX_EXPANSIONS:
         neg, _, cur, chain, shares = heapq.heappop(heap)
         if cls[cur] == root and cur != node:
-            found.append(Path(Method.LOOK_THROUGH, list(chain), [100 * s for s in shares],
-                              -100 * neg, m))
+            found.append(Path(Method.LOOK_THROUGH, list(chain), [100 * s for s in shares], -100 * neg, m))
             continue
         if len(chain) > MAX_DEPTH:
             continue
@@ -120,13 +118,11 @@ def look_through_paths(res: ScreeningResult, node: int, max_paths: int) -> list[
             if share <= 0 or owner in chain or lt_low[owner] <= 0:
                 continue
             counter += 1
-            heapq.heappush(heap, (neg * share, counter, owner, (owner, *chain),
-                                  (share, *shares)))
+            heapq.heappush(heap, (neg * share, counter, owner, (owner, *chain), (share, *shares)))
     return found
 
 
-def _best_restricted_holder(v: _View, node: int, m: int,
-                            exclude: set[int]) -> tuple[int, float] | None:
+def _best_restricted_holder(v: _View, node: int, m: int, exclude: set[int]) -> tuple[int, float] | None:
     best: tuple[int, float] | None = None
     low = v.low[m]
     for ei in range(v.in_ptr[node], v.in_ptr[node + 1]):
@@ -143,8 +139,11 @@ def control_chain_paths(res: ScreeningResult, node: int, max_paths: int) -> list
     m = res.driving_measure(node, Method.CONTROL_CHAIN)
     v = _view(res)
     low = v.low[m]
-    holders = [(low[ei], v.owner[ei]) for ei in range(v.in_ptr[node], v.in_ptr[node + 1])
-               if v.cc_restricted[v.owner[ei]] and v.owner[ei] != node]
+    holders = [
+        (low[ei], v.owner[ei])
+        for ei in range(v.in_ptr[node], v.in_ptr[node + 1])
+        if v.cc_restricted[v.owner[ei]] and v.owner[ei] != node
+    ]
     holders.sort(reverse=True)
     root = int(NodeClass.RESTRICTED_ROOT)
     paths = []
@@ -179,12 +178,10 @@ def _method_sentence(res: ScreeningResult, node: int, method: Method) -> str:
         if owners:
             head += f" from {len(owners)} restricted part{'ies' if len(owners) != 1 else 'y'}"
     else:
-        head = (f"Control chain ({measure}): restricted parties hold {_pct(low)} "
-                f"(aggregated)")
+        head = f"Control chain ({measure}): restricted parties hold {_pct(low)} (aggregated)"
     if abs(high - low) > EPS:
         head += f", up to {_pct(high)} in the worst case"
-    out = Outcome(int((res.lt_outcome if method is Method.LOOK_THROUGH
-                       else res.cc_outcome)[node]))
+    out = Outcome(int((res.lt_outcome if method is Method.LOOK_THROUGH else res.cc_outcome)[node]))
     return f"{head}; outcome {out.label} (majority means {_threshold_words(res)})"
 
 
@@ -203,8 +200,7 @@ def _holder_sentences(res: ScreeningResult, node: int, labels: Any) -> list[str]
         elif v.control[ei] and maybe:
             out.append(f"Control interest held by {name}, who may be restricted")
         if v.indicator[ei] and maybe:
-            out.append(f"Influence/nominee/unknown interest held by {name}, "
-                       f"who is or may be restricted")
+            out.append(f"Influence/nominee/unknown interest held by {name}, who is or may be restricted")
     return out
 
 
@@ -212,14 +208,14 @@ def reason_sentences(res: ScreeningResult, node: int, labels: Any = None) -> lis
     flags = Reason(int(res.reasons[node]))
     cls = res.graph.node_class[node]
     if Reason.RESTRICTED_ROOT in flags:
-        return ["Restricted root: the party itself is in a restricted jurisdiction "
-                "(100 % restricted whatever its owners)"]
+        return [
+            "Restricted root: the party itself is in a restricted jurisdiction (100 % restricted whatever its owners)"
+        ]
     if cls == NodeClass.CLEAN_TERMINAL:
         return ["Clean party (no restricted attribute)"]
     if Reason.UNKNOWN_PARTY in flags:
         return ["Unknown or unspecified party: treated as possibly restricted"]
-    out = [_method_sentence(res, node, Method.LOOK_THROUGH),
-           _method_sentence(res, node, Method.CONTROL_CHAIN)]
+    out = [_method_sentence(res, node, Method.LOOK_THROUGH), _method_sentence(res, node, Method.CONTROL_CHAIN)]
     out += _holder_sentences(res, node, labels)
     if Reason.UNKNOWN_OWNERSHIP in flags:
         undisclosed = 1.0 - res.disclosed_low[node].min()
@@ -233,36 +229,38 @@ def reason_sentences(res: ScreeningResult, node: int, labels: Any = None) -> lis
         out.append("Part of an ownership cycle (cross-holdings)")
     for m, measure in ((0, "shareholding"), (1, "voting rights")):
         if res.data_error[node, m]:
-            out.append(f"Disclosed minimum {measure} adds up to "
-                       f"{_pct(res.disclosed_low[node, m])} (data error)")
+            out.append(f"Disclosed minimum {measure} adds up to {_pct(res.disclosed_low[node, m])} (data error)")
     return out
 
 
 def explain(res: ScreeningResult, node: int, max_paths: int = 10, labels: Any = None):
     paths = []
     if res.graph.node_class[node] in (NodeClass.ENTITY, NodeClass.LISTED_ENTITY):
-        paths = (look_through_paths(res, node, max_paths)
-                 + control_chain_paths(res, node, max_paths))
-    return Explanation(node, Outcome(int(res.outcome[node])),
-                       reason_sentences(res, node, labels), paths)
+        paths = look_through_paths(res, node, max_paths) + control_chain_paths(res, node, max_paths)
+    return Explanation(node, Outcome(int(res.outcome[node])), reason_sentences(res, node, labels), paths)
 
 
 def _method_dict(res: ScreeningResult, node: int, method: Method) -> dict:
     fig = res.lt if method is Method.LOOK_THROUGH else res.cc
     outs = res.lt_outcome if method is Method.LOOK_THROUGH else res.cc_outcome
     m = res.driving_measure(node, method)
-    return {"outcome": Outcome(int(outs[node])).label,
-            "low": round(float(fig.low[node, m]) * 100, 9),
-            "high": round(float(fig.high[node, m]) * 100, 9)}
+    return {
+        "outcome": Outcome(int(outs[node])).label,
+        "low": round(float(fig.low[node, m]) * 100, 9),
+        "high": round(float(fig.high[node, m]) * 100, 9),
+    }
 
 
 def method_dicts(res: ScreeningResult, node: int) -> dict:
-    return {"look_through": _method_dict(res, node, Method.LOOK_THROUGH),
-            "control_chain": _method_dict(res, node, Method.CONTROL_CHAIN)}
+    return {
+        "look_through": _method_dict(res, node, Method.LOOK_THROUGH),
+        "control_chain": _method_dict(res, node, Method.CONTROL_CHAIN),
+    }
 
 
-def decision_dict(res: ScreeningResult, node: int, labels: Any = None,
-                  max_paths: int = 10, path_labels: Any = None) -> dict:
+def decision_dict(
+    res: ScreeningResult, node: int, labels: Any = None, max_paths: int = 10, path_labels: Any = None
+) -> dict:
     """Spec section 11 shape, without entity/as_of/policy_version (the caller adds them).
 
     ``labels`` name nodes in the reasons (people read them); ``path_labels``, when
@@ -278,9 +276,15 @@ def decision_dict(res: ScreeningResult, node: int, labels: Any = None,
         "outcome": exp.outcome.label,
         "methods": method_dicts(res, node),
         "reasons": exp.reasons,
-        "paths": [{"method": p.method.value, "nodes": [name(i) for i in p.nodes],
-                   "shares": [round(s, 9) for s in p.shares],
-                   "contribution": round(p.contribution, 9)} for p in exp.paths],
+        "paths": [
+            {
+                "method": p.method.value,
+                "nodes": [name(i) for i in p.nodes],
+                "shares": [round(s, 9) for s in p.shares],
+                "contribution": round(p.contribution, 9),
+            }
+            for p in exp.paths
+        ],
     }
 
 

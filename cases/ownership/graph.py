@@ -251,8 +251,7 @@ class Edges:
     indicator: np.ndarray
 
 
-def prepare_edges(graph: Graph, as_of_day: int | None,
-                  subject_mask: np.ndarray | None = None) -> Edges:
+def prepare_edges(graph: Graph, as_of_day: int | None, subject_mask: np.ndarray | None = None) -> Edges:
     """Apply time filter, the one-measure and pure-control rules, and merge duplicates.
 
     ``subject_mask`` (bool per node) keeps only edges into those nodes, in the same pass.
@@ -281,8 +280,14 @@ def prepare_edges(graph: Graph, as_of_day: int | None,
     lo_open[neither] = False
     hi_open[neither] = False
     edges = Edges(
-        graph.owner[keep], graph.subject[keep], low, high, lo_open, hi_open,
-        graph.control[keep], graph.indicator[keep],
+        graph.owner[keep],
+        graph.subject[keep],
+        low,
+        high,
+        lo_open,
+        hi_open,
+        graph.control[keep],
+        graph.indicator[keep],
     )
     return _merge_duplicates(edges, graph.n_nodes)
 

@@ -126,8 +126,7 @@ def analyse(n: int, owner: np.ndarray, subject: np.ndarray) -> Structure:
     edge_level = node_level[subject]
     edge_order = np.argsort(_small(edge_level), kind="stable")
     edge_ptr = np.searchsorted(edge_level[edge_order], np.arange(n_levels + 1))
-    return Structure(n, owner, subject, labels, cyclic, closed, order, pos, node_ptr,
-                     cyc_start, edge_order, edge_ptr)
+    return Structure(n, owner, subject, labels, cyclic, closed, order, pos, node_ptr, cyc_start, edge_order, edge_ptr)
 
 
 def solve(st: Structure, weights: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -164,8 +163,9 @@ def solve(st: Structure, weights: np.ndarray, b: np.ndarray) -> np.ndarray:
     return x[st.pos].reshape(st.n, n_m, n_r)
 
 
-def _solve_cyclic(st: Structure, x: np.ndarray, weights: np.ndarray, es: np.ndarray,
-                  c_lo: int, c_hi: int, n_r: int) -> None:
+def _solve_cyclic(
+    st: Structure, x: np.ndarray, weights: np.ndarray, es: np.ndarray, c_lo: int, c_hi: int, n_r: int
+) -> None:
     """Solve the cyclic SCCs of one level in place (x[c_lo:c_hi] holds their rhs)."""
     labels = st.labels[st.order[c_lo:c_hi]]
     mass = np.abs(x[c_lo:c_hi]).sum(axis=1)
@@ -218,8 +218,7 @@ def _per_component(a: sp.csc_matrix, rhs: np.ndarray, labels: np.ndarray) -> np.
         block = a[idx][:, idx].tocsc()
         sol = _direct(block, rhs[idx])
         if sol is None:
-            sol = np.column_stack([_saturated(block.tocsr(), rhs[idx, j])
-                                   for j in range(rhs.shape[1])])
+            sol = np.column_stack([_saturated(block.tocsr(), rhs[idx, j]) for j in range(rhs.shape[1])])
         out[idx] = sol
     return out
 
@@ -273,8 +272,7 @@ def reach(n: int, src: np.ndarray, dst: np.ndarray, seeds: np.ndarray) -> np.nda
     return reach_many(n, src, dst, [seeds])[0]
 
 
-def reach_many(n: int, src: np.ndarray, dst: np.ndarray,
-               seed_sets: list[np.ndarray]) -> list[np.ndarray]:
+def reach_many(n: int, src: np.ndarray, dst: np.ndarray, seed_sets: list[np.ndarray]) -> list[np.ndarray]:
     """Reachability from several boolean seed sets over one graph (built once)."""
     outs = [np.zeros(n, dtype=bool) for _ in seed_sets]
     k = len(seed_sets)
@@ -285,13 +283,11 @@ def reach_many(n: int, src: np.ndarray, dst: np.ndarray,
         for out, s in zip(outs, seeds, strict=True):
             out[s] = True
         return outs
-    sources = np.concatenate([np.full(s.size, n + i, dtype=np.int64)
-                              for i, s in enumerate(seeds)])
+    sources = np.concatenate([np.full(s.size, n + i, dtype=np.int64) for i, s in enumerate(seeds)])
     s_all = np.concatenate([src.astype(np.int64), sources])
     d_all = np.concatenate([dst.astype(np.int64), *[s.astype(np.int64) for s in seeds]])
     size = n + k
-    adj = sp.csr_matrix((np.ones(s_all.size, dtype=np.int8), (s_all, d_all)),
-                        shape=(size, size))
+    adj = sp.csr_matrix((np.ones(s_all.size, dtype=np.int8), (s_all, d_all)), shape=(size, size))
     for i, out in enumerate(outs):
         if seeds[i].size:
             found = breadth_first_order(adj, n + i, directed=True, return_predecessors=False)

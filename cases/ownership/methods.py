@@ -79,8 +79,7 @@ class Context:
     def same_measures(self) -> bool:
         """Both measures identical on every edge (the common case): compute one, copy."""
         e = self.edges
-        return all(np.array_equal(a[:, 0], a[:, 1])
-                   for a in (e.low, e.high, e.low_open, e.high_open))
+        return all(np.array_equal(a[:, 0], a[:, 1]) for a in (e.low, e.high, e.low_open, e.high_open))
 
     def in_sum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Per-subject sums of an edge array [e, 2] (optionally only where mask[e])."""
@@ -115,8 +114,7 @@ def scatter_add(target: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None
         target += np.bincount(idx, values, minlength=target.shape[0]).astype(target.dtype)
         return
     for m in range(target.shape[1]):
-        target[:, m] += np.bincount(idx, values[:, m],
-                                    minlength=target.shape[0]).astype(target.dtype)
+        target[:, m] += np.bincount(idx, values[:, m], minlength=target.shape[0]).astype(target.dtype)
 
 
 def _finish(low, high, low_open, high_open) -> Figures:
@@ -178,8 +176,9 @@ def listed_float(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     return value, listed & any_open & (rest >= -EPS)
 
 
-def _open_reach(ctx: Context, m: int, r: np.ndarray, c: np.ndarray,
-                c_extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _open_reach(
+    ctx: Context, m: int, r: np.ndarray, c: np.ndarray, c_extra: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Open-below flags of the product-sum fixed points r and c for measure m.
 
     A term share*x(owner) is open when a factor is open and both factors are provably
@@ -194,8 +193,7 @@ def _open_reach(ctx: Context, m: int, r: np.ndarray, c: np.ndarray,
     c_seeds = c_extra.copy()
     c_seeds[e.subject[open_e & (c[e.owner] > 0)]] = True
     prop = (e.low[:, m] > 0) | open_e
-    r_found, c_found = linear.reach_many(ctx.n, e.owner[prop], e.subject[prop],
-                                         [r_seeds, c_seeds])
+    r_found, c_found = linear.reach_many(ctx.n, e.owner[prop], e.subject[prop], [r_seeds, c_seeds])
     return (r_found & ctx.is_entity & (r < 1.0), c_found & ctx.is_entity & (c < 1.0))
 
 
@@ -244,8 +242,14 @@ def _restricted_least(ctx: Context, out: _OutEdges) -> np.ndarray:
     return in_r
 
 
-def _worst_case(ctx: Context, nodes: np.ndarray, sum_c: np.ndarray, sum_c_open: np.ndarray,
-                not_c_high: np.ndarray, not_c_open: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _worst_case(
+    ctx: Context,
+    nodes: np.ndarray,
+    sum_c: np.ndarray,
+    sum_c_open: np.ndarray,
+    not_c_high: np.ndarray,
+    not_c_open: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """high_cc for ``nodes`` given sums over proven-clean (C) and other holders."""
     ent = 1.0 - sum_c
     ent_open = sum_c_open
@@ -285,8 +289,9 @@ def _proven_clean(ctx: Context, out: _OutEdges, blocked: np.ndarray) -> np.ndarr
     cand = np.nonzero(eligible)[0]  # first round: every entity (some need no clean owner)
     while cand.size:
         cand = cand[eligible[cand] & ~in_c[cand]]
-        high, high_open = _worst_case(ctx, cand, sum_c[cand], sum_c_open[cand] > 0,
-                                      not_c_high[cand], not_c_open[cand] > 0)
+        high, high_open = _worst_case(
+            ctx, cand, sum_c[cand], sum_c_open[cand] > 0, not_c_high[cand], not_c_open[cand] > 0
+        )
         ok = all2(within(high, high_open, ctx.t, ctx.inclusive)) & (pending[cand] == 0)
         new = cand[ok]
         in_c[new] = True
@@ -304,9 +309,13 @@ def control_chain(ctx: Context, data_error: np.ndarray) -> ControlChain:
     low = ctx.in_sum(e.low, r_own)
     low_open = ctx.in_sum(e.low_open.astype(np.float64), r_own) > 0
     high, high_open = _worst_case(
-        ctx, np.arange(ctx.n), ctx.in_sum(e.low, c_own),
+        ctx,
+        np.arange(ctx.n),
+        ctx.in_sum(e.low, c_own),
         ctx.in_sum(e.low_open.astype(np.float64), c_own) > 0,
-        ctx.in_sum(e.high, ~c_own), ctx.in_sum(e.high_open.astype(np.float64), ~c_own) > 0)
+        ctx.in_sum(e.high, ~c_own),
+        ctx.in_sum(e.high_open.astype(np.float64), ~c_own) > 0,
+    )
     fixed = ~ctx.is_entity[:, None]
     root = ctx.is_root[:, None]
     low = np.where(fixed, np.where(root, 1.0, 0.0), low)

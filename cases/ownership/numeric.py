@@ -44,8 +44,9 @@ def _below(value: np.ndarray, t: float, side: np.ndarray | None) -> np.ndarray:
     return below if side is None else np.where(side == UNKNOWN_SIDE, below, side == -1)
 
 
-def exceeds(value: np.ndarray, open_below: np.ndarray, t: float, inclusive: bool,
-            side: np.ndarray | None = None) -> np.ndarray:
+def exceeds(
+    value: np.ndarray, open_below: np.ndarray, t: float, inclusive: bool, side: np.ndarray | None = None
+) -> np.ndarray:
     """Whether a proven lower bound is provably a majority (``> T``, or ``>= T`` inclusive)."""
     equal = _equal(value, t, side)
     if inclusive:
@@ -53,8 +54,9 @@ def exceeds(value: np.ndarray, open_below: np.ndarray, t: float, inclusive: bool
     return _above(value, t, side) | (equal & open_below)
 
 
-def within(value: np.ndarray, open_above: np.ndarray, t: float, inclusive: bool,
-           side: np.ndarray | None = None) -> np.ndarray:
+def within(
+    value: np.ndarray, open_above: np.ndarray, t: float, inclusive: bool, side: np.ndarray | None = None
+) -> np.ndarray:
     """Whether a worst-case upper bound is provably not a majority (``<= T``, or ``< T``)."""
     equal = _equal(value, t, side)
     if inclusive:

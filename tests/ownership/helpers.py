@@ -33,5 +33,4 @@ def pct(res, node: int, method: str) -> tuple[float, float]:
 
 def outcomes(res, node: int) -> tuple[str, str, str]:
     d = res.decision_dict(node)
-    return (d["methods"]["look_through"]["outcome"], d["methods"]["control_chain"]["outcome"],
-            d["outcome"])
+    return (d["methods"]["look_through"]["outcome"], d["methods"]["control_chain"]["outcome"], d["outcome"])

@@ -50,8 +50,7 @@ def normalise(raw, delta):
             e.control |= r["control"]
             e.indicator |= r["indicator"]
         else:
-            merged[key] = RefEdge(r["owner"], r["subject"], low, high, r["control"],
-                                  r["indicator"])
+            merged[key] = RefEdge(r["owner"], r["subject"], low, high, r["control"], r["indicator"])
     for e in merged.values():
         e.high = [min(Fraction(1), h) for h in e.high]
     return list(merged.values())
@@ -125,10 +124,10 @@ def reference(cls, raw, threshold, inclusive, delta=DELTA):
         for i in range(n):
             lt_low[i][m], lt_high[i][m] = r[i], 1 - c[i]
 
-    lt_block = {i for i in range(n) if root[i] or (
-        cls[i] in ENT and any(exceeds(v) for v in lt_low[i]))}
-    lt_nonallow = {i for i in range(n) if root[i] or unknown[i] or (
-        cls[i] in ENT and not all(within(v) for v in lt_high[i]))}
+    lt_block = {i for i in range(n) if root[i] or (cls[i] in ENT and any(exceeds(v) for v in lt_low[i]))}
+    lt_nonallow = {
+        i for i in range(n) if root[i] or unknown[i] or (cls[i] in ENT and not all(within(v) for v in lt_high[i]))
+    }
     _close(lt_block, edges, lambda e: e.control)
     _close(lt_nonallow, edges, lambda e: e.control or e.indicator)
 
@@ -140,8 +139,7 @@ def reference(cls, raw, threshold, inclusive, delta=DELTA):
             if cls[s] not in ENT or s in in_r:
                 continue
             ins = [e for e in edges if e.subject == s and e.owner in in_r]
-            if any(e.control for e in ins) or any(
-                    exceeds(sum(e.low[m] for e in ins)) for m in (0, 1)):
+            if any(e.control for e in ins) or any(exceeds(sum(e.low[m] for e in ins)) for m in (0, 1)):
                 in_r.add(s)
                 changed = True
 
@@ -159,24 +157,28 @@ def reference(cls, raw, threshold, inclusive, delta=DELTA):
         for s in range(n):
             if cls[s] not in ENT or s in in_c:
                 continue
-            holders_ok = all(e.owner in in_c for e in edges
-                             if e.subject == s and (e.control or e.indicator))
+            holders_ok = all(e.owner in in_c for e in edges if e.subject == s and (e.control or e.indicator))
             if holders_ok and all(within(worst(s, in_c, m)) for m in (0, 1)):
                 in_c.add(s)
                 changed = True
     for s in range(n):
         for m in (0, 1):
             if cls[s] in ENT:
-                cc_low[s][m] = sum((e.low[m] for e in edges
-                                    if e.subject == s and e.owner in in_r), Fraction(0))
+                cc_low[s][m] = sum((e.low[m] for e in edges if e.subject == s and e.owner in in_r), Fraction(0))
                 cc_high[s][m] = worst(s, in_c, m)
             else:
                 cc_low[s][m] = Fraction(int(root[s]))
                 cc_high[s][m] = Fraction(int(root[s] or unknown[s]))
     lt_out = [2 if i in lt_block else 1 if i in lt_nonallow else 0 for i in range(n)]
     cc_out = [2 if i in in_r else 0 if i in in_c else 1 for i in range(n)]
-    return {"lt_low": lt_low, "lt_high": lt_high, "cc_low": cc_low, "cc_high": cc_high,
-            "lt_out": lt_out, "cc_out": cc_out}
+    return {
+        "lt_low": lt_low,
+        "lt_high": lt_high,
+        "cc_low": cc_low,
+        "cc_high": cc_high,
+        "lt_out": lt_out,
+        "cc_out": cc_out,
+    }
 
 
 def _close(members, edges, use):

@@ -14,9 +14,11 @@ from cases.ownership import INT32_MAX, INT32_MIN, Graph, NodeClass, Policy, scre
 from .reference import reference
 
 # OWNERSHIP_EXAMPLES=5000 for a long soak run.
-SETTINGS = settings(max_examples=int(os.environ.get("OWNERSHIP_EXAMPLES", "150")),
-                    deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("OWNERSHIP_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 TENTHS = st.integers(0, 10).map(lambda k: Fraction(k, 10))
 CLASS = st.sampled_from([0, 0, 0, 1, 2, 3, 3, 4])
 
@@ -45,11 +47,17 @@ def graphs(draw, valid=True):
     for _ in range(draw(st.integers(0, 12))):
         o, s = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
         sh, vr = draw(share()), draw(share())
-        edge = {"owner": o, "subject": s, "has": [sh[0], vr[0]], "low": [sh[1], vr[1]],
-                "high": [sh[2], vr[2]], "low_open": [sh[3], vr[3]],
-                "high_open": [sh[4], vr[4]],
-                "control": draw(st.booleans()) and draw(st.booleans()),
-                "indicator": draw(st.booleans()) and draw(st.booleans())}
+        edge = {
+            "owner": o,
+            "subject": s,
+            "has": [sh[0], vr[0]],
+            "low": [sh[1], vr[1]],
+            "high": [sh[2], vr[2]],
+            "low_open": [sh[3], vr[3]],
+            "high_open": [sh[4], vr[4]],
+            "control": draw(st.booleans()) and draw(st.booleans()),
+            "indicator": draw(st.booleans()) and draw(st.booleans()),
+        }
         if valid and not _fits(edge, total.setdefault(s, [(Fraction(0), False)] * 2)):
             continue
         raw.append(edge)
@@ -89,15 +97,24 @@ def to_graph(cls, raw, perm=None) -> Graph:
         subject=perm[np.array([r["subject"] for r in raw], dtype=np.int64)].astype(np.int32),
         share_low=np.array([[float(x) for x in r["low"]] for r in raw]).reshape(e, 2),
         share_high=np.array([[float(x) for x in r["high"]] for r in raw]).reshape(e, 2),
-        low_open=col("low_open", bool), high_open=col("high_open", bool),
-        has_share=col("has", bool), control=np.array([r["control"] for r in raw], bool),
+        low_open=col("low_open", bool),
+        high_open=col("high_open", bool),
+        has_share=col("has", bool),
+        control=np.array([r["control"] for r in raw], bool),
         indicator=np.array([r["indicator"] for r in raw], bool),
-        start_day=np.full(e, INT32_MIN, np.int32), end_day=np.full(e, INT32_MAX, np.int32))
+        start_day=np.full(e, INT32_MIN, np.int32),
+        end_day=np.full(e, INT32_MAX, np.int32),
+    )
 
 
-POLICIES = st.sampled_from([Policy(), Policy(inclusive=True),
-                            Policy(threshold=Fraction(3, 10)),
-                            Policy(threshold=Fraction(3, 10), inclusive=True)])
+POLICIES = st.sampled_from(
+    [
+        Policy(),
+        Policy(inclusive=True),
+        Policy(threshold=Fraction(3, 10)),
+        Policy(threshold=Fraction(3, 10), inclusive=True),
+    ]
+)
 
 
 @SETTINGS
@@ -113,8 +130,12 @@ def test_engine_matches_exact_reference(g, policy):
             assume(all(v == t or abs(v - t) > Fraction(1, 10**8) for v in row))
     ref = reference(cls, raw, t, policy.inclusive)
     res = screen(to_graph(cls, raw), policy)
-    for key, arr in (("lt_low", res.lt_low), ("lt_high", res.lt_high),
-                     ("cc_low", res.cc_low), ("cc_high", res.cc_high)):
+    for key, arr in (
+        ("lt_low", res.lt_low),
+        ("lt_high", res.lt_high),
+        ("cc_low", res.cc_low),
+        ("cc_high", res.cc_high),
+    ):
         expected = np.array([[float(v) for v in row] for row in ref[key]])
         np.testing.assert_allclose(arr, expected, atol=1e-9, err_msg=key)
     assert res.lt_outcome.tolist() == ref["lt_out"]
@@ -135,16 +156,17 @@ def test_low_never_exceeds_high_even_with_data_errors(g, policy):
 @given(graphs(), POLICIES, st.data())
 def test_raising_a_restricted_stake_never_lowers_anything(g, policy, data):
     cls, raw = g
-    roots = [i for i, r in enumerate(raw) if cls[r["owner"]] == NodeClass.RESTRICTED_ROOT
-             and all(r["has"])]
+    roots = [i for i, r in enumerate(raw) if cls[r["owner"]] == NodeClass.RESTRICTED_ROOT and all(r["has"])]
     assume(roots)
     i = data.draw(st.sampled_from(roots))
     bumped = [dict(r) for r in raw]
     edge = bumped[i]
     edge["low"] = [min(Fraction(1), v + Fraction(1, 10)) for v in edge["low"]]
     edge["high"] = [min(Fraction(1), v + Fraction(1, 10)) for v in edge["high"]]
-    totals = [sum((r["low"][m] for r in bumped if r["subject"] == edge["subject"]
-                   and any(r["has"])), Fraction(0)) for m in (0, 1)]
+    totals = [
+        sum((r["low"][m] for r in bumped if r["subject"] == edge["subject"] and any(r["has"])), Fraction(0))
+        for m in (0, 1)
+    ]
     assume(all(tot < 1 for tot in totals))
     before, after = screen(to_graph(cls, raw), policy), screen(to_graph(cls, bumped), policy)
     for a, b in ((before.lt, after.lt), (before.cc, after.cc)):
@@ -162,8 +184,9 @@ def test_permuting_node_ids_changes_nothing(g, policy, rnd):
     moved = screen(to_graph(cls, raw, perm), policy)
     for name in ("lt", "cc"):
         for part in ("low", "high"):
-            np.testing.assert_allclose(getattr(getattr(moved, name), part)[perm],
-                                       getattr(getattr(base, name), part), atol=1e-12)
+            np.testing.assert_allclose(
+                getattr(getattr(moved, name), part)[perm], getattr(getattr(base, name), part), atol=1e-12
+            )
     assert (moved.outcome[perm] == base.outcome).all()
     assert (moved.reasons[perm] == base.reasons).all()
 
@@ -179,6 +202,5 @@ def test_edge_row_order_changes_nothing(g, rnd):
     a, b = screen(to_graph(cls, rows)), screen(to_graph(cls, shuffled))
     for name in ("lt", "cc"):
         for part in ("low", "high", "low_open", "high_open"):
-            np.testing.assert_allclose(getattr(getattr(a, name), part),
-                                       getattr(getattr(b, name), part), atol=1e-12)
+            np.testing.assert_allclose(getattr(getattr(a, name), part), getattr(getattr(b, name), part), atol=1e-12)
     assert (a.outcome == b.outcome).all() and (a.reasons == b.reasons).all()

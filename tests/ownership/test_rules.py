@@ -37,6 +37,7 @@ def owned(*stakes, subject_cls=N.ENTITY, **stake_kw):
 
 # --- section 3: roots, clean and unknown terminals, undisclosed remainder -----------------
 
+
 def test_entity_without_disclosed_owners_is_fully_unknown():
     g, s = owned()
     res = g.screen()
@@ -84,6 +85,7 @@ def test_listed_entity_unknown_holder_worst_case():
 
 # --- section 4: shares, ranges, time --------------------------------------------------------
 
+
 def test_missing_share_is_full_range():
     g, s = owned(("CN", N.RESTRICTED_ROOT, (None, None)))
     res = g.screen()
@@ -106,8 +108,7 @@ def test_inclusive_minimum_50_is_not_a_majority():
 
 def test_exclusive_maximum_50_allows_under_inclusive_policy():
     """Listed: less than 50 % restricted, the rest float, so not '50 % or more'."""
-    g, s = owned(("CN", N.RESTRICTED_ROOT, (25, 50)), high_open=True,
-                 subject_cls=N.LISTED_ENTITY)
+    g, s = owned(("CN", N.RESTRICTED_ROOT, (25, 50)), high_open=True, subject_cls=N.LISTED_ENTITY)
     assert outcomes(g.screen(INCLUSIVE), s) == ("allow", "allow", "allow")
     g2, s2 = owned(("CN", N.RESTRICTED_ROOT, (25, 50)), subject_cls=N.LISTED_ENTITY)
     assert outcomes(g2.screen(INCLUSIVE), s2) == ("review", "review", "review")
@@ -116,8 +117,7 @@ def test_exclusive_maximum_50_allows_under_inclusive_policy():
 
 def test_undisclosed_rest_closes_an_exclusive_maximum():
     """Ordinary entity: CN < 50 %, P 50 %, rest undisclosed: worst case exactly 50 %."""
-    g, s = owned(("CN", N.RESTRICTED_ROOT, (25, 50)), ("P", N.CLEAN_TERMINAL, 50),
-                 high_open=True)
+    g, s = owned(("CN", N.RESTRICTED_ROOT, (25, 50)), ("P", N.CLEAN_TERMINAL, 50), high_open=True)
     assert outcomes(g.screen(INCLUSIVE), s) == ("review", "review", "review")
 
 
@@ -136,8 +136,12 @@ def test_exclusive_minimum_propagates_through_products():
 
 def test_decimal_sum_exactly_50_is_not_more_than_50():
     """10 + 20 + 20 is 50, not more than 50 (binary floats get this wrong)."""
-    g, s = owned(("A", N.RESTRICTED_ROOT, "10"), ("B", N.RESTRICTED_ROOT, "20"),
-                 ("C", N.RESTRICTED_ROOT, "20"), ("P", N.CLEAN_TERMINAL, "50"))
+    g, s = owned(
+        ("A", N.RESTRICTED_ROOT, "10"),
+        ("B", N.RESTRICTED_ROOT, "20"),
+        ("C", N.RESTRICTED_ROOT, "20"),
+        ("P", N.CLEAN_TERMINAL, "50"),
+    )
     res = g.screen()
     assert outcomes(res, s) == ("allow", "allow", "allow")
     assert outcomes(g.screen(INCLUSIVE), s) == ("block", "block", "block")
@@ -217,14 +221,14 @@ def test_time_filter_inclusive_bounds():
 
 
 def test_duplicate_relationships_are_summed():
-    g, s = owned(("CN", N.RESTRICTED_ROOT, 30), ("CN", N.RESTRICTED_ROOT, 25),
-                 ("P", N.CLEAN_TERMINAL, 45))
+    g, s = owned(("CN", N.RESTRICTED_ROOT, 30), ("CN", N.RESTRICTED_ROOT, 25), ("P", N.CLEAN_TERMINAL, 45))
     res = g.screen()
     assert pct(res, s, "look_through") == (55, 55)
     assert outcomes(res, s)[2] == "block"
 
 
 # --- section 5: methods ---------------------------------------------------------------------
+
 
 def test_cross_holding_does_not_inflate_look_through():
     """A and B own 50 % of each other; CN owns 25 % of A, P 25 % of A, P 50 % of B."""
@@ -274,6 +278,7 @@ def test_control_chain_possibly_restricted_intermediate_counts_in_high():
 
 # --- section 6: control without ownership ---------------------------------------------------
 
+
 def test_control_by_possibly_restricted_party_reviews():
     g = G()
     s = g.node("S")
@@ -319,6 +324,7 @@ def test_control_cycle_among_clean_companies():
 
 # --- section 7: outcome and data errors -----------------------------------------------------
 
+
 def test_disclosed_minimum_over_100_is_a_data_error():
     g, s = owned(("P", N.CLEAN_TERMINAL, 80), ("Q", N.CLEAN_TERMINAL, 40))
     res = g.screen()
@@ -336,8 +342,7 @@ def test_data_error_with_restricted_majority_still_blocks():
 
 
 def test_exactly_100_with_open_minimum_is_a_data_error():
-    g, s = owned(("P", N.CLEAN_TERMINAL, (50, 75)), ("Q", N.CLEAN_TERMINAL, 50),
-                 low_open=True)
+    g, s = owned(("P", N.CLEAN_TERMINAL, (50, 75)), ("Q", N.CLEAN_TERMINAL, 50), low_open=True)
     assert g.screen().reasons[s] & Reason.OVER_100_PERCENT
 
 
@@ -363,6 +368,7 @@ def test_threshold_is_configurable():
 
 # --- section 9 and 11: explanation and decision shape ---------------------------------------
 
+
 def test_decision_dict_shape():
     g, s = owned(("CN", N.RESTRICTED_ROOT, 55), ("P", N.CLEAN_TERMINAL, 45))
     d = g.screen().decision_dict(s)
@@ -385,27 +391,38 @@ def test_explain_returns_top_k_paths_in_order():
 
 # --- graph validation -----------------------------------------------------------------------
 
+
 def _arrays(**over):
     base = {
-        "node_class": np.array([0, 2], dtype=np.int8), "owner": np.array([1], dtype=np.int32),
-        "subject": np.array([0], dtype=np.int32), "share_low": np.array([[0.5, 0.5]]),
-        "share_high": np.array([[0.5, 0.5]]), "low_open": np.zeros((1, 2), bool),
-        "high_open": np.zeros((1, 2), bool), "has_share": np.ones((1, 2), bool),
-        "control": np.zeros(1, bool), "indicator": np.zeros(1, bool),
-        "start_day": np.array([0], np.int32), "end_day": np.array([10], np.int32)}
+        "node_class": np.array([0, 2], dtype=np.int8),
+        "owner": np.array([1], dtype=np.int32),
+        "subject": np.array([0], dtype=np.int32),
+        "share_low": np.array([[0.5, 0.5]]),
+        "share_high": np.array([[0.5, 0.5]]),
+        "low_open": np.zeros((1, 2), bool),
+        "high_open": np.zeros((1, 2), bool),
+        "has_share": np.ones((1, 2), bool),
+        "control": np.zeros(1, bool),
+        "indicator": np.zeros(1, bool),
+        "start_day": np.array([0], np.int32),
+        "end_day": np.array([10], np.int32),
+    }
     base.update(over)
     return base
 
 
-@pytest.mark.parametrize(("over", "message"), [
-    ({"node_class": np.array([0, 7], dtype=np.int8)}, "node_class values"),
-    ({"owner": np.array([5], dtype=np.int32)}, "owner: node index out of range"),
-    ({"share_low": np.array([[0.6, 0.5]])}, "share_low exceeds share_high"),
-    ({"share_high": np.array([[1.5, 0.5]])}, "share_high: shares must be"),
-    ({"control": np.zeros(2, bool)}, "control: expected shape"),
-    ({"start_day": np.array([11], np.int32)}, "start_day after end_day"),
-    ({"share_low": np.array([["a", "b"]])}, "share_low: expected dtype"),
-])
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"node_class": np.array([0, 7], dtype=np.int8)}, "node_class values"),
+        ({"owner": np.array([5], dtype=np.int32)}, "owner: node index out of range"),
+        ({"share_low": np.array([[0.6, 0.5]])}, "share_low exceeds share_high"),
+        ({"share_high": np.array([[1.5, 0.5]])}, "share_high: shares must be"),
+        ({"control": np.zeros(2, bool)}, "control: expected shape"),
+        ({"start_day": np.array([11], np.int32)}, "start_day after end_day"),
+        ({"share_low": np.array([["a", "b"]])}, "share_low: expected dtype"),
+    ],
+)
 def test_graph_validation(over, message):
     with pytest.raises(ValueError, match=message):
         Graph(**_arrays(**over))
@@ -422,6 +439,7 @@ def test_graph_valid_and_builder_exact_percent():
 
 
 # --- edge cases ----------------------------------------------------------------------------
+
 
 def test_empty_graph_and_graph_without_edges():
     assert screen(GraphBuilder().build()).outcome.size == 0

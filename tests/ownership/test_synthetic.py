@@ -25,8 +25,7 @@ def test_generated_graph_screens_with_every_outcome():
     data = generate(5_000, seed=3)
     res = screen(data.to_graph(labels=True), as_of_day=TODAY)
     companies = res.outcome[: data.n_companies]
-    assert {int(o) for o in np.unique(companies)} == {Outcome.ALLOW, Outcome.REVIEW,
-                                                      Outcome.BLOCK}
+    assert {int(o) for o in np.unique(companies)} == {Outcome.ALLOW, Outcome.REVIEW, Outcome.BLOCK}
     assert res.lt.low.shape == (data.node_class.size, 2)
 
 

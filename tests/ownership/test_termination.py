@@ -12,11 +12,18 @@ def make_graph(node_class, owner, subject, share) -> Graph:
     share = np.repeat(np.asarray(share, dtype=np.float64)[:, None], 2, axis=1)
     return Graph(
         node_class=np.asarray(node_class, dtype=np.int8),
-        owner=np.asarray(owner, dtype=np.int32), subject=np.asarray(subject, dtype=np.int32),
-        share_low=share, share_high=share.copy(), low_open=np.zeros((e, 2), bool),
-        high_open=np.zeros((e, 2), bool), has_share=np.ones((e, 2), bool),
-        control=np.zeros(e, bool), indicator=np.zeros(e, bool),
-        start_day=np.full(e, INT32_MIN, np.int32), end_day=np.full(e, INT32_MAX, np.int32))
+        owner=np.asarray(owner, dtype=np.int32),
+        subject=np.asarray(subject, dtype=np.int32),
+        share_low=share,
+        share_high=share.copy(),
+        low_open=np.zeros((e, 2), bool),
+        high_open=np.zeros((e, 2), bool),
+        has_share=np.ones((e, 2), bool),
+        control=np.zeros(e, bool),
+        indicator=np.zeros(e, bool),
+        start_day=np.full(e, INT32_MIN, np.int32),
+        end_day=np.full(e, INT32_MAX, np.int32),
+    )
 
 
 def test_closed_100k_cycle_is_unknown():
@@ -60,7 +67,7 @@ def test_10k_deep_chain():
     subject = np.r_[ids, ids]
     share = np.r_[0.99, np.full(n - 1, 0.999), 0.01, np.full(n - 1, 0.001)]
     res = screen(make_graph(cls, owner, subject, share))
-    expected = 0.99 * 0.999 ** ids
+    expected = 0.99 * 0.999**ids
     np.testing.assert_allclose(res.lt_low[:n, 0], expected, rtol=1e-9)
     np.testing.assert_allclose(res.lt_high[:n, 0], expected, rtol=1e-9)
     # Control chain passes whole stakes: every link is restricted.

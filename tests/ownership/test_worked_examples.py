@@ -64,8 +64,7 @@ def test_example_4_look_through_adds_parallel_paths():
     g.stake("CN", "S", 10)
     res = g.screen()
     check(res, s, (50.5, 50.5), (10, 10), ("block", "allow", "block"))
-    contributions = sorted(p.contribution for p in res.explain(s).paths
-                           if p.method.value == "look_through")
+    contributions = sorted(p.contribution for p in res.explain(s).paths if p.method.value == "look_through")
     assert contributions == pytest.approx([10, 40.5])
 
 

@@ -9,6 +9,7 @@ latest unfinished run of the same date and policy version after it was killed.
 import datetime
 import json
 import sys
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -78,6 +79,7 @@ class Command(BaseCommand):
 
         if json:
             self.stdout.write("[", ending="")
+        started = time.perf_counter()
         run = rescreen_portfolio(
             kind="manual",
             as_of=as_of,
@@ -98,7 +100,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Screened {run.screened} entities as of {run.as_of} under policy v{run.policy_version} "
                 f"(run {run.pk}, {'resumed, ' if resume else ''}{summary_counts}; this invocation printed "
-                f"{printed[0]}); {run.changed} decisions changed."
+                f"{printed[0]}) in {time.perf_counter() - started:.2f} s; {run.changed} decisions changed."
             )
         )
 

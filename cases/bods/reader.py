@@ -1,15 +1,17 @@
 """Streaming reader for BODS files: a JSON array or JSON Lines, optionally gzipped.
 
 Files can be many gigabytes, so statements are parsed one at a time and never
-loaded whole. JSON Lines, the usual format for large files, is split into lines
-and each line parsed with ``orjson`` (3x faster than ijson's C backend); the
-line is kept as the statement's raw text, so it can be stored without encoding
-it again. A JSON array, or a JSON Lines file whose values span lines, is read
-with ijson (C backend when available), with no raw text.
+loaded whole. JSON Lines, the usual format for large files, is split into lines;
+a JSON array (or a JSON Lines file whose values span lines) is split into its
+values by ``splitter``. Either way each statement is parsed on its own with
+``orjson`` (3x faster than a streaming parser), falling back to the standard
+library for the valid JSON orjson refuses (an unpaired ``\ud800`` escape, which
+validation must see to reject), and its text is kept as published, so it can be
+stored without encoding it again.
 
 Share numbers are exact: ``int`` or ``Decimal``, never ``float`` (10 + 20 + 20
 must be 50, not 50.000000000000001). Shares are the only numbers in the BODS 0.4
-schema; a line whose shares orjson read as floats is parsed again with
+schema; a statement whose shares orjson read as floats is parsed again with
 ``json.loads(parse_float=Decimal)``. Numbers elsewhere (in properties the
 schema does not know) may be floats in the parsed dict, but the raw text keeps
 them exactly as published.
@@ -26,14 +28,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from ijson.common import IncompleteJSONError, JSONError
 
 from .errors import BodsError
-
-try:  # The C backend is ~10x faster than the pure-Python one.
-    import ijson.backends.yajl2_c as ijson
-except ImportError:  # pragma: no cover - depends on the platform's wheels
-    import ijson
+from .splitter import MAX_VALUE_BYTES, Piece, SplitError, split_array, split_values
 
 GZIP_MAGIC = b"\x1f\x8b"
 READ_SIZE = 1 << 16
@@ -110,7 +107,7 @@ class BodsFile:
         except (OSError, EOFError) as exc:
             raise BodsError(f"cannot read the file (corrupt or truncated gzip data): {exc}") from exc
         if first == b"[":
-            items = _without_raw(ijson.items(stream, "item", use_float=False, buf_size=READ_SIZE))
+            items = _parsed(split_array(stream))
         elif first == b"{":
             items = _json_lines(stream)
         elif first == b"":
@@ -124,8 +121,12 @@ class BodsFile:
                 if not isinstance(item, dict):
                     raise BodsError(f"a statement must be a JSON object, not {_json_type(item)}", position=position)
                 yield position, item, raw
-        except (IncompleteJSONError, JSONError) as exc:
-            raise BodsError(_json_problem(exc, position)) from exc
+        except SplitError as exc:
+            kind = "truncated JSON" if exc.truncated else "invalid JSON"
+            raise BodsError(
+                f"{kind} after statement {position} (statement {position + 1} cannot be read): "
+                f"{exc.message} (byte {exc.offset:,} of the uncompressed file)"
+            ) from exc
         except RecursionError as exc:  # the standard library's parser recurses per nesting level
             raise BodsError(
                 f"invalid JSON after statement {position} (statement {position + 1} cannot be read): nested too deeply"
@@ -134,54 +135,69 @@ class BodsFile:
             raise BodsError(f"corrupt or truncated compressed data after statement {position}: {exc}") from exc
 
 
-def _without_raw(items: Iterator[Any]) -> Iterator[tuple[Any, None]]:
-    for item in items:
-        yield item, None
-
-
-def _json_lines(stream) -> Iterator[tuple[Any, str | None]]:
-    """One value per line with orjson; from the first line orjson cannot parse, ijson takes over.
+def _json_lines(stream) -> Iterator[tuple[Any, str]]:
+    """One value per line; from the first line that is not one JSON value, ``split_values`` takes over.
 
     That line may be part of a value spread over several lines, several values
-    on one line, or invalid JSON: ijson (``multiple_values``) reads the first two
-    and reports the third with the same messages as for any other file.
+    on one line, or invalid JSON: the splitter cuts the first two into values
+    and the third is reported with the same messages as in an array file.
     """
     tail = b""
+    offset = 0  # of the current line in the uncompressed stream
     while True:
         chunk = stream.read(LINES_READ_SIZE)
         lines = (tail + chunk).split(b"\n")
         tail = lines.pop() if chunk else b""
         for index, line in enumerate(lines):
-            if not line or line.isspace():
-                continue
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                # orjson refuses some valid JSON (an unpaired \uD800 escape): the standard library
-                # keeps it as written, so validation can reject it instead of ijson silently
-                # turning it into "?".
-                value = _stdlib_value(line)
-                if value is None:
+            if line and not line.isspace():
+                try:
+                    value = _parse(line)
+                except orjson.JSONDecodeError:
                     rest = b"\n".join(lines[index:]) + b"\n" + tail
-                    yield from _without_raw(_ijson_values(_Prepended(rest, stream)))
+                    yield from _parsed(split_values(_Prepended(rest, stream), offset))
                     return
-            if isinstance(value, dict) and value.get("recordType") == "relationship" and _has_float_share(value):
-                value = json.loads(line, parse_float=Decimal)
-            yield value, line.decode().strip()
+                yield value, line.decode().strip()
+            offset += len(line) + 1
+        if len(tail) > MAX_VALUE_BYTES:
+            raise SplitError(f"a line is longer than {MAX_VALUE_BYTES >> 20} MB", offset)
         if not chunk:
             return
 
 
-def _stdlib_value(line: bytes) -> Any | None:
-    """The line's value by the standard library, or None if it is not one JSON value."""
+def _parsed(pieces: Iterator[Piece]) -> Iterator[tuple[Any, str]]:
+    for piece in pieces:
+        try:
+            value = _parse(piece.text)
+        except orjson.JSONDecodeError as exc:
+            truncated = exc.pos >= len(piece.text.rstrip())
+            raise SplitError(exc.msg, piece.offset + exc.pos, truncated=truncated) from exc
+        yield value, piece.text.decode().strip()
+
+
+def _parse(text: bytes) -> Any:
+    """One statement's value, with exact shares; ``orjson.JSONDecodeError`` if ``text`` is not one JSON value.
+
+    orjson refuses some valid JSON (an unpaired \\uD800 escape): the standard
+    library keeps it as written, so validation can reject the statement with a
+    clear reason instead of the text being changed.
+    """
     try:
-        return json.loads(line, parse_float=Decimal)
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = _stdlib_value(text)
+        if value is None:
+            raise
+    if isinstance(value, dict) and value.get("recordType") == "relationship" and _has_float_share(value):
+        value = json.loads(text, parse_float=Decimal)
+    return value
+
+
+def _stdlib_value(text: bytes) -> Any | None:
+    """The value by the standard library, or None if ``text`` is not one JSON value."""
+    try:
+        return json.loads(text, parse_float=Decimal)
     except ValueError:
         return None
-
-
-def _ijson_values(stream) -> Iterator[Any]:
-    return ijson.items(stream, "", multiple_values=True, use_float=False, buf_size=READ_SIZE)
 
 
 def _has_float_share(statement: dict[str, Any]) -> bool:
@@ -199,20 +215,13 @@ def _has_float_share(statement: dict[str, Any]) -> bool:
     return False
 
 
-def _json_problem(exc: Exception, position: int) -> str:
-    # yajl appends a multi-line caret picture; its first line is the message.
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-    kind = "truncated JSON" if "incomplete" in detail.lower() or "premature" in detail.lower() else "invalid JSON"
-    return f"{kind} after statement {position} (statement {position + 1} cannot be read): {detail}"
-
-
 def _json_type(value: Any) -> str:
     names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
     return names.get(type(value), "a number")
 
 
 class _BufferedPeek:
-    """Minimal read/peek adapter: ijson wants ``read``, format detection wants ``peek``."""
+    """Minimal read/peek adapter: the parsers want ``read``, format detection wants ``peek``."""
 
     def __init__(self, raw):
         self._raw = raw

@@ -443,7 +443,7 @@ def test_body_is_the_statement_as_published(tmp_path):
 
 
 def test_multiline_json_values_are_read(tmp_path):
-    """JSON Lines files with a pretty-printed statement still import (ijson takes over the rest)."""
+    """JSON Lines files with a pretty-printed statement still import (the splitter takes over the rest)."""
     statements = [entity("e1"), person("p1"), relationship("r1", "p1", "e1", Decimal("33.3"))]
     text = json.dumps(statements[0], default=str) + "\n" + json.dumps(statements[1], indent=2) + "\n"
     text += json.dumps(statements[2], default=float) + "\n"
@@ -507,7 +507,7 @@ def test_nul_character_in_a_name_is_rejected_before_anything_is_stored(tmp_path,
 
 
 def test_unpaired_surrogate_escape_is_rejected_not_mangled(tmp_path, existing):
-    """ijson would turn an unpaired \\ud800 into '?' silently; the import must refuse the file instead."""
+    """An unpaired \\ud800 must reach validation as written (a streaming parser turned it into '?'): refused."""
     before = snapshot()
     path = write_jsonl(tmp_path / "f.jsonl", [entity("e1"), entity("e-surrogate")])
     text = path.read_text().replace("e-surrogate", "e-\\ud800-surrogate")

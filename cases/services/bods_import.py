@@ -38,6 +38,7 @@ from cases.models import (
     EntityType,
     ImportRun,
     Interest,
+    InterestType,
     Jurisdiction,
     Person,
     PersonType,
@@ -501,7 +502,8 @@ def widen_share(value: Any, *, rounding: str) -> tuple[Decimal, bool]:
 
 def _interest(item: dict[str, Any]) -> dict[str, Any]:
     interest = {
-        "interest_type": item["type"],
+        # BODS 0.4 does not require an interest's type; one without it is an interest of unknown nature.
+        "interest_type": item.get("type", InterestType.UNKNOWN_INTEREST),
         "direct_or_indirect": item.get("directOrIndirect", "unknown"),
         "beneficial_ownership_or_control": item.get("beneficialOwnershipOrControl"),
         "share_exact": None,

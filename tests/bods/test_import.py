@@ -183,6 +183,15 @@ def test_unspecified_interested_party_keeps_reason(tmp_path):
     assert rel.unspecified_description == "Could not identify"
 
 
+def test_interest_without_a_type_is_an_unknown_interest(tmp_path):
+    """BODS 0.4 does not require an interest's type (the import fuzz found a crash here): keep it as unknown."""
+    interests = [{"directOrIndirect": "direct", "share": {"exact": 60}}]
+    run(tmp_path, [entity("e1"), person("p1"), relationship("r1", "p1", "e1", interests=interests)])
+    interest = Interest.objects.get(relationship__external_id="r1")
+    assert interest.interest_type == "unknownInterest"
+    assert interest.share_exact == 60
+
+
 def test_indirect_summary_keeps_components(tmp_path):
     statements = [
         person("p1"),

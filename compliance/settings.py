@@ -132,6 +132,11 @@ EVIDENCE_MAX_BYTES = env("EVIDENCE_MAX_BYTES")
 # Case SLA: hours from opening to due_at, by priority (cases.models.casework.case_sla_hours).
 CASE_SLA_HOURS = {"low": 240, "normal": 120, "high": 48, "critical": 24}
 
+# The API's throttle counters live here. The default (local memory) keeps one budget per
+# web process; with several processes or hosts set a shared cache, e.g.
+# CACHE_URL=redis://127.0.0.1:6379/1, so a token's budget is one budget.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 REST_FRAMEWORK = {
     # The integration API (cases/api, docs/api.md).
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -175,6 +180,8 @@ SPECTACULAR_SETTINGS = {
 }
 # API tokens: secrets are stored as HMAC-SHA256(API_TOKEN_PEPPER, secret); rotating it invalidates every token.
 API_TOKEN_PEPPER = env("API_TOKEN_PEPPER", default=SECRET_KEY)
+# How long an Idempotency-Key is remembered (a retry after that is a new request); purged hourly.
+IDEMPOTENCY_KEY_TTL = datetime.timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))
 # Webhook outbox (cases/services/webhooks.py): exponential backoff base × 2^(n−1), capped; give up after N.
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)

@@ -4,7 +4,7 @@ A fixed-window counter (``cache.add`` + ``cache.incr``: O(1) per request) instea
 sliding log, which stores and re-pickles every request time of the window (1200 floats at
 1200/minute). A client can burst up to twice the rate across a window boundary. With the
 default local-memory cache the budget is per web process; configure a shared cache
-(Redis/Memcached) in CACHES for one budget across processes.
+(``CACHE_URL=redis://...``) for one budget across processes.
 """
 
 import time

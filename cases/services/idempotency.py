@@ -9,12 +9,15 @@ retry may legitimately change (5xx, 409, 429) are not stored: the whole
 transaction, key row included, is rolled back.
 """
 
+import datetime
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from cases.models import IdempotencyKey
 
@@ -79,3 +82,15 @@ def idempotency_run(
     if record.response_status is None:
         raise IdempotencyInProgress("A request with this Idempotency-Key is still in progress.")
     return IdempotentResult(record.response_status, record.response_body, replayed=True)
+
+
+def idempotency_keys_purge(*, now: datetime.datetime | None = None) -> int:
+    """Delete keys older than ``IDEMPOTENCY_KEY_TTL``; returns how many.
+
+    A key only has to outlive its client's retries (minutes to hours). Kept for
+    ever, the table would grow with every POST. After the TTL a request with an
+    old key is a new request, as clients are told in docs/api.md.
+    """
+    cutoff = (now or timezone.now()) - settings.IDEMPOTENCY_KEY_TTL
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

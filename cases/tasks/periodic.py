@@ -9,8 +9,8 @@ at once enqueue each run exactly once, and a restart forgets nothing (the row
 still says when the job is due). The tick also sweeps: if re-screen requests are
 pending and unclaimed (a lost kick, a worker that died), it enqueues processing.
 
-Each job is idempotent: expiring exemptions and escalating overdue cases act only
-on rows still due; the periodic re-screen resumes an unfinished run of the day.
+Each job is idempotent: expiring exemptions, escalating overdue cases and purging
+old idempotency keys act only on rows still due; the periodic re-screen resumes an unfinished run of the day.
 """
 
 from __future__ import annotations
@@ -40,6 +40,13 @@ def escalate_overdue() -> dict:
     from cases.services.cases import cases_escalate_overdue
 
     return _finish("escalate_overdue", lambda: {"escalated": len(cases_escalate_overdue())})
+
+
+@task(queue_name="default")
+def purge_idempotency_keys() -> dict:
+    from cases.services.idempotency import idempotency_keys_purge
+
+    return _finish("purge_idempotency_keys", lambda: {"purged": idempotency_keys_purge()})
 
 
 @task(queue_name="screening")
@@ -77,6 +84,7 @@ class Job:
 JOBS = (
     Job("escalate_overdue", escalate_overdue, datetime.timedelta(hours=1)),
     Job("expire_exemptions", expire_exemptions, datetime.timedelta(days=1)),
+    Job("purge_idempotency_keys", purge_idempotency_keys, datetime.timedelta(hours=1)),
     # The first portfolio run waits a day: a fresh installation has just screened everything.
     Job("periodic_rescreen", periodic_rescreen, datetime.timedelta(days=1), datetime.timedelta(days=1)),
 )

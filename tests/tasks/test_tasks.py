@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from cases.models import CurrentDecision, RescreenRequest, ScheduledJob
+from cases.models import CurrentDecision, IdempotencyKey, RescreenRequest, ScheduledJob
 from cases.services.screening import screen_entities
 from cases.tasks import periodic, screening
 from tests.factories import CustomerFactory, EntityFactory, PersonFactory, stake
@@ -88,13 +88,19 @@ def test_retry_delay_backs_off_and_is_capped():
 def test_scheduler_enqueues_each_due_job_once_and_moves_it_on(db):
     now = timezone.now()
     first = periodic.scheduler_tick(now=now)
-    assert set(first) == {"escalate_overdue", "expire_exemptions"}  # the portfolio run waits a day
+    # the portfolio run waits a day
+    assert set(first) == {"escalate_overdue", "expire_exemptions", "purge_idempotency_keys"}
     assert periodic.scheduler_tick(now=now) == []  # a second ticker (another worker) enqueues nothing
     assert queued("escalate_overdue").count() == 1
     job = ScheduledJob.objects.get(name="escalate_overdue")
     assert job.next_run_at == now + datetime.timedelta(hours=1)
     later = now + datetime.timedelta(days=1, minutes=1)
-    assert set(periodic.scheduler_tick(now=later)) == {"escalate_overdue", "expire_exemptions", "periodic_rescreen"}
+    assert set(periodic.scheduler_tick(now=later)) == {
+        "escalate_overdue",
+        "expire_exemptions",
+        "purge_idempotency_keys",
+        "periodic_rescreen",
+    }
     # A stopped scheduler does not run a backlog: the next slot is after "later".
     assert ScheduledJob.objects.get(name="escalate_overdue").next_run_at > later
 
@@ -110,6 +116,7 @@ def test_scheduled_jobs_run_and_record_completion(customer_graph):
     periodic.scheduler_tick()
     assert periodic.escalate_overdue.call() == {"escalated": 0}
     assert periodic.expire_exemptions.call() == {"expired": 0}
+    assert periodic.purge_idempotency_keys.call() == {"purged": 0}
     result = periodic.periodic_rescreen.call()
     assert result["screened"] == 2 and result["changed"] == 0
     assert ScheduledJob.objects.get(name="escalate_overdue").last_finished_at is not None
@@ -119,3 +126,14 @@ def test_rescreen_all_task_resumes_the_days_run(customer_graph):
     first = screening.rescreen_all.call(kind="periodic")
     second = screening.rescreen_all.call(kind="periodic")
     assert first["screened"] == 2 and second["run"] != first["run"]  # a finished run is not resumed
+
+
+def test_idempotency_keys_are_purged_after_their_ttl(settings):
+    settings.IDEMPOTENCY_KEY_TTL = datetime.timedelta(hours=24)
+    now = timezone.now()
+    for key, age in (("fresh", datetime.timedelta(hours=23)), ("old", datetime.timedelta(hours=25))):
+        IdempotencyKey.objects.create(
+            owner="token:1", key=key, method="POST", path="/api/v1/x/", request_hash="0" * 64, created_at=now - age
+        )
+    assert periodic.purge_idempotency_keys.call() == {"purged": 1}
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]

@@ -8,6 +8,7 @@ reused with another body), 429 throttled, 500 unexpected (logged, no details lea
 """
 
 import logging
+import re
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -80,7 +81,20 @@ def _django_validation_errors(exc: DjangoValidationError) -> list[dict]:
     ]
 
 
+# Error details often quote the input ('"x" is not a valid choice.'). An unpaired surrogate cannot be
+# encoded as UTF-8 (rendering the response failed: a 500) and NUL cannot be stored by PostgreSQL (the
+# Idempotency-Key record keeps the response): both are shown as their \\uXXXX escape instead.
+_UNSAFE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _safe(text):
+    if not isinstance(text, str) or not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def error_body(type_: str, errors: list[dict]) -> dict:
+    errors = [{**error, "detail": _safe(error["detail"]), "attr": _safe(error["attr"])} for error in errors]
     return {"type": type_, "errors": errors}
 
 

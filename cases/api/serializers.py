@@ -28,7 +28,23 @@ from cases.models import (
 # -- parties ---------------------------------------------------------------------------------
 
 
-class IdentifierSerializer(serializers.Serializer):
+class WholeItems:
+    """A nested item is validated whole even in a PATCH.
+
+    DRF's partial mode is read from the root serializer by every field, nested ones too, so a PATCH
+    skipped the items' required fields and defaults: ``{"identifiers": [{}]}`` reached the service
+    without a ``value`` (KeyError: a 500). Partial means "not every top-level field", never half an item.
+    """
+
+    def run_validation(self, data=serializers.empty):
+        if not getattr(self.root, "partial", False) or self.root is self:
+            return super().run_validation(data)
+        whole = type(self)(data=data, context=self.context)
+        whole.is_valid(raise_exception=True)
+        return whole.validated_data
+
+
+class IdentifierSerializer(WholeItems, serializers.Serializer):
     scheme = serializers.CharField(max_length=100, required=False, allow_blank=True, help_text="e.g. XI-LEI, GB-COH")
     scheme_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     value = serializers.CharField(max_length=255)
@@ -145,7 +161,7 @@ class PersonUpdateSerializer(PersonInputSerializer):
 SHARE = {"max_digits": 11, "decimal_places": 8, "min_value": 0, "max_value": 100, "required": False, "allow_null": True}
 
 
-class InterestSerializer(serializers.ModelSerializer):
+class InterestSerializer(WholeItems, serializers.ModelSerializer):
     type = serializers.ChoiceField(source="interest_type", choices=InterestType.choices)
     direct_or_indirect = serializers.ChoiceField(choices=DirectOrIndirect.choices, default=DirectOrIndirect.UNKNOWN)
     share_exact = serializers.DecimalField(**SHARE)

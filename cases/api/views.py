@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -94,9 +94,16 @@ class ApiViewMixin:
         self.response = self.finalize_response(request, response, *args, **kwargs)
         return self.response
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # No stored id contains NUL (every input field refuses it), and PostgreSQL cannot even compare a
+        # text column with one (psycopg raises DataError): such a lookup is simply not found.
+        if any("\x00" in str(value) for value in kwargs.values()):
+            raise NotFound()
+
     def _idempotent(self, request, handler, key, raw_body, *args, **kwargs):
-        if len(key) > 255 or not key.strip():
-            raise ValidationError({"Idempotency-Key": "Must be 1 to 255 characters."})
+        if len(key) > 255 or not key.strip() or any(ord(c) < 32 or ord(c) == 127 for c in key):
+            raise ValidationError({"Idempotency-Key": "Must be 1 to 255 characters, without control characters."})
         owner = f"token:{request.auth.pk}" if isinstance(request.auth, ApiToken) else f"user:{request.user.pk}"
 
         def call():
@@ -446,7 +453,7 @@ class CasePagination(ApiCursorPagination):
     ordering = "-id"
 
 
-def _action_schema(summary, request_serializer, response_serializer, example=None):
+def _action_schema(summary, request_serializer, response_serializer, example=None, status_code=200):
     out = {
         s.CaseDetailSerializer: ex.CASE_OUT,
         s.OverrideSerializer: ex.OVERRIDE_OUT,
@@ -456,7 +463,7 @@ def _action_schema(summary, request_serializer, response_serializer, example=Non
         summary=summary,
         request=request_serializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={200: response_serializer, **ERRORS},
+        responses={status_code: response_serializer, **ERRORS},
         examples=[example, out] if example else [out],
     )
 
@@ -520,14 +527,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
         data = self.input(s.ReasonSerializer)
         return self._case(case_services.case_confirm_outcome(case=self.get_object(), actor=request.user, **data))
 
-    @_action_schema("Propose an override", s.OverrideInputSerializer, s.OverrideSerializer, ex.OVERRIDE_IN)
+    @_action_schema("Propose an override", s.OverrideInputSerializer, s.OverrideSerializer, ex.OVERRIDE_IN, 201)
     @action(detail=True, methods=["post"])
     def overrides(self, request, reference=None):
         data = self.input(s.OverrideInputSerializer)
         override = override_services.override_propose(case=self.get_object(), actor=request.user, **data)
         return Response(s.OverrideSerializer(override).data, status=201)
 
-    @_action_schema("Request an exemption", s.ExemptionInputSerializer, s.ExemptionSerializer, ex.EXEMPTION_IN)
+    @_action_schema("Request an exemption", s.ExemptionInputSerializer, s.ExemptionSerializer, ex.EXEMPTION_IN, 201)
     @action(detail=True, methods=["post"])
     def exemptions(self, request, reference=None):
         case = self.get_object()

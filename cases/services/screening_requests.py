@@ -8,6 +8,7 @@ in one transaction, so a failed request leaves nothing behind.
 """
 
 import datetime
+import re
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -27,6 +28,39 @@ from .feed import effective_body_for, open_case_reference
 from .ownership import ownership_changed
 from .persons import person_apply
 from .relationships import relationship_apply
+
+# NUL cannot be stored by PostgreSQL, an unpaired surrogate cannot be encoded as UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_text(statements: list) -> str | None:
+    """Where the first key or string value holding NUL or an unpaired surrogate is, else None.
+
+    The BODS validator checks values too, but reports a NUL statementId by storing the message (a
+    PostgreSQL DataError) and fails on such a character in a key (UnicodeEncodeError): both were 500s.
+    Iterative: the JSON parser admits nesting close to the recursion limit.
+    """
+    stack = [(statement, position, "") for position, statement in reversed(list(enumerate(statements, 1)))]
+    while stack:
+        value, position, path = stack.pop()
+        if isinstance(value, str):
+            match = _UNSTORABLE.search(value)
+            if match:
+                kind = "a NUL character" if match.group() == "\x00" else "an unpaired UTF-16 surrogate"
+                where = f"statement {position}: {path}" if path else f"statement {position}"
+                return f"{where}: text contains {kind} (U+{ord(match.group()):04X}), which cannot be stored"
+        elif isinstance(value, dict):
+            items = []
+            for key, item in value.items():  # the key first: a path shown in a message holds only checked keys
+                items += [(key, position, f"{path} (a key)" if path else "a key"), (item, position, _join(path, key))]
+            stack += reversed(items)
+        elif isinstance(value, list):
+            stack += reversed([(item, position, f"{path}[{index}]") for index, item in enumerate(value)])
+    return None
+
+
+def _join(path: str, key) -> str:
+    return f"{path}.{key}" if path else str(key)
 
 
 def _upsert(model, apply, *, data: dict, field: str):
@@ -71,6 +105,9 @@ def screening_request_submit(
     if bods:
         require_perm(actor, "add_entity", "import BODS statements")
         require_perm(actor, "add_relationship", "import BODS statements")
+        problem = _unstorable_text(bods)
+        if problem:
+            raise ValidationError({"bods": problem})
         try:
             summary = bods_import_statements(statements=bods, label=f"api:{customer_reference}")
         except BodsError as exc:

@@ -27,6 +27,7 @@ from .audit import audit_record
 
 KEY_ALPHABET = string.ascii_lowercase + string.digits
 KEY_LENGTH = 12
+_KEY_CHARS = frozenset(KEY_ALPHABET)
 SCOPES = ("read", "write")
 LAST_USED_RESOLUTION = datetime.timedelta(seconds=60)
 
@@ -132,7 +133,8 @@ def token_authenticate(*, raw: str, now: datetime.datetime | None = None, cache_
     row, so a revocation reaches reads within ``cache_seconds`` and writes at once.
     """
     key, _, secret = (raw or "").partition(".")
-    if not key or not secret or len(key) > 16:
+    # A key is KEY_ALPHABET only: anything else cannot exist, and NUL would even make PostgreSQL refuse the query.
+    if not key or not secret or len(key) > 16 or not set(key) <= _KEY_CHARS:
         raise TokenInvalid("Invalid token.")
     token = _token_cache.get(key) if cache_seconds else None
     if token is None:

@@ -15,6 +15,15 @@ from .builders import entity, person, relationship, snapshot, write_array, write
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True, params=["inline", "reader process"])
+def reader_mode(request, monkeypatch):
+    """Every test here runs twice: statements prepared in this process, and in a forked reader process."""
+    from cases.services import bods_import
+
+    monkeypatch.setattr(bods_import, "READER_PROCESS_MIN_BYTES", 1 << 62 if request.param == "inline" else 0)
+    return request.param
+
+
 def run(tmp_path, statements, name="f.jsonl", **kwargs):
     return bods_import_file(path=write_jsonl(tmp_path / name, statements, **kwargs))
 

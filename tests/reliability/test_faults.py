@@ -16,6 +16,7 @@ import time
 import psycopg
 import pytest
 
+from cases.services.bods_import import READER_PROCESS_MIN_BYTES
 from tests.bods.builders import entity, person, relationship, write_jsonl
 
 from .conftest import REPO, manage
@@ -90,6 +91,9 @@ def test_import_killed_mid_way_leaves_nothing_and_rerun_completes(scratch_pg, tm
     env = scratch_pg
     statements = generated_statements(500)  # 500 chains: 11 500 statements
     path = write_jsonl(tmp_path / "large.jsonl", statements)
+    # Large enough for the forked reader process, whose inherited database socket must not keep the
+    # killed import's transaction open.
+    assert path.stat().st_size >= READER_PROCESS_MIN_BYTES
     before = counts(env)
     proc = start(env, "import_bods", str(path))
     db = env["DATABASE_URL"].rsplit("/", 1)[1]

@@ -13,7 +13,10 @@ entity), then measures, each in the same process and database:
   measure (no ranges' upper bounds, no voting rights, no control chain, no control interests,
   no undisclosed owners, no dates, wrong on cycles), so the comparison flatters it.
 
-Prints one JSON document.
+The ``screen --all`` runs are given in wall-clock seconds and in CPU seconds of this process
+(the PostgreSQL server's CPU is not in them), with the 1-minute load average after each: on a
+shared machine the CPU seconds are the steadier figure. ``--profile FILE`` writes a cProfile
+(pstats) of the first run. Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -61,13 +64,24 @@ def _recursive_cte_sql(vendor: str) -> str:
     """  # noqa: S608 - constants only
 
 
-def _time_screen_all() -> tuple[float, str]:
+def _time_screen_all(profile: str | None = None) -> tuple[float, float, str]:
+    """Wall-clock and CPU seconds (this process only: not the PostgreSQL server) of ``screen --all``."""
     from django.core.management import call_command
 
     out = io.StringIO()
-    started = time.perf_counter()
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started, cpu_started = time.perf_counter(), time.process_time()
     call_command("screen", "--all", stdout=out)
-    return time.perf_counter() - started, out.getvalue().strip().splitlines()[-1]
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    return seconds, cpu_seconds, out.getvalue().strip().splitlines()[-1]
 
 
 def _time_cte() -> tuple[float, int, int]:
@@ -91,22 +105,27 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entities", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the first run to FILE (pstats)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="screen-bench-") as tmp:
         backend = _setup(Path(tmp))
         from benchmarks.rescreen_bench import load
 
         loaded = load(args.entities, args.seed)
-        first, first_summary = _time_screen_all()
-        again, again_summary = _time_screen_all()
+        first, first_cpu, first_summary = _time_screen_all(args.profile)
+        load_after_first = os.getloadavg()[0]
+        again, again_cpu, again_summary = _time_screen_all()
         cte_seconds, cte_subjects, cte_paths = _time_cte()
         result = {
             "database": backend,
             "machine": f"{os.cpu_count()} CPUs, {os.uname().machine}",
+            "load_average_1min": [round(load_after_first, 2), round(os.getloadavg()[0], 2)],
             "loaded": loaded,
             "screen_all_first_seconds": round(first, 2),
+            "screen_all_first_cpu_seconds": round(first_cpu, 2),
             "screen_all_first_summary": first_summary,
             "screen_all_again_seconds": round(again, 2),
+            "screen_all_again_cpu_seconds": round(again_cpu, 2),
             "screen_all_again_summary": again_summary,
             "recursive_cte_seconds": round(cte_seconds, 2),
             "recursive_cte_subjects": cte_subjects,

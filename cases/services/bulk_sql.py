@@ -1,19 +1,23 @@
-"""Raw ``executemany`` inserts and updates for bulk imports.
+"""Raw ``executemany``/``COPY`` inserts and updates for bulk imports and portfolio screening.
 
 ``bulk_create`` spends most of its time compiling SQL per row and per field
 (about 100 µs a row for a 20-column model); an import of millions of
-statements cannot afford that. ``TableWriter`` prepares one statement per
+statements, or a portfolio run storing a decision and an audit event per
+entity, cannot afford that. ``TableWriter`` prepares one statement per
 column set and sends plain tuples, converting values the way the ORM would
-(JSON as text, dates and datetimes through the backend's adapters). Row ids
-of inserted records are read back by natural key in one query per batch,
-which works the same on SQLite and PostgreSQL and under concurrent writers.
+(JSON as text, dates and datetimes through the backend's adapters). The
+importer reads row ids of inserted records back by natural key in one query
+per batch; ``insert_returning_ids`` returns them directly (ids drawn from the
+sequence before a ``COPY`` on PostgreSQL, ``RETURNING`` on SQLite). Both work
+the same under concurrent writers.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -91,6 +95,108 @@ class TableWriter:
             else:  # in-process SQLite: executemany is the fastest path
                 cursor.executemany(sql, params)
 
+    def insert_returning_ids(self, attnames: list[str], rows: Sequence[Sequence[Any]], *, key: str) -> list[int]:
+        """Insert ``rows`` (tuples in ``attnames`` order) and return their new primary keys, in row order.
+
+        ``key`` is one of ``attnames`` whose values are unique among ``rows``. On PostgreSQL the ids are
+        drawn from the table's sequence first and the rows are streamed with ``COPY``, ids included
+        (concurrent writers draw other values of the same sequence). On SQLite the rows go in
+        multi-row ``INSERT ... RETURNING id, key`` statements; SQLite does not promise the order of
+        returned rows, so ids are matched to rows on ``key``.
+        """
+        columns = [self._column(name) for name in attnames]
+        params = _tuple_params(columns, rows)
+        if not params:
+            return []
+        pk = self.model._meta.pk
+        pk_column = connection.ops.quote_name(pk.column)
+        names = ", ".join(column for column, _, _ in columns)
+        with connection.cursor() as cursor:
+            if self._is_postgres:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                    [self.table, pk.column, len(params)],
+                )
+                ids = sorted(row[0] for row in cursor.fetchall())
+                with cursor.cursor.copy(f"COPY {self.table} ({pk_column}, {names}) FROM STDIN") as copy:
+                    for row_id, row in zip(ids, params, strict=True):
+                        copy.write_row((row_id, *row))
+                return ids
+            placeholders = "({})".format(", ".join(placeholder for _, placeholder, _ in columns))
+            if sqlite3.sqlite_version_info < (3, 35):  # no RETURNING before SQLite 3.35: one row at a time
+                ids = []
+                for row in params:
+                    cursor.execute(f"INSERT INTO {self.table} ({names}) VALUES {placeholders}", row)  # noqa: S608
+                    ids.append(cursor.lastrowid)
+                return ids
+            key_index = attnames.index(key)
+            id_by_key: dict[Any, int] = {}
+            per_statement = max(1, min(2000, _sqlite_max_params() // len(columns)))
+            for start in range(0, len(params), per_statement):
+                part = params[start : start + per_statement]
+                sql = "INSERT INTO {} ({}) VALUES {} RETURNING {}, {}".format(  # noqa: S608 - quoted model metadata
+                    self.table, names, ", ".join([placeholders] * len(part)), pk_column, columns[key_index][0]
+                )
+                cursor.execute(sql, [value for row in part for value in row])
+                id_by_key.update((row_key, row_id) for row_id, row_key in cursor.fetchall())
+            if len(id_by_key) != len(params):
+                raise ValueError(f"insert_returning_ids: {key} is not unique among the rows")
+            return [id_by_key[row[key_index]] for row in params]
+
+    def upsert(
+        self, attnames: list[str], rows: Sequence[Sequence[Any]], *, conflict: list[str], update: list[str]
+    ) -> None:
+        """``INSERT ... ON CONFLICT (conflict) DO UPDATE SET`` each of ``update`` to the new row's value.
+
+        ``rows`` are tuples in ``attnames`` order. PostgreSQL gets one statement over one array
+        parameter per column (``unnest``); SQLite gets ``executemany``.
+        """
+        columns = [self._column(name) for name in attnames]
+        params = _tuple_params(columns, rows)
+        if not params:
+            return
+        names = ", ".join(column for column, _, _ in columns)
+        target = ", ".join(self._column(name)[0] for name in conflict)
+        assignments = ", ".join(f"{column} = excluded.{column}" for column in (self._column(n)[0] for n in update))
+        with connection.cursor() as cursor:
+            if self._is_postgres:
+                arrays = ", ".join(f"%s::{self._fields[name].db_type(connection)}[]" for name in attnames)
+                cursor.execute(
+                    f"INSERT INTO {self.table} ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+                    f"ON CONFLICT ({target}) DO UPDATE SET {assignments}",
+                    [list(column) for column in zip(*params, strict=True)],
+                )
+            else:
+                placeholders = ", ".join(placeholder for _, placeholder, _ in columns)
+                cursor.executemany(
+                    f"INSERT INTO {self.table} ({names}) VALUES ({placeholders}) "  # noqa: S608
+                    f"ON CONFLICT ({target}) DO UPDATE SET {assignments}",
+                    params,
+                )
+
+    def update_where_in(self, key: str, keys: Sequence[Any], values: dict[str, Any], chunk: int = 2000) -> None:
+        """Set the same ``values`` on every row whose ``key`` column is in ``keys``."""
+        if not keys:
+            return
+        columns = [self._column(name) for name in values]
+        assignments = ", ".join(f"{column} = {placeholder}" for column, placeholder, _ in columns)
+        converted = [convert(value) for (_, _, convert), value in zip(columns, values.values(), strict=True)]
+        key_column = self._column(key)[0]
+        with connection.cursor() as cursor:
+            if self._is_postgres:  # one array parameter: no per-placeholder query rewriting
+                cursor.execute(
+                    f"UPDATE {self.table} SET {assignments} WHERE {key_column} = ANY(%s)",  # noqa: S608
+                    [*converted, list(keys)],
+                )
+                return
+            keys = list(keys)
+            for start in range(0, len(keys), chunk):
+                part = keys[start : start + chunk]
+                cursor.execute(
+                    f"UPDATE {self.table} SET {assignments} WHERE {key_column} IN ({', '.join(['%s'] * len(part))})",  # noqa: S608
+                    [*converted, *part],
+                )
+
     def update(self, rows: Iterable[tuple[int, dict[str, Any]]]) -> None:
         """``rows`` are ``(pk, changed values)``; rows changing the same columns share one statement."""
         groups: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
@@ -122,6 +228,31 @@ def _last_value_cached(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def _tuple_params(columns, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """Row tuples already in column order; only columns that need a conversion pay for one."""
+    converted = [(index, convert) for index, (_, _, convert) in enumerate(columns) if convert is not _identity]
+    if not converted:
+        return list(rows)
+    params = []
+    for row in rows:
+        values = list(row)
+        for index, convert in converted:
+            value = values[index]
+            if value is not None:
+                values[index] = convert(value)
+        params.append(values)
+    return params
+
+
+def _sqlite_max_params() -> int:
+    """Bind parameters one SQLite statement may have (32 766 since SQLite 3.32; Django assumes 999)."""
+    connection.ensure_connection()
+    try:
+        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except AttributeError:  # Python < 3.11
+        return connection.features.max_query_params
 
 
 def _params(attnames: list[str], columns, rows: Iterable[dict[str, Any]]) -> list[list[Any]]:

@@ -4,7 +4,9 @@ This is the one place where the pure engine (``cases.ownership``) meets the
 database. Decisions are stored in chunks, each in its own transaction, so a
 portfolio-wide re-screen keeps memory bounded and a killed run keeps every
 chunk it finished. A decision whose result is unchanged is not stored again;
-only ``CurrentDecision.screened_at`` moves.
+only ``CurrentDecision.screened_at`` moves. Decisions and current decisions are
+written with raw ``COPY``/multi-row SQL (``bulk_sql.TableWriter``), not the ORM:
+a first portfolio run stores one of each per entity.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.models import CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
 from cases.ownership import Method, NodeClass, Outcome, Policy, ScreeningResult, screen
 from cases.selectors.screening_input import PolicyView, ScreeningInput, ids_in, in_chunks, load_screening_input
+from cases.services.bulk_sql import TableWriter, select_pairs
 from cases.services.policy import policy_get_active
 from cases.signals import DecisionChange, decisions_changed
 
@@ -83,25 +87,49 @@ def result_fingerprint(payload: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+#: Decision columns written by ``_store_chunk``, in ``Decision``'s concrete field order after ``id``.
+_DECISION_COLUMNS = [
+    "entity_id",
+    "outcome",
+    "look_through_outcome",
+    "look_through_low",
+    "look_through_high",
+    "control_chain_outcome",
+    "control_chain_low",
+    "control_chain_high",
+    "is_restricted_root",
+    "payload",
+    "policy_id",
+    "as_of",
+    "result_fingerprint",
+    "computed_at",
+]
+_DECISION_FIELDS = ["id", *_DECISION_COLUMNS]
+_CURRENT_COLUMNS = ["entity_id", "decision_id", "outcome", "screened_at", "as_of"]
+_OUTCOME_LABELS = {int(outcome): outcome.label for outcome in Outcome}
+
+
 def _decision_row(
-    *, entity_id: int, payload: dict, policy: ScreeningPolicy, as_of, fingerprint: str, is_root: bool
-) -> Decision:
+    *, entity_id: int, payload: dict, policy: ScreeningPolicy, as_of, fingerprint: str, is_root: bool, computed_at
+) -> tuple:
+    """A new ``Decision`` row as a tuple of ``_DECISION_COLUMNS`` (written with raw SQL, not the ORM)."""
     lt = payload["methods"]["look_through"]
     cc = payload["methods"]["control_chain"]
-    return Decision(
-        entity_id=entity_id,
-        outcome=payload["outcome"],
-        look_through_outcome=lt["outcome"],
-        look_through_low=lt["low"],
-        look_through_high=lt["high"],
-        control_chain_outcome=cc["outcome"],
-        control_chain_low=cc["low"],
-        control_chain_high=cc["high"],
-        is_restricted_root=is_root,
-        payload=payload,
-        policy=policy,
-        as_of=as_of,
-        result_fingerprint=fingerprint,
+    return (
+        entity_id,
+        payload["outcome"],
+        lt["outcome"],
+        lt["low"],
+        lt["high"],
+        cc["outcome"],
+        cc["low"],
+        cc["high"],
+        is_root,
+        payload,
+        policy.pk,
+        as_of,
+        fingerprint,
+        computed_at,
     )
 
 
@@ -150,7 +178,10 @@ def screen_entities(
         summary = ScreenSummary(as_of=as_of, policy_version=policy.version)
         if requested is not None and not requested:
             return summary
-        data = load_screening_input(policy=PolicyView.of(policy), as_of=as_of, entity_ids=requested)
+        # The closure in one recursive query; the selector's own breadth-first walk (one query per level)
+        # then finds nothing new in one round. A 100 000-member ownership cycle is 100 000 levels deep.
+        scope = None if requested is None else upstream_closure(requested)
+        data = load_screening_input(policy=PolicyView.of(policy), as_of=as_of, entity_ids=scope)
     engine_started = time.perf_counter()
     result = screen(data.graph, engine_policy(policy))
     summary.engine_seconds = time.perf_counter() - engine_started
@@ -187,20 +218,50 @@ def screen_entities(
     return summary
 
 
-_CURRENT_FIELDS = (
-    "entity_id",
-    "decision_id",
-    "decision__result_fingerprint",
-    "outcome",
-    "screened_at",
-    "decision__policy_id",
-    "decision__look_through_outcome",
-    "decision__look_through_low",
-    "decision__look_through_high",
-    "decision__control_chain_outcome",
-    "decision__control_chain_low",
-    "decision__control_chain_high",
-)
+def _lock_entities(entity_ids: list[int]) -> None:
+    """Serialise concurrent screenings of one entity: lock the entities (not their CurrentDecision rows,
+    which a first screening does not have yet), in id order so two chunks cannot deadlock. NO KEY UPDATE
+    does not block inserts that reference the entity. SQLite has no row locks (one writer at a time, and
+    the ORM drops ``FOR UPDATE`` there), so nothing is sent."""
+    if not connection.features.has_select_for_update:
+        return
+    list(
+        Entity.objects.select_for_update(no_key=True)
+        .filter(pk__in=ids_in(entity_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _current_decisions(entity_ids: list[int]) -> dict[int, tuple]:
+    """``{entity id: (decision id, fingerprint, outcome, screened_at, policy id, look-through outcome, low,
+    high, control-chain outcome, low, high)}`` of the entities' current decisions: one raw query (per
+    ``IN_CHUNK`` ids on SQLite), as the ORM's ``__in`` compiles each id separately."""
+    if not entity_ids:
+        return {}
+    quote = connection.ops.quote_name
+    current, decision = quote(CurrentDecision._meta.db_table), quote(Decision._meta.db_table)
+    sql = (
+        f"SELECT c.entity_id, c.decision_id, d.result_fingerprint, c.outcome, c.screened_at, d.policy_id, "  # noqa: S608
+        f"d.look_through_outcome, d.look_through_low, d.look_through_high, "
+        f"d.control_chain_outcome, d.control_chain_low, d.control_chain_high "
+        f"FROM {current} c JOIN {decision} d ON d.id = c.decision_id WHERE "
+    )
+    convert = getattr(connection.ops, "convert_datetimefield_value", None)  # SQLite: naive UTC text -> aware
+    found: dict[int, tuple] = {}
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            parts = [(sql + "c.entity_id = ANY(%s)", [entity_ids])]
+        else:
+            parts = [
+                (sql + f"c.entity_id IN ({', '.join(['%s'] * len(part))})", part) for part in in_chunks(entity_ids)
+            ]
+        for query, params in parts:
+            cursor.execute(query, params)
+            for row in cursor.fetchall():
+                screened_at = row[4] if convert is None else convert(row[4], None, connection)
+                found[row[0]] = (row[1], row[2], row[3], screened_at, *row[5:])
+    return found
 
 
 @contextmanager
@@ -229,32 +290,31 @@ def _numeric_signature(policy_id, outcome, methods: dict) -> tuple:
 def _store_chunk(
     *, result, data, nodes, policy, as_of, trigger, actor, summary, collect, snapshot_at, sink=None, reexplain=True
 ) -> None:
-    entity_ids = [int(data.entity_pk_by_node[node]) for node in nodes]
-    # Serialise concurrent screenings of one entity: lock the entities (not their CurrentDecision rows,
-    # which a first screening does not have yet), in id order so two chunks cannot deadlock. NO KEY
-    # UPDATE does not block inserts that reference the entity. Then read the current decisions in a
-    # separate statement: after a lock wait, PostgreSQL re-reads only the locked row, so columns joined
-    # into the locking query would be the stale pre-wait ones.
-    list(
-        Entity.objects.select_for_update(no_key=True)
-        .filter(pk__in=ids_in(entity_ids))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    current = {
-        row[0]: row[1:]
-        for row in CurrentDecision.objects.filter(entity_id__in=ids_in(entity_ids)).values_list(*_CURRENT_FIELDS)
-    }
+    """Store one chunk's new decisions in one transaction.
+
+    New ``Decision`` rows, ``CurrentDecision`` upserts and the screening-date moves of unchanged
+    decisions are written with raw SQL (``TableWriter``: ``COPY``/array statements on PostgreSQL,
+    multi-row statements on SQLite): the ORM's per-row, per-field SQL compilation cost more than
+    everything else a first portfolio run does. The receivers get ordinary saved ``Decision`` instances.
+    """
+    nodes = np.asarray(nodes, dtype=np.int64)
+    entity_ids = data.entity_pk_by_node[nodes].tolist()
+    _lock_entities(entity_ids)
+    # Read the current decisions in a separate statement: after a lock wait, PostgreSQL re-reads only the
+    # locked row, so columns joined into the locking query would be the stale pre-wait ones.
+    current = _current_decisions(entity_ids)
     now = snapshot_at
-    new_decisions: list[Decision] = []
+    computed_at = timezone.now()
+    new_rows: list[tuple] = []
     previous: list[tuple | None] = []
     unchanged: list[int] = []
     kept_payload_ids: dict[int, int] = {}  # entity id -> decision id whose stored payload is reused
-    for node, entity_id in zip(nodes, entity_ids, strict=True):
-        node = int(node)
+    outcomes = result.outcome[nodes].tolist()
+    is_root = (data.graph.node_class[nodes] == NodeClass.RESTRICTED_ROOT).tolist()
+    for node, entity_id, outcome_value, root in zip(nodes.tolist(), entity_ids, outcomes, is_root, strict=True):
         before = current.get(entity_id)
-        outcome = Outcome(int(result.outcome[node])).label
         if before is not None and not reexplain and before[3] <= snapshot_at:
+            outcome = _OUTCOME_LABELS[outcome_value]
             methods = result.method_figures(node)
             if _numeric_signature(policy.pk, outcome, methods) == (before[4], before[2], *before[5:]):
                 summary.counts[outcome] += 1
@@ -273,35 +333,39 @@ def _store_chunk(
         if before is not None and before[1] == fingerprint:
             unchanged.append(entity_id)
             continue
-        new_decisions.append(
+        new_rows.append(
             _decision_row(
                 entity_id=entity_id,
                 payload=payload,
                 policy=policy,
                 as_of=as_of,
                 fingerprint=fingerprint,
-                is_root=int(data.graph.node_class[node]) == NodeClass.RESTRICTED_ROOT,
+                is_root=root,
+                computed_at=computed_at,
             )
         )
         previous.append(before)
     if kept_payload_ids and (collect or sink is not None):
-        stored = dict(Decision.objects.filter(pk__in=kept_payload_ids.values()).values_list("pk", "payload"))
+        stored = _stored_payloads(kept_payload_ids.values())
         for decision_id in kept_payload_ids.values():
             _emit({**stored[decision_id], "as_of": as_of.isoformat()}, summary=summary, collect=collect, sink=sink)
-    Decision.objects.bulk_create(new_decisions, batch_size=500)
-    CurrentDecision.objects.filter(entity_id__in=unchanged).update(screened_at=now, as_of=as_of)
-    CurrentDecision.objects.bulk_create(
-        [
-            CurrentDecision(entity_id=d.entity_id, decision=d, outcome=d.outcome, screened_at=now, as_of=as_of)
-            for d in new_decisions
-        ],
-        update_conflicts=True,
-        unique_fields=["entity"],
-        update_fields=["decision", "outcome", "screened_at", "as_of"],
-        batch_size=500,
+    decision_ids = TableWriter(Decision).insert_returning_ids(_DECISION_COLUMNS, new_rows, key="entity_id")
+    current_writer = TableWriter(CurrentDecision)
+    current_writer.update_where_in("entity_id", unchanged, {"screened_at": now, "as_of": as_of})
+    current_writer.upsert(
+        _CURRENT_COLUMNS,
+        [(row[0], decision_id, row[1], now, as_of) for row, decision_id in zip(new_rows, decision_ids, strict=True)],
+        conflict=["entity_id"],
+        update=["decision_id", "outcome", "screened_at", "as_of"],
     )
-    summary.changed += len(new_decisions)
-    if new_decisions:
+    summary.changed += len(new_rows)
+    if new_rows:
+        db = connection.alias
+        new_decisions = []
+        for decision_id, row in zip(decision_ids, new_rows, strict=True):
+            decision = Decision.from_db(db, _DECISION_FIELDS, (decision_id, *row))
+            decision.policy = policy  # cached, as on an instance created with it
+            new_decisions.append(decision)
         changes = [
             DecisionChange(
                 entity_id=d.entity_id,
@@ -317,11 +381,48 @@ def _store_chunk(
         )
 
 
+def _stored_payloads(decision_ids: Iterable[int]) -> dict[int, dict]:
+    """``{decision id: payload}``: one raw query per chunk of ids, JSON decoded with orjson (a daily run
+    where nothing changed re-emits every stored payload; the ORM's ``__in`` and ``json.loads`` cost more)."""
+    stored = select_pairs(Decision, "id", "payload", decision_ids)
+    return {decision_id: _json_value(payload) for decision_id, payload in stored.items()}
+
+
+def _json_value(value):
+    if not isinstance(value, str | bytes):
+        return value  # a driver that decodes JSON itself
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:  # what only the standard decoder reads (NaN, integers beyond 64 bits)
+        return json.loads(value)
+
+
 def _emit(payload: dict, *, summary, collect: bool, sink) -> None:
     if collect:
         summary.payloads.append(payload)
     if sink is not None:
         sink.append(payload)
+
+
+def upstream_closure(entity_ids: list[int]) -> set[int]:
+    """The entities and every entity that owns them, directly or indirectly, through open relationships:
+    what ``upstream_entity_ids`` walks level by level, in one recursive query (``UNION`` drops entities
+    already reached, so cycles end)."""
+    if not entity_ids:
+        return set()
+    relationship = connection.ops.quote_name(Relationship._meta.db_table)
+    if connection.vendor == "postgresql":
+        seeds, param = "SELECT unnest(%s::bigint[])", list(entity_ids)
+    else:  # one JSON text parameter: no limit on the number of ids
+        seeds, param = "SELECT value FROM json_each(%s)", json.dumps(list(entity_ids))
+    sql = (
+        f"WITH RECURSIVE up(id) AS ({seeds} UNION "  # noqa: S608 - quoted model metadata
+        f"SELECT r.interested_entity_id FROM {relationship} r JOIN up ON r.subject_id = up.id "
+        f"WHERE NOT r.is_closed AND r.interested_entity_id IS NOT NULL) SELECT id FROM up"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def downstream_entity_ids(entity_ids: Iterable[int], person_ids: Iterable[int] = ()) -> set[int]:

@@ -1,0 +1,177 @@
+"""How the screening adapter stores decisions: raw-SQL writes, the audit events of a batch, the upstream closure.
+
+The writes bypass the ORM (``TableWriter``) for speed; these tests pin down that the rows, the instances
+handed to ``decisions_changed`` receivers and the audit chain are what the ORM path gave.
+"""
+
+import datetime
+import math
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+import cases.services.bulk_sql as bulk_sql
+import cases.services.screening as screening
+from cases.models import AuditEvent, CurrentDecision, Decision, InterestType, Outcome, Relationship
+from cases.selectors.screening_input import upstream_entity_ids
+from cases.services.audit import AuditEntry, audit_record, audit_record_many, audit_verify
+from cases.services.bulk_sql import TableWriter
+from cases.services.policy import policy_get_active, policy_publish
+from cases.services.screening import screen_entities, upstream_closure
+from cases.signals import decisions_changed
+from tests.factories import CustomerFactory, EntityFactory, PersonFactory, RelationshipFactory, stake
+
+pytestmark = pytest.mark.django_db
+AS_OF = datetime.date(2026, 11, 25)
+
+
+@pytest.fixture
+def received():
+    calls = []
+
+    def receiver(sender, **kwargs):
+        calls.append(kwargs)
+
+    decisions_changed.connect(receiver)
+    yield calls
+    decisions_changed.disconnect(receiver)
+
+
+def _owned(jurisdiction: str = "GB", percent: int = 60):
+    subject = EntityFactory()
+    stake(EntityFactory(jurisdiction_id=jurisdiction), subject, percent)
+    stake(PersonFactory(), subject, 100 - percent)
+    return subject
+
+
+def test_stored_rows_match_the_payloads_and_receivers_get_saved_decisions(received):
+    subjects = [_owned("CN", 70), _owned("GB", 60), _owned("RU", 30)]
+    summary = screen_entities(entity_ids=[s.pk for s in subjects], as_of=AS_OF, collect_payloads=True)
+    policy = policy_get_active()
+    assert summary.changed == 3
+    (call,) = received
+    decisions = call["decisions"]
+    assert [c.entity_id for c in call["changes"]] == [s.pk for s in subjects]
+    for change in call["changes"]:
+        decision = decisions[change.decision_id]
+        assert change.previous_decision_id is None and change.previous_outcome is None
+        assert decision.pk == change.decision_id and not decision._state.adding
+        with CaptureQueriesContext(connection) as queries:
+            assert decision.policy == policy  # cached, as on an instance created with it
+        assert not queries.captured_queries
+        stored = Decision.objects.get(pk=decision.pk)
+        for field in Decision._meta.concrete_fields:
+            assert getattr(stored, field.attname) == getattr(decision, field.attname), field.attname
+        payload = next(p for p in summary.payloads if p["entity"] == stored.entity.external_id)
+        assert stored.payload == payload and stored.outcome == payload["outcome"] == change.outcome
+        lt, cc = payload["methods"]["look_through"], payload["methods"]["control_chain"]
+        assert (stored.look_through_low, stored.look_through_high) == (lt["low"], lt["high"])
+        assert (stored.control_chain_low, stored.control_chain_high) == (cc["low"], cc["high"])
+        assert stored.as_of == AS_OF and stored.policy_id == policy.pk and len(stored.result_fingerprint) == 64
+        current = CurrentDecision.objects.get(entity_id=change.entity_id)
+        assert (current.decision_id, current.outcome, current.as_of) == (decision.pk, decision.outcome, AS_OF)
+    events = AuditEvent.objects.filter(action="decision.changed").order_by("seq")
+    assert [e.target_id for e in events] == [str(s.pk) for s in subjects]
+    assert audit_verify() == (AuditEvent.objects.count(), None)
+
+
+def test_chunks_update_unchanged_rows_and_upsert_changed_ones(monkeypatch, received):
+    monkeypatch.setattr(screening, "CHUNK_SIZE", 3)
+    subjects = [_owned("GB", 40 + i) for i in range(5)] + [_owned("CN", 80)]
+    CustomerFactory(entity=subjects[0])
+    ids = [s.pk for s in subjects]
+    first = screen_entities(entity_ids=ids, as_of=AS_OF)
+    assert first.changed == 6 and len(received) == 2  # two chunks, one signal each
+    before = dict(CurrentDecision.objects.values_list("entity_id", "decision_id"))
+    later = AS_OF + datetime.timedelta(days=1)
+    again = screen_entities(entity_ids=ids, as_of=later)
+    assert again.changed == 0 and len(received) == 2
+    assert dict(CurrentDecision.objects.values_list("entity_id", "decision_id")) == before
+    assert set(CurrentDecision.objects.values_list("as_of", flat=True)) == {later}
+    # A new policy restricting GB changes every decision: new rows, the current ones move (upsert).
+    policy_publish(user=None, restricted_codes=["CN", "RU", "GB"])
+    third = screen_entities(entity_ids=ids, as_of=later)
+    assert third.changed == 6
+    current = dict(CurrentDecision.objects.values_list("entity_id", "decision_id"))
+    assert all(current[pk] != before[pk] for pk in ids)
+    assert Decision.objects.count() == 12 and CurrentDecision.objects.count() == 6
+    changes = [change for call in received[2:] for change in call["changes"]]
+    assert {c.entity_id: c.previous_decision_id for c in changes} == before
+    assert audit_verify() == (AuditEvent.objects.count(), None)
+
+
+def test_insert_returning_ids_matches_ids_to_rows_across_statements(monkeypatch):
+    monkeypatch.setattr(bulk_sql, "_sqlite_max_params", lambda: 40)  # 2 rows per SQLite statement
+    entities = [EntityFactory() for _ in range(7)]
+    policy = policy_get_active()
+    now = datetime.datetime(2026, 11, 25, 12, tzinfo=datetime.UTC)
+    rows = [
+        (e.pk, "allow", "allow", 1.5, 2.5, "allow", 0.0, 0.0, False, {"i": i}, policy.pk, AS_OF, f"{i:064d}", now)
+        for i, e in enumerate(reversed(entities))
+    ]
+    ids = TableWriter(Decision).insert_returning_ids(screening._DECISION_COLUMNS, rows, key="entity_id")
+    assert len(set(ids)) == 7
+    for row, decision_id in zip(rows, ids, strict=True):
+        stored = Decision.objects.get(pk=decision_id)
+        assert (stored.entity_id, stored.payload, stored.computed_at) == (row[0], row[9], now)
+
+
+def test_audit_record_many_returns_saved_chained_events(investigator):
+    entity = EntityFactory()
+    events = audit_record_many(
+        actor=investigator,
+        entries=[
+            AuditEntry(action="test.one", target=entity, after={"n": 1}),
+            AuditEntry(action="test.two", target=("test", 7, "seven"), before={"n": 1}, after=None, reason="why"),
+        ],
+    )
+    assert [e.seq for e in events] == [1, 2] and events[1].prev_hash == events[0].hash
+    for event in events:
+        assert event.pk is not None and not event._state.adding
+        stored = AuditEvent.objects.get(pk=event.pk)
+        for field in AuditEvent._meta.concrete_fields:
+            assert getattr(stored, field.attname) == getattr(event, field.attname), field.attname
+        assert event.actor == investigator and event.actor_label == investigator.get_username()
+    assert (events[0].target_type, events[0].target_id, events[0].target_label) == (
+        "cases.entity",
+        str(entity.pk),
+        str(entity),
+    )
+    assert audit_verify() == (2, None)
+
+
+def test_negative_zero_is_audited_as_zero_so_the_chain_verifies_after_a_jsonb_round_trip():
+    """PostgreSQL's jsonb has no negative zero: an event hashed over -0.0 read back as 0.0 and broke the chain."""
+    audit_record(actor=None, action="test.zero", target=("test", 1), after={"low": -0.0, "range": (-0.0, 5.0)})
+    # Not plain JSON types (an enum, a Decimal): the JSON round trip normalises the same way.
+    audit_record(
+        actor=None,
+        action="test.zero",
+        target=("test", 2),
+        after={"outcome": Outcome.REVIEW, "x": [-0.0], "d": Decimal(1)},
+    )
+    first, second = AuditEvent.objects.order_by("seq")
+    assert first.after == {"low": 0.0, "range": [0.0, 5.0]} and math.copysign(1, first.after["low"]) == 1
+    assert second.after == {"outcome": "review", "x": [0.0], "d": "1"} and math.copysign(1, second.after["x"][0]) == 1
+    assert audit_verify() == (2, None)
+
+
+def test_upstream_closure_is_the_breadth_first_walk_in_one_query():
+    top, middle, bottom, side = (EntityFactory() for _ in range(4))
+    stake(top, middle, 60)
+    stake(middle, bottom, 60)
+    stake(bottom, top, 10)  # a cycle through the top
+    stake(PersonFactory(), side, 100)
+    stake(side, bottom, 40)
+    closed_owner = EntityFactory()
+    closed = stake(closed_owner, side, 5)
+    Relationship.objects.filter(pk=closed.pk).update(is_closed=True)  # an ended relationship: not an owner
+    RelationshipFactory(subject=side, interested_person=None, unspecified_reason="unknown")
+    lone = EntityFactory()
+    stake(lone, EntityFactory(), 50, interest_type=InterestType.VOTING_RIGHTS)
+    for seeds in ([bottom.pk], [side.pk], [top.pk, lone.pk], [lone.pk], [999_999]):
+        assert upstream_closure(seeds) == upstream_entity_ids(seeds), seeds
+    assert upstream_closure([bottom.pk]) == {top.pk, middle.pk, bottom.pk, side.pk}
+    assert upstream_closure([]) == set()

@@ -189,6 +189,17 @@ class ImportSummary:
     def count(self, record_type: str, change: str) -> None:
         self.counts[RECORD_TYPES[record_type]][change] += 1
 
+    def describe(self) -> str:
+        """One line for a person: statements read, applied and skipped, then created/updated/closed per type."""
+        per_type = "; ".join(
+            f"{plural} {changes['created']} created, {changes['updated']} updated, {changes['closed']} closed"
+            for plural, changes in self.counts.items()
+        )
+        return (
+            f"{self.statements_read} statements ({self.statements_applied} applied, "
+            f"{self.statements_skipped} already imported): {per_type}"
+        )
+
 
 # -- entry point --------------------------------------------------------------------------
 

@@ -60,3 +60,18 @@ def test_works_without_the_screening_hook(tmp_path, monkeypatch):
     fake_screening(monkeypatch)
     call_command("import_bods", str(write_jsonl(tmp_path / "f.jsonl", [entity("e1")])), stdout=StringIO())
     assert Entity.objects.count() == 1
+
+
+def test_setup_demo_prints_a_readable_import_summary_and_the_logins():
+    out = StringIO()
+    call_command("setup_demo", password="demo-pass-1234", stdout=out)
+    text = out.getvalue()
+    imported = next(line for line in text.splitlines() if line.startswith("Imported demo.bods.jsonl.gz: "))
+    assert re.fullmatch(
+        r"Imported demo\.bods\.jsonl\.gz: (\d+) statements \(\1 applied, 0 already imported\): "
+        r"entities \d+ created, \d+ updated, \d+ closed; persons \d+ created, \d+ updated, \d+ closed; "
+        r"relationships \d+ created, \d+ updated, \d+ closed",
+        imported,
+    ), imported
+    assert "ImportSummary(" not in text
+    assert re.search(r"login: investigator\s+password: demo-pass-1234", text)

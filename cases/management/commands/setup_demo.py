@@ -49,7 +49,7 @@ class Command(BaseCommand):
             raise CommandError(f"No demo BODS file in {DEMO_DIR}")
         for path in bods_files:
             summary = bods_import_file(path=path, stdout=self.stdout, progress=False)
-            self.stdout.write(f"Imported {path.name}: {summary}")
+            self.stdout.write(f"Imported {path.name}: {summary.describe()}")
         registered = self._register_customers(DEMO_DIR / "customers.csv")
         self.stdout.write(f"Customers registered: {registered}")
         summary = screen_entities(trigger="onboarding")

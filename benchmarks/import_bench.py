@@ -137,6 +137,24 @@ def _children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _server_cpu_seconds() -> float | None:
+    """CPU seconds of this connection's PostgreSQL backend so far, when the server runs on this machine
+    (``/proc/<pid>/stat`` of ``pg_backend_pid()``); None on SQLite or a remote server."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5), after pid and comm
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--statements", type=int, default=100_000)
@@ -155,12 +173,14 @@ def main(argv: list[str] | None = None) -> dict:
         validation_seconds = time.perf_counter() - started
         validation_cpu_seconds = time.process_time() - cpu_started
 
-        children_started = _children_cpu_seconds()
+        children_started, server_started = _children_cpu_seconds(), _server_cpu_seconds()
         started, cpu_started = time.perf_counter(), time.process_time()
         summary = bods_import_file(path=path, progress=False)
         import_seconds = time.perf_counter() - started
         import_cpu_seconds = time.process_time() - cpu_started
         reader_cpu_seconds = _children_cpu_seconds() - children_started
+        server_finished = _server_cpu_seconds()
+        server_cpu_seconds = None if server_finished is None else server_finished - server_started
 
         result = {
             "database": backend,
@@ -177,6 +197,9 @@ def main(argv: list[str] | None = None) -> dict:
             # The reader process (files of READER_PROCESS_MIN_BYTES or more) reads, parses, checks and
             # maps statements while this process validates against the database and writes.
             "reader_process_cpu_seconds": round(reader_cpu_seconds, 3),
+            # The PostgreSQL backend serving the import, when it runs on this machine: with the two processes
+            # above, what the import costs the machine's cores in all.
+            "server_cpu_seconds": None if server_cpu_seconds is None else round(server_cpu_seconds, 3),
             "import_statements_per_second": round(args.statements / import_seconds),
             "statements_applied": summary.statements_applied,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -64,7 +64,7 @@ from cases.models import (
     PersonType,
     Relationship,
 )
-from cases.services.bulk_sql import RawJson, TableWriter, json_text, select_pairs
+from cases.services.bulk_sql import RawJson, TableWriter, convert_columns, json_text, select_pairs
 
 BATCH_SIZE = 2000
 LOOKUP_CHUNK = 2000
@@ -74,52 +74,36 @@ SQLITE_IMPORT_CACHE_KIB = 65536  # page cache while importing; SQLite's default 
 # milliseconds, about what preparing 2,000 statements costs.
 READER_PROCESS_MIN_BYTES = 4 << 20
 
-ENTITY_FIELDS = [
-    "name",
-    "alternate_names",
-    "entity_type",
-    "entity_subtype",
-    "jurisdiction_id",
-    "registered_address_country_id",
-    "business_address_countries",
-    "addresses",
-    "is_listed",
-    "listing",
-    "founding_date",
-    "dissolution_date",
-    "statement_id",
-    "statement_date",
-    "source",
-    "is_closed",
-    "updated_at",
-]
-PERSON_FIELDS = [
-    "name",
-    "names",
-    "person_type",
-    "nationalities",
-    "residence_countries",
-    "tax_residencies",
-    "birth_date",
-    "statement_id",
-    "statement_date",
-    "source",
-    "is_closed",
-    "updated_at",
-]
+# The columns a statement's recordDetails set, in the order ``_Preparer.map`` gives them.
+# A relationship's parties are resolved to primary keys when the batch is written.
+DETAIL_FIELDS = {
+    "entity": [
+        "name",
+        "alternate_names",
+        "entity_type",
+        "entity_subtype",
+        "jurisdiction_id",
+        "registered_address_country_id",
+        "business_address_countries",
+        "addresses",
+        "is_listed",
+        "listing",
+        "founding_date",
+        "dissolution_date",
+    ],
+    "person": ["name", "names", "person_type", "nationalities", "residence_countries", "tax_residencies", "birth_date"],
+    "relationship": ["unspecified_reason", "unspecified_description", "is_component", "component_record_ids"],
+}
+# What every record row carries besides its details: the statement that last set it.
+STATEMENT_REF_FIELDS = ["statement_id", "statement_date", "source", "is_closed", "updated_at"]
+ENTITY_FIELDS = [*DETAIL_FIELDS["entity"], *STATEMENT_REF_FIELDS]
+PERSON_FIELDS = [*DETAIL_FIELDS["person"], *STATEMENT_REF_FIELDS]
 RELATIONSHIP_FIELDS = [
     "subject_id",
     "interested_entity_id",
     "interested_person_id",
-    "unspecified_reason",
-    "unspecified_description",
-    "is_component",
-    "component_record_ids",
-    "statement_id",
-    "statement_date",
-    "source",
-    "is_closed",
-    "updated_at",
+    *DETAIL_FIELDS["relationship"],
+    *STATEMENT_REF_FIELDS,
 ]
 IDENTIFIER_FIELDS = ["scheme", "scheme_name", "value", "uri"]
 INTEREST_FIELDS = [
@@ -146,26 +130,6 @@ STATEMENT_FIELDS = [
     "position",
     "body",
 ]
-# The columns a statement's recordDetails set, in the order ``_Preparer.map`` gives them.
-# A relationship's parties are resolved to primary keys when the batch is written.
-DETAIL_FIELDS = {
-    "entity": [
-        "name",
-        "alternate_names",
-        "entity_type",
-        "entity_subtype",
-        "jurisdiction_id",
-        "registered_address_country_id",
-        "business_address_countries",
-        "addresses",
-        "is_listed",
-        "listing",
-        "founding_date",
-        "dissolution_date",
-    ],
-    "person": ["name", "names", "person_type", "nationalities", "residence_countries", "tax_residencies", "birth_date"],
-    "relationship": ["unspecified_reason", "unspecified_description", "is_component", "component_record_ids"],
-}
 RECORD_TYPES = {"entity": "entities", "person": "persons", "relationship": "relationships"}
 
 
@@ -896,18 +860,7 @@ class _RowInserter:
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        if self.conversions:
-            conversions = self.conversions
-            params = []
-            for row in rows:
-                values = list(row)
-                for index, convert in conversions:
-                    value = values[index]
-                    if value is not None:
-                        values[index] = convert(value)
-                params.append(values)
-        else:
-            params = rows
+        params = convert_columns(rows, self.conversions)
         with connection.cursor() as cursor:
             if self.is_postgres:
                 # COPY streams rows without per-row statements or client-side query rewriting.

@@ -232,13 +232,22 @@ def _identity(value: Any) -> Any:
 
 def _tuple_params(columns, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
     """Row tuples already in column order; only columns that need a conversion pay for one."""
-    converted = [(index, convert) for index, (_, _, convert) in enumerate(columns) if convert is not _identity]
-    if not converted:
-        return list(rows)
+    return convert_columns(rows, _conversions(columns))
+
+
+def _conversions(columns) -> list[tuple[int, Callable[[Any], Any]]]:
+    return [(index, convert) for index, (_, _, convert) in enumerate(columns) if convert is not _identity]
+
+
+def convert_columns(rows: Iterable[Sequence[Any]], conversions: list[tuple[int, Callable[[Any], Any]]]) -> list:
+    """``rows`` with ``convert`` applied to the non-null value at each ``(index, convert)``; the rows as they are
+    (a list) when nothing needs converting."""
+    if not conversions:
+        return rows if isinstance(rows, list) else list(rows)
     params = []
     for row in rows:
         values = list(row)
-        for index, convert in converted:
+        for index, convert in conversions:
             value = values[index]
             if value is not None:
                 values[index] = convert(value)
@@ -258,16 +267,9 @@ def _sqlite_max_params() -> int:
 def _params(attnames: list[str], columns, rows: Iterable[dict[str, Any]]) -> list[list[Any]]:
     """Row tuples in column order; only columns that need a conversion pay for one."""
     getter = itemgetter(*attnames)
-    converted = [(index, convert) for index, (_, _, convert) in enumerate(columns) if convert is not _identity]
-    params = []
-    for row in rows:
-        values = list(getter(row)) if len(attnames) > 1 else [getter(row)]
-        for index, convert in converted:
-            value = values[index]
-            if value is not None:
-                values[index] = convert(value)
-        params.append(values)
-    return params
+    if len(attnames) == 1:
+        return convert_columns(([getter(row)] for row in rows), _conversions(columns))
+    return convert_columns((getter(row) for row in rows), _conversions(columns))
 
 
 def select_pairs(model: type[models.Model], key: str, value: str, keys: Iterable[Any], chunk: int = 2000):
@@ -285,7 +287,12 @@ def select_pairs(model: type[models.Model], key: str, value: str, keys: Iterable
     with connection.cursor() as cursor:
         for start in range(0, len(keys), chunk):
             part = keys[start : start + chunk]
-            if is_postgres:  # one array parameter: no per-placeholder query rewriting
+            if is_postgres and all(type(item) is str for item in part):
+                # One JSON text parameter: Django's client-side binding quotes a text array item by item in
+                # Python, three times slower (about 2 ms of every 2 000-key import lookup).
+                condition = f"{key_column} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))"
+                params = [orjson.dumps(part).decode()]
+            elif is_postgres:  # one array parameter: no per-placeholder query rewriting
                 condition, params = f"{key_column} = ANY(%s)", [part]
             else:
                 condition, params = f"{key_column} IN ({', '.join(['%s'] * len(part))})", part

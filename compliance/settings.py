@@ -147,6 +147,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "cases.api.permissions.TokenScope",
         "cases.api.permissions.ViewPermission",
+        "cases.api.permissions.ActionPermission",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "cases.api.pagination.ApiCursorPagination",

@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef, Q
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -188,8 +188,29 @@ class SubjectOutcomeFilter(admin.SimpleListFilter):
 # ------------------------------------------------------------------ case admin
 
 
+class EvidenceHistoryAdmin(SimpleHistoryAdmin):
+    """simple-history's field history, read-only: history is evidence, and changes go through services.
+
+    Its revert form (one historical version as an editable form) is never shown: whoever may see the
+    object is sent back to its history list, anyone else is refused.
+    """
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        if obj is None:
+            raise Http404
+        messages.info(request, "Reverting from history is disabled; the history below lists every change.")
+        opts = self.opts
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[obj.pk]))
+
+
 @admin.register(Case)
-class CaseAdmin(SimpleHistoryAdmin):
+class CaseAdmin(EvidenceHistoryAdmin):
     list_display = [
         "reference",
         "subject_name",
@@ -252,14 +273,6 @@ class CaseAdmin(SimpleHistoryAdmin):
 
     def has_assign_permission(self, request):
         return request.user.has_perm("cases.assign_case")
-
-    def revert_disabled(self, request, obj=None):
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        """simple-history's revert form is disabled: history is evidence, and changes go through services."""
-        messages.info(request, "Reverting from history is disabled; the case page lists every change.")
-        return HttpResponseRedirect(reverse("admin:cases_case_history", args=[object_id]))
 
     # -- columns
     @admin.display(description="subject", ordering="subject__name")
@@ -763,7 +776,7 @@ def case_page_context(request, case: Case) -> dict:
 
 
 @admin.register(Override)
-class OverrideAdmin(SimpleHistoryAdmin):
+class OverrideAdmin(EvidenceHistoryAdmin):
     list_display = ["id", "case_link", "subject", "change", "status", "proposed_by", "approved_by", "created_at"]
     list_select_related = ["case", "case__subject", "proposed_by", "approved_by"]
     list_filter = ["status", "proposed_outcome", "automatic_outcome"]
@@ -801,13 +814,6 @@ class OverrideAdmin(SimpleHistoryAdmin):
 
     def has_approve_permission(self, request):
         return request.user.has_perm("cases.approve_override")
-
-    def revert_disabled(self, request, obj=None):
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        messages.info(request, "Reverting from history is disabled.")
-        return HttpResponseRedirect(reverse("admin:cases_override_history", args=[object_id]))
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -863,7 +869,7 @@ class OverrideAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Exemption)
-class ExemptionAdmin(SimpleHistoryAdmin):
+class ExemptionAdmin(EvidenceHistoryAdmin):
     list_display = ["id", "entity", "status", "expires_on", "requested_by", "approved_by", "requested_at"]
     list_select_related = ["entity", "requested_by", "approved_by"]
     list_filter = ["status", "expires_on"]
@@ -903,13 +909,6 @@ class ExemptionAdmin(SimpleHistoryAdmin):
 
     def has_approve_permission(self, request):
         return request.user.has_perm("cases.approve_exemption")
-
-    def revert_disabled(self, request, obj=None):
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        messages.info(request, "Reverting from history is disabled.")
-        return HttpResponseRedirect(reverse("admin:cases_exemption_history", args=[object_id]))
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -270,6 +270,8 @@ class EntityAdmin(admin.ModelAdmin):
         from cases.services.cases import case_open
 
         entity = get_object_or_404(Entity, pk=object_id)
+        if not self.has_view_permission(request, entity):
+            raise PermissionDenied
         if request.method != "POST":
             return redirect(reverse("admin:cases_entity_change", args=[entity.pk]))
         case = call_service(

@@ -31,6 +31,24 @@ class ViewPermission(permissions.BasePermission):
         return request.user.has_perm(needed)
 
 
+class ActionPermission(permissions.BasePermission):
+    """A write needs, before its input is even validated, the permissions its service will require.
+
+    ``view.action_permissions`` maps a viewset action (``create``, ``partial_update``, ``approve``…) to the
+    permissions it needs. The services check again, authoritatively (and what depends on the input, such
+    as assigning to someone else, only there); this check is so that someone who may not write at all is
+    told 403, not shown validation errors about a request they could never make.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        needed = getattr(view, "action_permissions", {}).get(getattr(view, "action", None), ())
+        missing = [permission for permission in needed if not request.user.has_perm(permission)]
+        if missing:
+            who = request.user.get_username()
+            self.message = f"{who} lacks permission {', '.join(missing)} needed for this request."
+        return not missing
+
+
 class NotIntegration(permissions.BasePermission):
     """Integration accounts may never approve or reject (four-eyes belongs to people)."""
 

@@ -149,6 +149,11 @@ class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
     lookup_field = "external_id"
     lookup_value_regex = LOOKUP
     view_permission = "cases.view_entity"
+    action_permissions = {
+        "create": ("cases.add_entity",),
+        "update": ("cases.change_entity",),
+        "partial_update": ("cases.change_entity",),
+    }
 
     @extend_schema(
         summary="Create an entity",
@@ -201,6 +206,11 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSe
     lookup_field = "external_id"
     lookup_value_regex = LOOKUP
     view_permission = "cases.view_person"
+    action_permissions = {
+        "create": ("cases.add_person",),
+        "update": ("cases.change_person",),
+        "partial_update": ("cases.change_person",),
+    }
 
     @extend_schema(
         summary="Create a person",
@@ -264,6 +274,12 @@ class RelationshipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Base
     lookup_field = "external_id"
     lookup_value_regex = LOOKUP
     view_permission = "cases.view_relationship"
+    action_permissions = {
+        "create": ("cases.add_relationship",),
+        "update": ("cases.change_relationship",),
+        "partial_update": ("cases.change_relationship",),
+        "destroy": ("cases.change_relationship",),  # closes the relationship (BODS: closed), never deletes
+    }
 
     def _out(self, relationship, code=200):
         return Response(s.RelationshipSerializer(self.get_queryset().get(pk=relationship.pk)).data, status=code)
@@ -429,6 +445,7 @@ class ScreeningRequestViewSet(BaseViewSet):
     throttle_classes = [TokenRateThrottle, ScreeningRequestThrottle]
     pagination_class = None
     view_permission = "cases.view_effectivedecision"
+    action_permissions = {"create": ("cases.add_customer",)}  # owners given need add_entity/add_relationship too
 
     @extend_schema(
         summary="Screen a customer now",
@@ -488,6 +505,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
     lookup_field = "reference"
     lookup_value_regex = LOOKUP
     view_permission = "cases.view_case"
+    action_permissions = {
+        # "assign" needs work_case (to oneself) or assign_case (to another): only the service knows which.
+        "start_review": ("cases.work_case",),
+        "notes": ("cases.work_case",),
+        "confirm": ("cases.work_case",),
+        "overrides": ("cases.propose_override",),
+        "exemptions": ("cases.request_exemption",),
+    }
 
     def get_serializer_class(self):
         return s.CaseDetailSerializer if self.action != "list" else s.CaseSerializer
@@ -560,6 +585,7 @@ class OverrideViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseView
     serializer_class = s.OverrideSerializer
     pagination_class = CasePagination
     view_permission = "cases.view_override"
+    action_permissions = {"approve": ("cases.approve_override",), "reject": ("cases.approve_override",)}
 
     @_action_schema("Approve and apply (four-eyes)", s.ApprovalSerializer, s.OverrideSerializer, ex.APPROVAL_IN)
     @action(detail=True, methods=["post"], permission_classes=[*BaseViewSet.permission_classes, NotIntegration])
@@ -595,6 +621,7 @@ class ExemptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
     serializer_class = s.ExemptionSerializer
     pagination_class = CasePagination
     view_permission = "cases.view_exemption"
+    action_permissions = {"approve": ("cases.approve_exemption",), "reject": ("cases.approve_exemption",)}
 
     @_action_schema("Approve (four-eyes)", s.ApprovalSerializer, s.ExemptionSerializer, ex.APPROVAL_IN)
     @action(detail=True, methods=["post"], permission_classes=[*BaseViewSet.permission_classes, NotIntegration])

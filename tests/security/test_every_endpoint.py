@@ -1,0 +1,232 @@
+"""Every admin URL and every API operation, enumerated rather than listed by hand, refuses who may not use it.
+
+The admin's URLs come from each registered ModelAdmin's ``get_urls()`` (custom screens included), the
+API's operations from its own OpenAPI schema, so a new screen or endpoint is covered the day it is
+added; one whose URL needs an argument this file does not know fails here until it is taught.
+Each request is made with real ids, and afterwards no row of the app may have been added, changed
+or removed.
+"""
+
+import datetime
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import URLPattern, reverse
+from django.urls.resolvers import RegexPattern
+from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
+
+from cases.admin.casework import CASE_ACTIONS
+from cases.models import (
+    ApiToken,
+    Case,
+    DecisionChangeEvent,
+    Exemption,
+    Override,
+    Person,
+    Relationship,
+    WebhookSubscription,
+)
+from cases.roles import AUDITOR, INVESTIGATOR
+from cases.services import cases as case_services
+from cases.services.bods_import import bods_import_file
+from cases.services.exemptions import exemption_request
+from cases.services.overrides import override_propose
+from cases.services.tokens import token_create
+from cases.services.webhooks import enqueue_delivery, webhooks_enqueue
+from tests.admin.conftest import client_for, make_user, scenario  # noqa: F401 - scenario is a fixture
+
+from .test_access import api_for
+
+pytestmark = pytest.mark.django_db
+
+# Columns that change on a read by design: the token's last use (to the minute).
+READ_SIDE_EFFECTS = {ApiToken: {"last_used_at"}}
+
+
+def _state() -> dict:
+    """Every row of the app, as comparable values: any insert, update or delete shows."""
+    state = {}
+    for model in apps.get_app_config("cases").get_models():
+        skip = READ_SIDE_EFFECTS.get(model, set())
+        fields = [f.attname for f in model._meta.concrete_fields if f.attname not in skip]
+        state[model.__name__] = sorted(map(repr, model._default_manager.values_list(*fields)))
+    return state
+
+
+@pytest.fixture
+def world(scenario, tmp_path):  # noqa: F811 - the imported fixture
+    """The scenario's open case, in review, with a note, evidence, a pending override and exemption."""
+    investigator = make_user(INVESTIGATOR, username="ivy")
+    case = scenario["case"]
+    case_services.case_assign_to_me(case=case, actor=investigator)
+    case = case_services.case_start_review(case=Case.objects.get(pk=case.pk), actor=investigator)
+    case_services.case_add_note(case=case, text="Register checked.", actor=investigator)
+    case_services.case_attach_evidence(
+        case=case, file=SimpleUploadedFile("register.txt", b"extract\n"), actor=investigator
+    )
+    override_propose(case=case, outcome="allow", reason="Stake sold.", actor=investigator)
+    exemption_request(
+        entity=case.subject,
+        case=case,
+        reason="Licence.",
+        expires_on=timezone.localdate() + datetime.timedelta(days=30),
+        actor=investigator,
+    )
+    _one_row_for_every_other_admin(tmp_path, investigator)
+    return scenario | {"case": Case.objects.get(pk=case.pk)}
+
+
+def _one_row_for_every_other_admin(tmp_path, user) -> None:
+    """A token, a webhook subscription and delivery (a queued task with it), an import run with its
+    statements, and django-axes' records of a failed login: so every ModelAdmin's object pages exist."""
+    from axes.models import AccessAttempt, AccessFailureLog
+
+    from tests.bods.builders import entity, write_jsonl
+
+    token_create(user=user, name="probe", scopes="read")
+    WebhookSubscription.objects.create(name="crm", url="https://crm.example.com/hook", secret="s" * 32)
+    webhooks_enqueue(event=DecisionChangeEvent.objects.order_by("seq").first())
+    enqueue_delivery()  # the queued task (webhooks_enqueue queues it only after a commit, which tests never reach)
+    bods_import_file(path=write_jsonl(tmp_path / "one.jsonl", [entity("probe-co", "Probe Co")]))
+    AccessAttempt.objects.create(username="x", ip_address="127.0.0.1", user_agent="t", failures_since_start=1)
+    AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1", user_agent="t")
+
+
+# ---------------------------------------------------------------- admin
+
+
+def _admin_urls() -> list[tuple[str, str, dict]]:
+    """(model, URL name, the arguments its pattern takes) for every named URL of every ModelAdmin."""
+    found = []
+    for model, model_admin in admin.site._registry.items():
+        for pattern in model_admin.get_urls():
+            if isinstance(pattern, URLPattern) and pattern.name:
+                arguments = dict(pattern.pattern.converters)
+                if isinstance(pattern.pattern, RegexPattern):  # django-simple-history: positional groups
+                    regex = pattern.pattern.regex
+                    arguments = dict.fromkeys(regex.groupindex) or {"positional": regex.groups}
+                found.append((model._meta.label, pattern.name, arguments))
+    return found
+
+
+def _admin_requests(model_label: str, name: str, arguments: dict) -> list[str]:
+    """Every URL to try for one pattern: each case action, each kind of object."""
+    model = apps.get_model(model_label)
+    obj = model._default_manager.order_by("pk").first()
+    if arguments and obj is None:
+        raise AssertionError(f"give the world fixture a {model_label} row")
+    if arguments == {"positional": 2} and name.endswith("_simple_history"):  # (object id, history id)
+        history_id = obj.history.order_by("history_id").first().history_id
+        return [reverse(f"admin:{name}", args=[obj.pk, history_id])]
+    unknown = set(arguments) - {"object_id", "id", "action", "evidence_id"}
+    assert not unknown, f"teach this test the URL argument(s) {unknown} of admin:{name}"
+    kwargs = {argument: obj.pk for argument in ("object_id", "id") if argument in arguments}  # id: a password page
+    if "evidence_id" in arguments:
+        kwargs["evidence_id"] = obj.evidence.first().pk
+    if "action" in arguments:
+        return [reverse(f"admin:{name}", kwargs=kwargs | {"action": action}) for action in CASE_ACTIONS]
+    return [reverse(f"admin:{name}", kwargs=kwargs)]
+
+
+ADMIN_URLS = _admin_urls()
+
+
+@pytest.mark.parametrize(("model_label", "name", "arguments"), ADMIN_URLS, ids=[u[1] for u in ADMIN_URLS])
+def test_staff_without_permissions_is_refused_every_admin_url(world, model_label, name, arguments):
+    client = client_for(make_user(None, username="nobody"))
+    before = _state()
+    for url in _admin_requests(model_label, name, arguments):
+        for method in ("get", "post"):
+            response = getattr(client, method)(url, {"text": "x", "reason": "x", "action": "delete_selected"})
+            assert response.status_code == 403, (method, url, response.status_code)
+    assert _state() == before
+
+
+@pytest.mark.parametrize(("model_label", "name", "arguments"), ADMIN_URLS, ids=[u[1] for u in ADMIN_URLS])
+def test_auditor_posts_to_every_admin_url_change_nothing(world, model_label, name, arguments):
+    """The auditor may read everything (GETs may answer 200) and change nothing, whatever is posted."""
+    client = client_for(make_user(AUDITOR, username="audrey"))
+    case = world["case"]
+    form = {
+        "text": "x",
+        "reason": "x",
+        "url": "https://example.com/x",
+        "outcome": "allow",
+        "override": Override.objects.get().pk,
+        "exemption": Exemption.objects.get().pk,
+        "user": case.assignee_id,
+        "expires_on": str(timezone.localdate() + datetime.timedelta(days=10)),
+        "action": "delete_selected",
+        "_selected_action": [case.pk],
+        "post": "yes",
+    }
+    before = _state()
+    for url in _admin_requests(model_label, name, arguments):
+        response = client.post(url, form)
+        assert response.status_code in (200, 302, 403), (url, response.status_code)
+    assert _state() == before
+
+
+def test_the_admin_url_enumeration_reaches_the_custom_screens():
+    names = {name for _, name, _ in ADMIN_URLS}
+    assert {"cases_case_do", "cases_case_evidence", "cases_entity_graph", "cases_entity_open_case"} <= names
+    assert len(ADMIN_URLS) > 50
+
+
+# ---------------------------------------------------------------- API
+
+
+def _api_operations() -> list[tuple[str, str]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    methods = ("get", "post", "put", "patch", "delete")
+    return [(path, method) for path, item in schema["paths"].items() for method in methods if method in item]
+
+
+API_OPERATIONS = _api_operations()
+
+
+def _api_url(path: str, world) -> str:
+    values = {
+        "{external_id}": world["subject"].external_id,
+        "{reference}": world["case"].reference,
+        "{id}": str(Override.objects.get().pk if "/overrides/" in path else Exemption.objects.get().pk),
+    }
+    if path.startswith("/api/v1/persons/"):
+        values["{external_id}"] = Person.objects.order_by("pk").first().external_id
+    if path.startswith("/api/v1/relationships/"):
+        values["{external_id}"] = Relationship.objects.filter(subject=world["subject"]).first().external_id
+    for placeholder, value in values.items():
+        path = path.replace(placeholder, value)
+    assert "{" not in path, f"teach this test the path parameter of {path}"
+    return path
+
+
+@pytest.mark.parametrize(("path", "method"), API_OPERATIONS, ids=[f"{m.upper()} {p}" for p, m in API_OPERATIONS])
+def test_token_of_a_user_without_permissions_is_refused_every_operation(world, path, method):
+    client = api_for(make_user(None, username="nobody"))
+    before = _state()
+    response = getattr(client, method)(_api_url(path, world), {}, format="json")
+    assert response.status_code == 403, (method, path, response.status_code, response.content[:200])
+    assert _state() == before
+
+
+WRITES = [(path, method) for path, method in API_OPERATIONS if method != "get"]
+
+
+@pytest.mark.parametrize(("path", "method"), WRITES, ids=[f"{m.upper()} {p}" for p, m in WRITES])
+def test_auditor_token_is_refused_every_write(world, path, method):
+    client = api_for(make_user(AUDITOR, username="audrey"))
+    before = _state()
+    body = {"reason": "x", "text": "x", "outcome": "allow", "name": "x", "expires_on": "2030-01-01"}
+    response = getattr(client, method)(_api_url(path, world), body, format="json")
+    assert response.status_code == 403, (method, path, response.status_code, response.content[:200])
+    assert _state() == before
+
+
+def test_the_api_enumeration_reaches_every_resource():
+    paths = {path for path, _ in API_OPERATIONS}
+    assert "/api/v1/screening-requests/" in paths and "/api/v1/overrides/{id}/approve/" in paths
+    assert len(API_OPERATIONS) >= 30

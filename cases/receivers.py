@@ -16,6 +16,7 @@ screening (e.g. an Integration account) need not be allowed to work cases.
 from django.dispatch import receiver
 
 from cases.models import CaseStatus, CaseTrigger, Customer, Decision, Entity, Exemption, ExemptionStatus, Outcome
+from cases.selectors.screening_input import ids_in
 from cases.signals import decisions_changed
 
 SIGNAL_TRIGGER_TO_CASE_TRIGGER = {
@@ -52,7 +53,8 @@ def on_decisions_changed(sender, changes=(), trigger=None, actor=None, **kwargs)
     if not changes:
         return
     entity_ids = [change.entity_id for change in changes]
-    entities = Entity.objects.only("id", "name", "external_id").in_bulk(entity_ids)
+    # ids_in: one array parameter on PostgreSQL, not a placeholder per id (a portfolio chunk is thousands).
+    entities = {e.pk: e for e in Entity.objects.only("id", "name", "external_id").filter(pk__in=ids_in(entity_ids))}
     # The screening adapter passes the decisions it just created; other senders may not.
     decisions = kwargs.get("decisions") or Decision.objects.in_bulk([change.decision_id for change in changes])
     audit_record_many(
@@ -63,12 +65,12 @@ def on_decisions_changed(sender, changes=(), trigger=None, actor=None, **kwargs)
         ],
     )
     exempted = set(
-        Exemption.objects.filter(entity_id__in=entity_ids, status=ExemptionStatus.APPROVED).values_list(
+        Exemption.objects.filter(entity_id__in=ids_in(entity_ids), status=ExemptionStatus.APPROVED).values_list(
             "entity_id", flat=True
         )
     )
     customers = set(
-        Customer.objects.filter(entity_id__in=entity_ids, is_active=True).values_list("entity_id", flat=True)
+        Customer.objects.filter(entity_id__in=ids_in(entity_ids), is_active=True).values_list("entity_id", flat=True)
     )
     for change in changes:
         if change.entity_id in exempted or change.entity_id in customers:

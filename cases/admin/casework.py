@@ -302,8 +302,8 @@ class CaseAdmin(EvidenceHistoryAdmin):
         late = obj.status != CaseStatus.CLOSED and (obj.is_overdue or obj.due_at < timezone.now())
         text = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
         if late:
-            return format_html('<span class="cs-overdue" title="overdue">⚠ {}</span>', text)
-        return text
+            return format_html('<span class="cs-overdue cs-nowrap" title="overdue">⚠ {}</span>', text)
+        return format_html('<span class="cs-nowrap">{}</span>', text)
 
     # -- the work queue
     def changelist_view(self, request, extra_context=None):

@@ -10,6 +10,7 @@ screening date into one edge per relationship (spec section 4).
 from __future__ import annotations
 
 import datetime
+import operator
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -161,8 +162,19 @@ def ids_in(ids: list[int]):
     lookups themselves.
     """
     if connection.vendor == "postgresql" and len(ids) > 50:
-        return RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))
+        return RawSQL("SELECT unnest(%s::bigint[])", (pg_int_array(ids),))
     return ids
+
+
+def pg_int_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers (``{1,2,3}``), bound as text and cast with ``%s::bigint[]``.
+
+    Django binds parameters client side, and psycopg turns a Python list into an array literal item by
+    item in Python (about 1.5 µs an id: seconds for a portfolio run); joining the digits is about ten
+    times faster. ``operator.index`` refuses anything that is not an integer (floats and text
+    included), so only digits and signs reach the literal.
+    """
+    return "{" + ",".join(map(str, map(operator.index, values))) + "}"
 
 
 def upstream_entity_ids(entity_ids: Iterable[int]) -> set[int]:

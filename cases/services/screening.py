@@ -28,7 +28,14 @@ from django.utils import timezone
 
 from cases.models import CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
 from cases.ownership import Method, NodeClass, Outcome, Policy, ScreeningResult, screen
-from cases.selectors.screening_input import PolicyView, ScreeningInput, ids_in, in_chunks, load_screening_input
+from cases.selectors.screening_input import (
+    PolicyView,
+    ScreeningInput,
+    ids_in,
+    in_chunks,
+    load_screening_input,
+    pg_int_array,
+)
 from cases.services.bulk_sql import TableWriter, select_pairs
 from cases.services.policy import policy_get_active
 from cases.signals import DecisionChange, decisions_changed
@@ -251,7 +258,7 @@ def _current_decisions(entity_ids: list[int]) -> dict[int, tuple]:
     found: dict[int, tuple] = {}
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            parts = [(sql + "c.entity_id = ANY(%s)", [entity_ids])]
+            parts = [(sql + "c.entity_id = ANY(%s::bigint[])", [pg_int_array(entity_ids)])]
         else:
             parts = [
                 (sql + f"c.entity_id IN ({', '.join(['%s'] * len(part))})", part) for part in in_chunks(entity_ids)
@@ -412,7 +419,7 @@ def upstream_closure(entity_ids: list[int]) -> set[int]:
         return set()
     relationship = connection.ops.quote_name(Relationship._meta.db_table)
     if connection.vendor == "postgresql":
-        seeds, param = "SELECT unnest(%s::bigint[])", list(entity_ids)
+        seeds, param = "SELECT unnest(%s::bigint[])", pg_int_array(entity_ids)
     else:  # one JSON text parameter: no limit on the number of ids
         seeds, param = "SELECT value FROM json_each(%s)", json.dumps(list(entity_ids))
     sql = (

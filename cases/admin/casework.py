@@ -300,10 +300,11 @@ class CaseAdmin(EvidenceHistoryAdmin):
     @admin.display(description="due", ordering="due_at")
     def due(self, obj):
         late = obj.status != CaseStatus.CLOSED and (obj.is_overdue or obj.due_at < timezone.now())
-        text = timezone.localtime(obj.due_at).strftime("%Y-%m-%d %H:%M")
+        due = timezone.localtime(obj.due_at)
+        text, full = f"{due.day} {due:%b %H:%M}", f"{due:%Y-%m-%d %H:%M}"  # short: the queue has many columns
         if late:
-            return format_html('<span class="cs-overdue cs-nowrap" title="overdue">⚠ {}</span>', text)
-        return format_html('<span class="cs-nowrap">{}</span>', text)
+            return format_html('<span class="cs-overdue cs-nowrap" title="overdue since {}">⚠ {}</span>', full, text)
+        return format_html('<span class="cs-nowrap" title="{}">{}</span>', full, text)
 
     # -- the work queue
     def changelist_view(self, request, extra_context=None):

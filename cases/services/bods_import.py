@@ -64,7 +64,14 @@ from cases.models import (
     PersonType,
     Relationship,
 )
-from cases.services.bulk_sql import RawJson, TableWriter, convert_columns, json_text, select_pairs
+from cases.services.bulk_sql import (
+    RawJson,
+    TableWriter,
+    convert_columns,
+    json_text,
+    last_value_cached,
+    select_pairs,
+)
 
 BATCH_SIZE = 2000
 LOOKUP_CHUNK = 2000
@@ -854,7 +861,7 @@ class _RowInserter:
     @staticmethod
     def _conversion(field):
         if isinstance(field, models.DateTimeField):  # dates come converted (``_Preparer.date``)
-            return _cached_last(connection.ops.adapt_datetimefield_value)
+            return last_value_cached(connection.ops.adapt_datetimefield_value)
         return None
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
@@ -894,18 +901,6 @@ class _RowInserter:
             )
             (last,) = cursor.fetchone()
         return list(range(last + 1, last + 1 + count))
-
-
-def _cached_last(convert):
-    """Every row of a batch carries the same timestamp: convert it once."""
-    last: list[Any] = [object(), None]
-
-    def cached(value: Any) -> Any:
-        if value is not last[0]:
-            last[0], last[1] = value, convert(value)
-        return last[1]
-
-    return cached
 
 
 # -- mapping helpers -----------------------------------------------------------------------

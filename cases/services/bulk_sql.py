@@ -72,7 +72,7 @@ class TableWriter:
         if isinstance(field, models.JSONField):
             return column, "%s::jsonb" if self._is_postgres else "%s", json_text
         if isinstance(field, models.DateTimeField):
-            return column, "%s", _last_value_cached(connection.ops.adapt_datetimefield_value)
+            return column, "%s", last_value_cached(connection.ops.adapt_datetimefield_value)
         if isinstance(field, models.DateField):
             return column, "%s", connection.ops.adapt_datefield_value
         return column, "%s", _identity
@@ -231,7 +231,7 @@ class TableWriter:
                 cursor.executemany(sql, params)
 
 
-def _last_value_cached(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def last_value_cached(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Every row of a batch carries the same timestamp: convert it once."""
     last: list[Any] = [object(), None]
 

@@ -8,11 +8,14 @@ or removed. One test per role makes every request and reports every one that fai
 """
 
 import datetime
+import re
 
 import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, reverse
 from django.urls.resolvers import RegexPattern
 from django.utils import timezone
@@ -134,16 +137,42 @@ def _admin_requests(model_label: str, name: str, arguments: dict) -> list[str]:
 ADMIN_URLS = _admin_urls()
 
 
+# A write statement and the table it writes. Reads' side effects are allowed: the session row (login,
+# messages) and an API token's last use.
+_TOKEN_LAST_USED = re.compile(r'\s*SET\s+"last_used_at"\s*=\s*[^,]*?\s+WHERE')  # that one column only
+_WRITE = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY)\s+"?(\w+)"?(.*)', re.IGNORECASE | re.DOTALL)
+
+
+def _written_tables(queries) -> set[str]:
+    tables = set()
+    for query in queries:
+        match = _WRITE.match(query["sql"])
+        if match is None or match.group(1) == "django_session":
+            continue
+        if match.group(1) == "cases_apitoken" and _TOKEN_LAST_USED.match(match.group(2)):
+            continue
+        tables.add(match.group(1))
+    return tables
+
+
 def _refusals(requests, expected_statuses) -> list[str]:
-    """Make each ``(label, call)`` request; what answered otherwise, or wrote, as one line each."""
+    """Make each ``(label, call)`` request; what answered otherwise, or wrote, as one line each.
+
+    Each request's SQL is captured and must hold no write; the whole database is also compared before
+    and after all of them (``_state``), which would see a write the capture could not (none known).
+    """
     problems = []
+    before = _state()
     for label, call in requests:
-        before = _state()
-        response = call()
+        with CaptureQueriesContext(connection) as queries:
+            response = call()
         if response.status_code not in expected_statuses:
             problems.append(f"{label}: {response.status_code} {response.content[:120]!r}")
-        if _state() != before:
-            problems.append(f"{label}: wrote to the database")
+        written = _written_tables(queries.captured_queries)
+        if written:
+            problems.append(f"{label}: wrote to {sorted(written)}")
+    if _state() != before:
+        problems.append("the database changed")
     return problems
 
 

@@ -33,6 +33,17 @@ def baseline(transactional_db):
     _reseed_after_flush(global_apps.get_app_config("cases"))
 
 
+#: Every list endpoint of the API (the first five have updated_since filters).
+API_LISTS = [
+    "/api/v1/entities/",
+    "/api/v1/persons/",
+    "/api/v1/relationships/",
+    "/api/v1/decisions/",
+    "/api/v1/cases/",
+    "/api/v1/overrides/",
+    "/api/v1/exemptions/",
+]
+
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL: row locks and concurrent transactions (SQLite serialises writers)",

@@ -15,19 +15,9 @@ from django.utils import timezone
 from cases.models import AuditEvent, BodsStatement, Customer, Entity, IdempotencyKey, ImportRun, Relationship
 from tests.factories import CustomerFactory, EntityFactory, stake
 
-from .conftest import decide, token_client
+from .conftest import API_LISTS, decide, token_client
 
 pytestmark = pytest.mark.django_db
-
-LISTS = [
-    "/api/v1/entities/",
-    "/api/v1/persons/",
-    "/api/v1/relationships/",
-    "/api/v1/decisions/",
-    "/api/v1/cases/",
-    "/api/v1/overrides/",
-    "/api/v1/exemptions/",
-]
 
 
 def _assert_error(response, status: int, *, attr=None, code=None) -> list[dict]:
@@ -61,13 +51,13 @@ def _cursor(**fields) -> str:
     return base64.b64encode(urlencode(fields).encode()).decode()
 
 
-@pytest.mark.parametrize("url", LISTS)
+@pytest.mark.parametrize("url", API_LISTS)
 @pytest.mark.parametrize("position", ["abc", "\x00", "1.5", "9" * 30, "9" * 5000, "\u0661\u0662"])
 def test_list_cursor_position_must_be_an_integer(reader, url, position):
     _assert_error(reader.get(url, {"cursor": _cursor(p=position)}), 400, attr="cursor", code="invalid")
 
 
-@pytest.mark.parametrize("url", LISTS)
+@pytest.mark.parametrize("url", API_LISTS)
 def test_list_cursor_that_is_not_ours_is_400_like_the_feed(reader, url):
     """DRF says 404 for an undecodable cursor; the docs and the change feed say 400 on ``cursor``."""
     _assert_error(reader.get(url, {"cursor": "not base64!"}), 400, attr="cursor")
@@ -89,7 +79,7 @@ def test_list_cursors_still_page(reader):
 # -- updated_since: overflow near year 1/9999 (both databases), offsets beyond ±15:59 (PostgreSQL) -------
 
 
-@pytest.mark.parametrize("url", LISTS[:5])
+@pytest.mark.parametrize("url", API_LISTS[:5])
 @pytest.mark.parametrize("value", ["9999-12-31T23:59:59-23:00", "0001-01-01T00:00:00+23:00"])
 def test_updated_since_beyond_utc_range_is_400(reader, url, value):
     _assert_error(reader.get(url, {"updated_since": value}), 400, attr="updated_since")

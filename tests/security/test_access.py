@@ -13,6 +13,7 @@ from cases.roles import AUDITOR, INTEGRATION, INVESTIGATOR, MANAGER
 from cases.services import cases as case_services
 from cases.services.tokens import token_create, token_revoke
 from tests.admin.conftest import client_for, make_user
+from tests.api.conftest import API_LISTS
 from tests.factories import CustomerFactory
 from tests.services.conftest import decide
 
@@ -49,18 +50,7 @@ def api_for(user, scopes="read,write") -> APIClient:
 # ---------------------------------------------------------------- API
 
 
-API_READS = [
-    "/api/v1/entities/",
-    "/api/v1/persons/",
-    "/api/v1/relationships/",
-    "/api/v1/decisions/",
-    "/api/v1/cases/",
-    "/api/v1/overrides/",
-    "/api/v1/exemptions/",
-]
-
-
-@pytest.mark.parametrize("url", API_READS)
+@pytest.mark.parametrize("url", API_LISTS)
 def test_token_of_a_user_without_permissions_reads_nothing(case, url):
     nobody = api_for(make_user(None, username="nobody"))
     assert nobody.get(url).status_code == 403

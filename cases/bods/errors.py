@@ -28,3 +28,11 @@ class BodsError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self):
+        """Pickled with its keyword arguments (and notes), so it crosses from the import's reader process intact."""
+        return (_rebuild, (type(self), self.reason, self.position, self.statement_id), self.__dict__)
+
+
+def _rebuild(cls: type[BodsError], reason: str, position: int | None, statement_id: str | None) -> BodsError:
+    return cls(reason, position=position, statement_id=statement_id)

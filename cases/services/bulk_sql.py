@@ -5,16 +5,16 @@
 statements, or a portfolio run storing a decision and an audit event per
 entity, cannot afford that. ``TableWriter`` prepares one statement per
 column set and sends plain tuples, converting values the way the ORM would
-(JSON as text, dates and datetimes through the backend's adapters). The
-importer reads row ids of inserted records back by natural key in one query
-per batch; ``insert_returning_ids`` returns them directly (ids drawn from the
-sequence before a ``COPY`` on PostgreSQL, ``RETURNING`` on SQLite). Both work
-the same under concurrent writers.
+(JSON as text, dates and datetimes through the backend's adapters), or takes
+them as they are where the caller prepared them already. It is the one raw
+writer: the BODS import, portfolio screening and the audit trail all use it.
+``insert_returning_ids`` gives new rows' primary keys without reading them
+back (ids drawn from the sequence before a ``COPY`` on PostgreSQL,
+``RETURNING`` on SQLite); both work the same under concurrent writers.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -25,51 +25,33 @@ from typing import Any
 import orjson
 from django.db import connection, models
 
+from cases.json_text import json_text
 from cases.selectors.screening_input import pg_int_array
 
 
-class RawJson(str):
-    """JSON text that is stored as it is (a statement as published), not encoded again."""
-
-    __slots__ = ()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"{value.__class__.__name__} is not JSON serialisable")
-
-
-_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
-
-
-def json_text(value: Any) -> str:
-    """JSON text for a JSONField column; Decimals become numbers (floats), ``RawJson`` passes through.
-
-    orjson is twice as fast as the standard encoder; the standard one remains
-    for what orjson refuses (integers beyond 64 bits, non-string keys).
-    """
-    if isinstance(value, RawJson):
-        return value
-    try:
-        return orjson.dumps(value, default=_json_default).decode()
-    except TypeError:
-        return _ENCODER.encode(value)
-
-
 class TableWriter:
-    """Inserts and updates rows of one model given as ``{attname: python value}`` dicts."""
+    """Inserts and updates rows of one model given as ``{attname: python value}`` dicts or tuples.
 
-    def __init__(self, model: type[models.Model]):
+    Values are converted the way the ORM would, except in the ``adapted`` columns, whose
+    values arrive already in the database adapter's form (JSON as text, dates as the
+    backend sends them): an importer that prepared them in its reader process saves the
+    importing process that work.
+    """
+
+    def __init__(self, model: type[models.Model], *, adapted: Iterable[str] = ()):
         self.model = model
         self.table = connection.ops.quote_name(model._meta.db_table)
         self._fields = {field.attname: field for field in model._meta.concrete_fields}
         self._is_postgres = connection.vendor == "postgresql"
+        self._adapted = frozenset(adapted)
 
     def _column(self, attname: str) -> tuple[str, str, Callable[[Any], Any]]:
         field = self._fields[attname]
         column = connection.ops.quote_name(field.column)
-        if isinstance(field, models.JSONField):
+        is_json = isinstance(field, models.JSONField)
+        if attname in self._adapted:
+            return column, "%s::jsonb" if is_json and self._is_postgres else "%s", _identity
+        if is_json:
             return column, "%s::jsonb" if self._is_postgres else "%s", json_text
         if isinstance(field, models.DateTimeField):
             return column, "%s", last_value_cached(connection.ops.adapt_datetimefield_value)
@@ -78,24 +60,29 @@ class TableWriter:
         return column, "%s", _identity
 
     def insert(self, attnames: list[str], rows: Iterable[dict[str, Any]]) -> None:
+        getter = itemgetter(*attnames)
+        if len(attnames) == 1:
+            self.insert_rows(attnames, [(getter(row),) for row in rows])
+        else:
+            self.insert_rows(attnames, [getter(row) for row in rows])
+
+    def insert_rows(self, attnames: list[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows``, tuples in ``attnames`` order: ``COPY`` on PostgreSQL, ``executemany`` on SQLite."""
         columns = [self._column(name) for name in attnames]
-        sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - identifiers are quoted model metadata
-            self.table,
-            ", ".join(column for column, _, _ in columns),
-            ", ".join(placeholder for _, placeholder, _ in columns),
-        )
-        params = _params(attnames, columns, rows)
+        params = _tuple_params(columns, rows)
         if not params:
             return
+        names = ", ".join(column for column, _, _ in columns)
         with connection.cursor() as cursor:
             if self._is_postgres:
                 # COPY streams rows without per-row statements or client-side query rewriting.
-                names = ", ".join(column for column, _, _ in columns)
                 with cursor.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
+                    write_row = copy.write_row
                     for row in params:
-                        copy.write_row(row)
+                        write_row(row)
             else:  # in-process SQLite: executemany is the fastest path
-                cursor.executemany(sql, params)
+                placeholders = ", ".join(placeholder for _, placeholder, _ in columns)
+                cursor.executemany(f"INSERT INTO {self.table} ({names}) VALUES ({placeholders})", params)  # noqa: S608
 
     def insert_returning_ids(self, attnames: list[str], rows: Sequence[Sequence[Any]], *, key: str) -> list[int]:
         """Insert ``rows`` (tuples in ``attnames`` order) and return their new primary keys, in row order.
@@ -279,14 +266,6 @@ def _sqlite_max_params() -> int:
         return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     except AttributeError:  # Python < 3.11
         return connection.features.max_query_params
-
-
-def _params(attnames: list[str], columns, rows: Iterable[dict[str, Any]]) -> list[list[Any]]:
-    """Row tuples in column order; only columns that need a conversion pay for one."""
-    getter = itemgetter(*attnames)
-    if len(attnames) == 1:
-        return convert_columns(([getter(row)] for row in rows), _conversions(columns))
-    return convert_columns((getter(row) for row in rows), _conversions(columns))
 
 
 def _pg_any(column: str, values: Sequence[Any]) -> tuple[str, Any]:

@@ -409,12 +409,16 @@ def test_unknown_jurisdiction(tmp_path, existing):
 
 def test_database_error_rolls_back_and_is_recorded(tmp_path, existing, monkeypatch):
     """A failure while applying (not validating) also leaves nothing behind."""
-    from cases.services import bods_import
+    from cases.services.bulk_sql import TableWriter
 
-    def explode(*args, **kwargs):
-        raise RuntimeError("disk full")
+    original = TableWriter.insert_rows
 
-    monkeypatch.setattr(bods_import._BatchApplier, "_apply_relationships", explode)
+    def explode(self, attnames, rows):
+        if self.model is Interest:
+            raise RuntimeError("disk full")
+        original(self, attnames, rows)
+
+    monkeypatch.setattr(TableWriter, "insert_rows", explode)
     before = snapshot()
     with pytest.raises(RuntimeError):
         run(tmp_path, [entity("e1"), person("p1"), relationship("r1", "p1", "e1", 5)], name="boom.jsonl")

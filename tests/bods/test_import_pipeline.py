@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cases.bods import BodsError, BodsFile
+from cases.bods import BodsError, BodsFile, mapping, pipeline
 from cases.bods.validation import statement_text_problem, text_problem
 from cases.models import BodsStatement, Entity, ImportRun, Person, Relationship
 from cases.services import bods_import
@@ -85,13 +85,13 @@ def test_large_files_use_a_reader_process_that_is_gone_afterwards(tmp_path, monk
     path = write_jsonl(tmp_path / "f.jsonl", [entity("e1"), person("p1"), relationship("r1", "p1", "e1", 60)])
     monkeypatch.setattr(bods_import, "READER_PROCESS_MIN_BYTES", path.stat().st_size)
     started = []
-    original = bods_import._ReaderProcess.__init__
+    original = pipeline.ReaderProcess.__init__
 
     def spy(self, *args, **kwargs):
         started.append(True)
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(bods_import._ReaderProcess, "__init__", spy)
+    monkeypatch.setattr(pipeline.ReaderProcess, "__init__", spy)
     summary = bods_import_file(path=path)
     assert started and summary.statements_applied == 3
     assert not multiprocessing.active_children()
@@ -115,7 +115,7 @@ def test_a_reader_process_that_dies_fails_the_import_and_keeps_nothing(tmp_path,
     def die(*args, **kwargs):
         os._exit(3)
 
-    monkeypatch.setattr(bods_import, "_reader_process_main", die)
+    monkeypatch.setattr(mapping.PreparedFile, "batches", die)  # runs in the reader process
     path = write_jsonl(tmp_path / "f.jsonl", [entity("e1"), person("p1")])
     error, failed = import_failing(path, RuntimeError)
     assert "reader process ended before the end of the file (exit code 3)" in str(error)
@@ -172,10 +172,10 @@ def test_a_mapping_crash_is_raised_when_the_batch_is_written(tmp_path, mode_sett
     """An exception mapping a valid statement (a bug) fails the import as itself, after validation."""
     mode_setter(mode)
 
-    def crash(values, details, date_param):
+    def crash(values, details, date_param, labels):
         raise KeyError("boom")
 
-    monkeypatch.setitem(bods_import._SET_DETAILS, "person", crash)
+    monkeypatch.setitem(mapping.DETAIL_MAPPERS, "person", crash)
     path = write_jsonl(tmp_path / "f.jsonl", [entity("e1"), person("p1"), relationship("r1", "p1", "e1", 10)])
     error, failed = import_failing(path, KeyError)
     assert failed.error == "KeyError: 'boom'"
@@ -192,10 +192,10 @@ def test_a_mapping_crash_in_a_skipped_statement_is_not_raised(tmp_path, mode_set
     path = write_jsonl(tmp_path / "f.jsonl", [entity("e1"), person("p1")])
     bods_import_file(path=path)
 
-    def crash(values, details, date_param):
+    def crash(values, details, date_param, labels):
         raise KeyError("boom")
 
-    monkeypatch.setitem(bods_import._SET_DETAILS, "person", crash)
+    monkeypatch.setitem(mapping.DETAIL_MAPPERS, "person", crash)
     summary = bods_import_file(path=path)
     assert summary.statements_skipped == 2
 
@@ -207,20 +207,22 @@ def test_a_check_that_crashes_is_raised_in_file_order(tmp_path, mode_setter, mon
     from cases.bods import validation
 
     mode_setter(mode)
-    original = validation._entity_problem
+    original = validation.jurisdiction_code_problem
 
-    def crash_on_e2(details):
-        if details.get("name") == "Crash Co":
+    def crash_on_jp(code):
+        if code == "JP":
             raise ZeroDivisionError("checking crashed")
-        return original(details)
+        return original(code)
 
-    monkeypatch.setattr(validation, "_entity_problem", crash_on_e2)
+    monkeypatch.setattr(validation, "jurisdiction_code_problem", crash_on_jp)
     # An earlier statement's own problem comes first ...
-    path = write_jsonl(tmp_path / "a.jsonl", [entity("e1", code="ZZ"), entity("e2", "Crash Co")])
+    path = write_jsonl(tmp_path / "a.jsonl", [entity("e1", code="ZZ"), entity("e2", "Crash Co", code="JP")])
     error, _failed = import_failing(path)
     assert "statement 1" in str(error)
     # ... an earlier dangling reference does not: a crash propagates at once, as it always did.
-    path = write_jsonl(tmp_path / "b.jsonl", [relationship("r1", "p-nowhere", "e0", 5), entity("e2", "Crash Co")])
+    path = write_jsonl(
+        tmp_path / "b.jsonl", [relationship("r1", "p-nowhere", "e0", 5), entity("e2", "Crash Co", code="JP")]
+    )
     error, failed = import_failing(path, ZeroDivisionError)
     assert failed.error == "ZeroDivisionError: checking crashed"
 

@@ -1,0 +1,215 @@
+"""Run an importer's source of prepared batches in a forked reader process, a batch ahead.
+
+An import has work that depends on nothing but the input (reading, parsing,
+checking a record on its own, mapping it to column values) and work that
+depends on the database (references, existing records, writes). The first kind
+can run in a second process while the importing process does the second kind
+for the previous batch. Any importer can use this: a *source* is an object
+with ``batches()`` (an iterator of lists, each list picklable) and ``result()``
+(what the importer needs once the last batch is read, e.g. the file's sha256).
+
+Guarantees, whichever way the source runs:
+
+* Order and errors are those of running the source in the importing process:
+  batches arrive in order; an exception raised by the source is raised by the
+  iteration, as itself (a ``BodsError`` keeps its position and statementId; any
+  other exception carries the reader's traceback as a note).
+* Memory stays bounded: the reader sends one pickled batch at a time through a
+  pipe and blocks until it is taken, so it is at most one batch ahead.
+* The reader never holds the import's transaction open: it lets go of every
+  inherited database socket, and it dies with its parent (``PR_SET_PDEATHSIG``
+  on Linux, a broken pipe elsewhere). If the reader dies, iteration raises.
+* ``close()`` ends the reader whatever state it is in.
+
+Nothing here imports Django: the reader finds the inherited sockets through
+``django.db.connections`` only if Django is loaded.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+
+class BatchSource(Protocol):
+    def batches(self) -> Iterator[list[Any]]: ...
+
+    def result(self) -> Any: ...
+
+
+class InProcess:
+    """The source run in the importing process: for inputs too small to pay for a fork."""
+
+    def __init__(self, source: BatchSource):
+        self._source = source
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return iter(self._source.batches())
+
+    def result(self) -> Any:
+        return self._source.result()
+
+    def close(self) -> None:
+        pass
+
+
+class ReaderProcess:
+    """The source run in a forked process; iterate to receive its batches (see the module docstring).
+
+    ``before_sending`` may replace a batch before it is pickled (for instance with
+    ``picklable`` when the source knows a batch carries exceptions); it runs in the reader.
+    """
+
+    def __init__(self, source: BatchSource, *, before_sending: Callable[[list[Any]], list[Any]] | None = None):
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=reader_main,
+            args=(source, before_sending, send, self._receive, os.getpid()),
+            name="import-reader",
+            daemon=True,
+        )
+        self._process.start()
+        send.close()  # the child's copy stays open: end of file on the pipe means the child is gone
+        self._result: Any = None
+        self._finished = False
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        while True:
+            try:
+                kind, value = pickle.loads(self._receive.recv_bytes())  # noqa: S301 - our own child's bytes
+            except EOFError:
+                self._process.join(5)
+                raise RuntimeError(
+                    f"the import's reader process ended before the end of the file (exit code {self._process.exitcode})"
+                ) from None
+            if kind == "batch":
+                yield value
+            elif kind == "end":
+                self._result, self._finished = value, True
+                return
+            else:
+                raise value
+
+    def result(self) -> Any:
+        assert self._finished, "the result is known once every batch has been read"
+        return self._result
+
+    def close(self) -> None:
+        self._receive.close()
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join(10)
+        if self._process.is_alive():  # pragma: no cover - SIGTERM is not blocked in the child
+            self._process.kill()
+            self._process.join()
+        self._process.close()
+
+
+def open_batches(
+    source: BatchSource, *, in_reader: bool, before_sending: Callable[[list[Any]], list[Any]] | None = None
+) -> InProcess | ReaderProcess:
+    """The source in a reader process when asked and the platform can fork, else in this process."""
+    if in_reader and "fork" in multiprocessing.get_all_start_methods():
+        return ReaderProcess(source, before_sending=before_sending)
+    return InProcess(source)
+
+
+def reader_main(source: BatchSource, before_sending, send, receive, parent_pid: int) -> None:
+    """The reader process: the source's batches into ``send``, then its result or the exception it raised."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the importing process, which ends this one
+    detach_from_parent(receive, parent_pid)
+    try:
+        for batch in source.batches():
+            _send(send, ("batch", batch if before_sending is None else before_sending(batch)))
+        message: tuple[str, Any] = ("end", source.result())
+    except BrokenPipeError:
+        return  # the importing process has stopped reading
+    except Exception as exc:
+        exc.add_note(f"(raised in the import's reader process)\n{traceback.format_exc()}")
+        message = ("error", picklable(exc))
+    try:
+        _send(send, message)
+    except BrokenPipeError:
+        return
+    finally:
+        send.close()
+
+
+def detach_from_parent(receive, parent_pid: int) -> None:
+    """Let go of what the importing process's transaction depends on, and die with that process.
+
+    A forked child inherits the parent's database socket. Were the parent killed, the
+    child's copy would keep the connection open, so PostgreSQL would never see the client
+    go and the import's transaction would stay open, holding its locks, for as long as the
+    child lived. The child therefore points every inherited database socket at /dev/null
+    (closing the connection instead would send the server a Terminate and end the parent's
+    session), closes its copy of the pipe's reading end (so a send after the parent is gone
+    fails with ``BrokenPipeError``), and on Linux asks to be killed when the parent dies.
+    """
+    receive.close()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in _database_socket_fds():
+            os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+    _kill_me_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before the request above took effect
+        os._exit(1)
+
+
+def _database_socket_fds() -> list[int]:
+    db = sys.modules.get("django.db")
+    if db is None:
+        return []
+    fds = []
+    for alias in db.connections:
+        raw = getattr(db.connections[alias], "connection", None)
+        pgconn = getattr(raw, "pgconn", None)  # psycopg 3; SQLite holds no server session
+        if pgconn is not None and pgconn.status == 0:  # CONNECTION_OK
+            fds.append(pgconn.socket)
+    return fds
+
+
+def _kill_me_with_parent() -> None:
+    """``prctl(PR_SET_PDEATHSIG, SIGKILL)`` where the C library has it (Linux).
+
+    Elsewhere the broken pipe ends the child at its next send."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return
+    pr_set_pdeathsig = 1
+    prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+def _send(send, message: tuple[str, Any]) -> None:
+    send.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def picklable(value: Any) -> Any:
+    """``value`` with every exception in it that does not survive pickling replaced by a ``RuntimeError`` naming it.
+
+    Walks tuples (named ones included) and lists; costs a round trip per exception, so
+    a source calls it only for a batch it knows holds exceptions.
+    """
+    if isinstance(value, BaseException):
+        try:
+            pickle.loads(pickle.dumps(value))  # noqa: S301 - our own bytes
+        except Exception:
+            return RuntimeError(f"{value.__class__.__name__}: {value}")
+        return value
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(picklable(item) for item in value))
+    if isinstance(value, tuple | list):
+        return type(value)(picklable(item) for item in value)
+    return value

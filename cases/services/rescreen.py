@@ -2,25 +2,33 @@
 
 Flow of an ownership change (entity, person, relationship, interest) or a policy change:
 
-1. **Record** (same transaction as the change): ``rescreen_request`` writes a
-   ``RescreenRequest`` row with the changed entity/person ids (or ``all_entities``
-   for a policy change). The model receivers in ``cases.receivers_ownership`` call
-   it for every ORM write, so admin, API and shell edits are all caught. If the
-   change rolls back, so does the request; if the process dies after the commit,
-   the row is still there.
-2. **Kick** (``transaction.on_commit``): enqueue the ``process_rescreen_requests``
-   task (once per transaction).
-3. **Process** (worker): ``rescreen_process_pending`` claims rows with a lease,
+1. **Record** (same transaction as the change): ``rescreen_requests.rescreen_request``
+   adds the changed entity/person ids (or ``all_entities`` for a policy change) to the
+   transaction's one ``RescreenRequest`` row. Services call it through
+   ``rescreen_changed``; the model receivers in ``cases.receivers_ownership`` call it
+   for ORM writes no service made (shell, data fixes) and see service writes too, which
+   adds nothing twice to the same row. If the change rolls back, so does the row; if the
+   process dies after the commit, the row is still there.
+2. **Decide inline** (services, small downstream sets): ``rescreen_changed`` re-decides
+   downstream of its seeds in the caller's transaction and takes those seeds out of the
+   row again, so the worker never re-decides what was decided inline.
+3. **Kick** (``transaction.on_commit``): enqueue processing (``queue.RESCREEN``) once per
+   transaction that left a row.
+4. **Process** (worker): ``rescreen_process_pending`` claims rows with a lease,
    re-decides everything downstream of their seeds (for ``all_entities``: every
    entity, chunked and resumable through a ``ScreenRun`` checkpoint), then deletes
    the rows it claimed. A worker that dies leaves its rows; once the lease runs out
    the next run (or the scheduler's sweep) retries them.
 
 Exactly-once effects come from the screening adapter itself: a decision whose
-result is unchanged is not stored again and sends no ``decisions_changed``
-signal, and each stored chunk (decisions, cases, audit, effective decisions,
-feed entries) commits atomically. Re-processing a request after a crash therefore
-re-decides the same entities and changes nothing that was already committed.
+result is unchanged is not stored again and has no consequences
+(``decision_consequences``), and each stored chunk (decisions, cases, audit,
+effective decisions, feed entries) commits atomically. Re-processing a request after
+a crash therefore re-decides the same entities and changes nothing that was already
+committed. Two screenings of one entity at once (the worker and an inline decision,
+two workers) cannot overwrite each other with stale data: the adapter does not store
+over a decision that moved after it read the graph (``ScreenSummary.raced``) and
+the entity is recorded again, to be decided from a snapshot that has both changes.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ This is the one place where the pure engine (``cases.ownership``) meets the
 database. Decisions are stored in chunks, each in its own transaction, so a
 portfolio-wide re-screen keeps memory bounded and a killed run keeps every
 chunk it finished. A decision whose result is unchanged is not stored again;
-only ``CurrentDecision.screened_at`` moves. Decisions and current decisions are
+only ``CurrentDecision.screened_at`` moves. What a changed decision entails (audit,
+exemptions, effective decision, cases) is one call in the same transaction:
+``consequences.decision_consequences``. Decisions and current decisions are
 written with raw ``COPY``/multi-row SQL (``bulk_sql.TableWriter``), not the ORM:
 a first portfolio run stores one of each per entity.
 """

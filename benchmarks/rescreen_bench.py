@@ -12,7 +12,7 @@ indicator interests, ended stakes) is bulk-loaded with COPY (PostgreSQL) or exec
 * ``full``: ``rescreen_portfolio`` over every entity, first run (every decision is new)
   and second run (nothing changed: the periodic case);
 * ``incremental``: one interest edited through the ORM (the model receivers record the
-  request), then ``rescreen_process_pending`` — for a leaf, a group top, and bulk
+  request, as for a shell write), then ``rescreen_process_pending`` — for a leaf, a group top, and bulk
   changes of 100 / 1 000 / 10 000 group tops at once.
 
 Prints one JSON document. ``--keep`` skips dropping and loading (re-measure an existing database).
@@ -187,14 +187,13 @@ def measure_full() -> dict:
     """Portfolio runs over the first ``FULL_LIMIT`` entities (default all).
 
     The first run stores a new decision for every entity; it is measured with the
-    case-workflow receivers (audit, exemptions, cases) disconnected, because at 1M
-    entities their per-change cost (≈11 queries) dominates — ``changed_with_receivers``
-    measures that cost separately on ``RECEIVER_SAMPLE`` entities.
+    decision consequences (audit, exemptions, cases: ``decision_consequences``) replaced
+    by nothing, because at 1M entities their per-change cost (≈11 queries) dominates —
+    ``changed_with_receivers`` measures that cost separately on ``RECEIVER_SAMPLE`` entities.
     """
+    import cases.services.screening as screening
     from cases.models import Entity
-    from cases.receivers import on_decisions_changed
     from cases.services.rescreen import rescreen_portfolio
-    from cases.signals import decisions_changed
 
     limit = int(os.environ.get("FULL_LIMIT", "0")) or Entity.objects.count()
     chunk = 5000
@@ -212,10 +211,11 @@ def measure_full() -> dict:
         "seconds": round(seconds, 1),
         "entities_per_second": round(run.screened / seconds),
     }
-    decisions_changed.disconnect(on_decisions_changed, dispatch_uid="cases.receivers.on_decisions_changed")
+    consequences = screening.decision_consequences
+    screening.decision_consequences = lambda **kwargs: None
     for label in ("first_run", "unchanged_run"):
         if label == "unchanged_run":
-            decisions_changed.connect(on_decisions_changed, dispatch_uid="cases.receivers.on_decisions_changed")
+            screening.decision_consequences = consequences
         started = time.perf_counter()
         run = rescreen_portfolio(kind=label, as_of=AS_OF, chunk_size=chunk, stop_after_chunks=-(-limit // chunk))
         out[label] = {

@@ -8,10 +8,10 @@ class CasesConfig(AppConfig):
     verbose_name = "Ownership screening"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects decisions_changed receivers)
+        from . import tasks  # noqa: F401  (each task module registers its job with cases.services.queue)
         from .receivers_ownership import connect as connect_ownership_receivers
         from .roles import post_migrate_roles_sync
 
-        connect_ownership_receivers()  # ownership/policy writes -> durable re-screen requests
+        connect_ownership_receivers()  # ORM writes outside services -> durable re-screen requests
 
         post_migrate.connect(post_migrate_roles_sync, dispatch_uid="cases.roles_sync")

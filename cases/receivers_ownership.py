@@ -1,12 +1,14 @@
-"""Model receivers that turn every ORM write of ownership data into durable re-screen requests.
+"""The safety net: model receivers that record a re-screen for ORM writes no service made.
 
-Connected in ``CasesConfig.ready``. They catch the admin, the API, services and
-the shell alike: ``post_save``/``post_delete`` of entities, persons, relationships,
-interests, and the activation of a screening policy, each writing a
-``RescreenRequest`` in the same transaction as the change (see
-``cases.services.rescreen``). What they cannot see: ``QuerySet.update()``, raw SQL
-and the BODS importer's bulk writes — the importer re-screens what it touched
-itself (``screen_after_import``); other bulk writers must call ``rescreen_request``.
+Services ask for re-screening explicitly (``rescreen.rescreen_changed``); these
+receivers catch what bypasses them — the shell, a data migration, a plain
+ModelAdmin: ``post_save``/``post_delete`` of entities, persons, relationships,
+interests, and the activation of a screening policy. Both add their seeds to the
+same one request row of the transaction (``rescreen_requests``), so a service
+write they also see is recorded once, and the seeds a service re-decides inline
+leave that row again: a write triggers one re-screen, never two. What they cannot
+see: ``QuerySet.update()``, raw SQL and the BODS importer's bulk writes — the
+importer re-screens what it touched itself (``screen_after_import``).
 
 A relationship or interest moved to another subject/relationship affects the old
 subject too: ``pre_save`` remembers the previous subject.
@@ -15,12 +17,7 @@ subject too: ``pre_save`` remembers the previous subject.
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 from cases.models import Entity, Interest, Person, Relationship, ScreeningPolicy
-
-
-def _request(**kwargs) -> None:
-    from cases.services.rescreen import rescreen_request
-
-    rescreen_request(**kwargs)
+from cases.services.rescreen_requests import rescreen_request as _request
 
 
 def on_entity_saved(sender, instance: Entity, raw=False, **kwargs) -> None:

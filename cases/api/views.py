@@ -16,11 +16,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from cases.models import ApiToken, Case, EffectiveDecision, Entity, Exemption, Override, Person, Relationship
+from cases.selectors.feed import event_body, feed_page
 from cases.services import cases as case_services
 from cases.services import exemptions as exemption_services
 from cases.services import overrides as override_services
 from cases.services.entities import entity_create, entity_update
-from cases.services.feed import decision_body, effective_body_for, event_body, feed_page
+from cases.services.feed import decision_body, effective_body_for
 from cases.services.idempotency import idempotency_run
 from cases.services.persons import person_create, person_update
 from cases.services.relationships import relationship_close, relationship_create, relationship_update

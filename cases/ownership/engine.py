@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import linear
+from .explain import decision_dict, explain, method_dicts
 from .graph import Edges, Graph, prepare_edges
 from .methods import Context, ControlChain, Figures, LookThrough, control_chain, look_through
 from .numeric import all2, any2, exceeds
@@ -77,18 +78,12 @@ class ScreeningResult:
 
     def method_figures(self, node: int) -> dict:
         """Both methods' outcome and [low, high] in percent (driving measure): the numeric decision."""
-        from .explain import method_dicts
-
         return method_dicts(self, int(node))
 
     def explain(self, node: int, max_paths: int = 10):
-        from .explain import explain
-
         return explain(self, int(node), max_paths)
 
     def decision_dict(self, node: int, labels: Any = None, max_paths: int = 10, path_labels: Any = None) -> dict:
-        from .explain import decision_dict
-
         return decision_dict(self, int(node), labels, max_paths, path_labels)
 
 

@@ -5,7 +5,7 @@ locks the case row it transitions (``select_for_update``) so two concurrent
 clicks cannot both act on the same state, and writes an audit event.
 
 Statuses: open → in_review → pending_approval → closed; closed → open (reopen).
-``actor=None`` means the system (the decisions_changed receiver, scheduled jobs);
+``actor=None`` means the system (``decision_consequences``, scheduled jobs);
 it is only accepted where the docstring says so.
 """
 
@@ -38,6 +38,7 @@ from cases.models.casework import EVIDENCE_ALLOWED_EXTENSIONS, PRIORITY_ORDER, c
 from cases.roles import require_perm
 
 from .audit import audit_record
+from .effective import effective_recompute
 
 
 def case_snapshot(case: Case) -> dict:
@@ -356,8 +357,6 @@ def case_confirm_outcome(*, case: Case, actor, reason: str = "") -> Case:
     if decision is None:
         raise ValidationError("The subject has no screening decision to confirm.")
     close_case(case=case, outcome=decision.outcome, actor=actor, action="case.outcome_confirmed", reason=reason)
-    from .effective import effective_recompute
-
     effective_recompute(entity=case.subject, actor=actor, reason=f"case {case.reference} confirmed")
     return case
 

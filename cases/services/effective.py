@@ -10,61 +10,12 @@ override no longer applies and the new automatic outcome is effective again.
 import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
-from cases.models import (
-    CurrentDecision,
-    EffectiveDecision,
-    EffectiveSource,
-    Exemption,
-    ExemptionStatus,
-    Outcome,
-    Override,
-    OverrideStatus,
-)
+from cases.models import EffectiveDecision
+from cases.selectors.effective import effective_compute
 
 from .audit import audit_record
-
-
-def effective_compute(*, entity, today: datetime.date | None = None) -> dict | None:
-    """What the effective decision should be now (no writes); None if the entity has no decision."""
-    today = today or timezone.localdate()
-    current = CurrentDecision.objects.filter(entity=entity).select_related("decision").first()
-    if current is None:
-        return None
-    exemption = (
-        Exemption.objects.filter(entity=entity, status=ExemptionStatus.APPROVED, expires_on__gte=today)
-        .order_by("-decided_at")
-        .first()
-    )
-    if exemption is not None:
-        return {
-            "outcome": Outcome.ALLOW,
-            "source": EffectiveSource.EXEMPTION,
-            "decision": current.decision,
-            "override": None,
-            "exemption": exemption,
-        }
-    override = (
-        Override.objects.filter(case__subject=entity, status=OverrideStatus.APPLIED, decision_id=current.decision_id)
-        .order_by("-applied_at", "-id")
-        .first()
-    )
-    if override is not None:
-        return {
-            "outcome": override.proposed_outcome,
-            "source": EffectiveSource.OVERRIDE,
-            "decision": current.decision,
-            "override": override,
-            "exemption": None,
-        }
-    return {
-        "outcome": current.decision.outcome,
-        "source": EffectiveSource.AUTOMATIC,
-        "decision": current.decision,
-        "override": None,
-        "exemption": None,
-    }
+from .feed import feed_record
 
 
 def _snapshot(effective: EffectiveDecision | None) -> dict | None:
@@ -83,8 +34,6 @@ def _snapshot(effective: EffectiveDecision | None) -> dict | None:
 def effective_recompute(*, entity, actor=None, today: datetime.date | None = None, reason: str = ""):
     """Bring the entity's EffectiveDecision up to date; audit it and append it to the change feed
     (``cases.services.feed``) when it changes. Returns the row or None."""
-    from .feed import feed_record
-
     wanted = effective_compute(entity=entity, today=today)
     existing = EffectiveDecision.objects.select_for_update().filter(entity=entity).first()
     before = _snapshot(existing)

@@ -7,7 +7,7 @@
   Approval records the ownership fingerprint (outcome + figures) of the current decision.
 - Ends when ``expires_on`` has passed (``exemptions_expire``), when revoked, or
   early when the entity's ownership changes materially (``exemption_end_if_material_change``,
-  called from the decisions_changed receiver). Each end recomputes the effective
+  called from ``decision_consequences``). Each end recomputes the effective
   decision and (re)opens a case with trigger exemption_expiry for customers.
 """
 
@@ -205,7 +205,7 @@ def exemptions_expire(*, today: datetime.date | None = None) -> list[Exemption]:
 
 
 def exemption_end_if_material_change(*, entity, decision: Decision, actor=None) -> Exemption | None:
-    """Receiver helper: end the entity's approved exemption if ``decision`` differs materially
+    """End the entity's approved exemption if ``decision`` differs materially
     (outcome or figures) from the one it was approved on; the case reopens."""
     exemption = (
         Exemption.objects.select_for_update(of=("self",))

@@ -31,12 +31,10 @@ from cases.models import (
     Exemption,
     Override,
 )
+from cases.selectors.effective import effective_compute
+from cases.selectors.feed import iso_or_none
 
-from .effective import effective_compute
-
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
+from .webhooks import webhooks_enqueue
 
 
 def decision_body(*, entity, decision, outcome: str, source: str, override=None, exemption=None, updated_at=None):
@@ -83,7 +81,7 @@ def _body(v: dict, *, outcome, source, override, exemption, updated_at) -> dict:
         "outcome": outcome,
         "source": source,
         "automatic_outcome": v["decision__outcome"],
-        "as_of": _iso(v["decision__as_of"]),
+        "as_of": iso_or_none(v["decision__as_of"]),
         "policy_version": v["decision__policy__version"],
         "methods": {
             "look_through": {
@@ -100,7 +98,7 @@ def _body(v: dict, *, outcome, source, override, exemption, updated_at) -> dict:
         "reasons": payload.get("reasons", []),
         "paths": payload.get("paths", []),
         "decision_id": v["decision_id"],
-        "computed_at": _iso(v["decision__computed_at"]),
+        "computed_at": iso_or_none(v["decision__computed_at"]),
         "override": None
         if override is None
         else {
@@ -108,12 +106,12 @@ def _body(v: dict, *, outcome, source, override, exemption, updated_at) -> dict:
             "automatic_outcome": override.automatic_outcome,
             "outcome": override.proposed_outcome,
             "reason": override.reason,
-            "applied_at": _iso(override.applied_at),
+            "applied_at": iso_or_none(override.applied_at),
         },
         "exemption": None
         if exemption is None
-        else {"id": exemption.pk, "expires_on": _iso(exemption.expires_on), "reason": exemption.reason},
-        "updated_at": _iso(updated_at),
+        else {"id": exemption.pk, "expires_on": iso_or_none(exemption.expires_on), "reason": exemption.reason},
+        "updated_at": iso_or_none(updated_at),
     }
 
 
@@ -186,8 +184,6 @@ def feed_record(*, entity, before: dict | None, effective: EffectiveDecision | N
 
     Must run inside the transaction that changed the EffectiveDecision (``effective_recompute``).
     """
-    from .webhooks import webhooks_enqueue
-
     if effective is not None:
         body = decision_body(
             entity=entity,
@@ -216,24 +212,3 @@ def feed_record(*, entity, before: dict | None, effective: EffectiveDecision | N
     event.save()
     webhooks_enqueue(event=event)
     return event
-
-
-def event_body(event: DecisionChangeEvent) -> dict:
-    """The feed item (and webhook body) for one event."""
-    return {
-        "seq": event.seq,
-        "type": event.kind,
-        "entity": event.entity_external_id,
-        "outcome": event.outcome or None,
-        "source": event.source or None,
-        "previous_outcome": event.previous_outcome or None,
-        "previous_source": event.previous_source or None,
-        "occurred_at": _iso(event.occurred_at),
-        "reason": event.reason,
-        "decision": event.payload,
-    }
-
-
-def feed_page(*, after: int = 0, limit: int = 100) -> list[DecisionChangeEvent]:
-    """Events with seq > ``after``, in order. Every one returned is committed and so is everything before it."""
-    return list(DecisionChangeEvent.objects.filter(seq__gt=after).order_by("seq")[:limit])

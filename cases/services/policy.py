@@ -10,6 +10,9 @@ from django.db import transaction
 from django.db.models import Max
 
 from cases.models import Jurisdiction, ScreeningMethod, ScreeningPolicy
+from cases.roles import require_perm
+
+from .audit import audit_record
 
 
 def policy_get_active() -> ScreeningPolicy:
@@ -34,9 +37,6 @@ def policy_publish(
     ``user`` None is the system (migrations, setup); a user needs ``cases.add_screeningpolicy``.
     The publication is written to the audit trail.
     """
-    from cases.roles import require_perm
-    from cases.services.audit import audit_record
-
     if user is not None:
         require_perm(user, "add_screeningpolicy", "publish screening policies")
     codes = sorted({code.strip().upper() for code in restricted_codes if code.strip()})

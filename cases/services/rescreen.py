@@ -2,25 +2,33 @@
 
 Flow of an ownership change (entity, person, relationship, interest) or a policy change:
 
-1. **Record** (same transaction as the change): ``rescreen_request`` writes a
-   ``RescreenRequest`` row with the changed entity/person ids (or ``all_entities``
-   for a policy change). The model receivers in ``cases.receivers_ownership`` call
-   it for every ORM write, so admin, API and shell edits are all caught. If the
-   change rolls back, so does the request; if the process dies after the commit,
-   the row is still there.
-2. **Kick** (``transaction.on_commit``): enqueue the ``process_rescreen_requests``
-   task (once per transaction).
-3. **Process** (worker): ``rescreen_process_pending`` claims rows with a lease,
+1. **Record** (same transaction as the change): ``rescreen_requests.rescreen_request``
+   adds the changed entity/person ids (or ``all_entities`` for a policy change) to the
+   transaction's one ``RescreenRequest`` row. Services call it through
+   ``rescreen_changed``; the model receivers in ``cases.receivers_ownership`` call it
+   for ORM writes no service made (shell, data fixes) and see service writes too, which
+   adds nothing twice to the same row. If the change rolls back, so does the row; if the
+   process dies after the commit, the row is still there.
+2. **Decide inline** (services, small downstream sets): ``rescreen_changed`` re-decides
+   downstream of its seeds in the caller's transaction and takes those seeds out of the
+   row again, so the worker never re-decides what was decided inline.
+3. **Kick** (``transaction.on_commit``): enqueue processing (``queue.RESCREEN``) once per
+   transaction that left a row.
+4. **Process** (worker): ``rescreen_process_pending`` claims rows with a lease,
    re-decides everything downstream of their seeds (for ``all_entities``: every
    entity, chunked and resumable through a ``ScreenRun`` checkpoint), then deletes
    the rows it claimed. A worker that dies leaves its rows; once the lease runs out
    the next run (or the scheduler's sweep) retries them.
 
 Exactly-once effects come from the screening adapter itself: a decision whose
-result is unchanged is not stored again and sends no ``decisions_changed``
-signal, and each stored chunk (decisions, cases, audit, effective decisions,
-feed entries) commits atomically. Re-processing a request after a crash therefore
-re-decides the same entities and changes nothing that was already committed.
+result is unchanged is not stored again and has no consequences
+(``decision_consequences``), and each stored chunk (decisions, cases, audit,
+effective decisions, feed entries) commits atomically. Re-processing a request after
+a crash therefore re-decides the same entities and changes nothing that was already
+committed. Two screenings of one entity at once (the worker and an inline decision,
+two workers) cannot overwrite each other with stale data: the adapter does not store
+over a decision that moved after it read the graph (``ScreenSummary.raced``) and
+the entity is recorded again, to be decided from a snapshot that has both changes.
 """
 
 from __future__ import annotations
@@ -37,8 +45,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.models import Entity, RescreenRequest, ScreenRun
-from cases.services.policy import policy_get_active
-from cases.services.screening import ScreenSummary, downstream_entity_ids, screen_entities
+
+from .policy import policy_get_active
+from .rescreen_requests import rescreen_request, rescreen_request_withdraw, seed_ids
+from .screening import ScreenSummary, downstream_entity_ids, screen_entities
 
 logger = logging.getLogger(__name__)
 
@@ -50,93 +60,6 @@ CLAIM_LIMIT = 500
 PORTFOLIO_CHUNK = 5000
 #: Downstream sets up to this size are re-decided inline by ``ownership_changed`` (API writes).
 INLINE_LIMIT = 1000
-
-
-# --------------------------------------------------------------------------- recording
-
-
-class _Kick:
-    """The on-commit callback that enqueues processing; one per transaction.
-
-    It also remembers which seeds this transaction has already recorded, with the
-    savepoint stack they were recorded under, so a bulk delete of thousands of
-    interests writes one request row per subject, not one per interest.
-    """
-
-    def __init__(self) -> None:
-        self.seen: dict[tuple[str, int], tuple] = {}
-
-    def __call__(self) -> None:
-        enqueue_processing()
-
-
-def _current_kick() -> _Kick:
-    conn = transaction.get_connection()
-    if conn.in_atomic_block:
-        for _sids, func, _robust in conn.run_on_commit:
-            if isinstance(func, _Kick):
-                return func
-    kick = _Kick()
-    transaction.on_commit(kick, robust=True)
-    return kick
-
-
-def enqueue_processing(*, delay: datetime.timedelta | None = None) -> None:
-    """Enqueue the processing task; a failure here is logged, the scheduler's sweep catches up."""
-    from cases.tasks.screening import process_rescreen_requests
-
-    try:
-        task = process_rescreen_requests
-        if delay:
-            task = task.using(run_after=timezone.now() + delay)
-        task.enqueue()
-    except Exception:  # noqa: BLE001 - the durable request row is the source of truth
-        logger.exception("Could not enqueue re-screening; the scheduler sweep will pick it up")
-
-
-@transaction.atomic(savepoint=False)
-def rescreen_request(
-    *,
-    entity_ids: Iterable[int] = (),
-    person_ids: Iterable[int] = (),
-    all_entities: bool = False,
-    trigger: str = "ownership_change",
-    actor=None,
-) -> RescreenRequest | None:
-    """Durably record that these entities/persons (or the policy) changed; processed after commit.
-
-    Seeds already recorded in the same transaction (and not rolled back) are skipped.
-    Returns the new row, or None if there was nothing new to record.
-    """
-    kick = _current_kick()
-    # The savepoint stack of the caller (the last entry, if any, is this function's own atomic block).
-    stack = tuple(transaction.get_connection().savepoint_ids[:-1])
-
-    def fresh(kind: str, ids: Iterable[int]) -> list[int]:
-        new = []
-        for pk in {int(pk) for pk in ids if pk is not None}:
-            recorded = kick.seen.get((kind, pk))
-            # Still valid only if recorded under a prefix of the current savepoint stack (not rolled back).
-            if recorded is not None and stack[: len(recorded)] == recorded:
-                continue
-            kick.seen[(kind, pk)] = stack
-            new.append(pk)
-        return sorted(new)
-
-    entities = fresh("entity", entity_ids)
-    persons = fresh("person", person_ids)
-    if all_entities:
-        if fresh("all", [0]) == []:
-            return None
-    elif not entities and not persons:
-        return None
-    return RescreenRequest.objects.create(
-        trigger=trigger,
-        all_entities=all_entities,
-        entity_ids=entities,
-        person_ids=persons,
-        actor=actor if getattr(actor, "pk", None) else None,
-    )
 
 
 # --------------------------------------------------------------------------- processing
@@ -201,16 +124,6 @@ def _release(ids: list[int], worker_id: str, error: str) -> None:
 
 def _done(ids: list[int], worker_id: str) -> None:
     RescreenRequest.objects.filter(pk__in=ids, claimed_by=worker_id).delete()
-    forget_recorded_seeds()
-
-
-def forget_recorded_seeds() -> None:
-    """Processing in the same transaction as changes (tests, scripts) deleted the rows: record anew."""
-    conn = transaction.get_connection()
-    if conn.in_atomic_block:
-        for _sids, func, _robust in conn.run_on_commit:
-            if isinstance(func, _Kick):
-                func.seen.clear()
 
 
 def rescreen_process_pending(
@@ -283,7 +196,9 @@ def _screen_requests(*, rows, as_of, summary: ProcessSummary) -> None:
         affected = downstream_entity_ids(entities, persons)
         summary.seeds += len(entities) + len(persons)
         summary.affected += len(affected)
-        result = screen_entities(entity_ids=affected, as_of=as_of, trigger=trigger, actor=_user(actor_id))
+        actor = _user(actor_id)
+        result = screen_entities(entity_ids=affected, as_of=as_of, trigger=trigger, actor=actor)
+        rescreen_request(entity_ids=result.raced, trigger=trigger, actor=actor)
         summary.screened += result.screened
         summary.changed += result.changed
 
@@ -371,6 +286,7 @@ def rescreen_portfolio(
                 break
 
             def checkpoint(summary: ScreenSummary, last_id: int = ids[-1]) -> None:
+                rescreen_request(entity_ids=summary.raced, trigger=kind, actor=actor)
                 run.last_entity_id = last_id
                 run.screened += summary.screened
                 run.changed += summary.changed
@@ -429,16 +345,21 @@ def rescreen_changed(
     trigger: str = "api",
     inline_limit: int = INLINE_LIMIT,
 ) -> ScreenSummary | None:
-    """Record the change durably and, if its downstream set is small, re-decide it now.
+    """The services' one re-screen trigger: record the change and, if its downstream set is small,
+    re-decide it now instead of in the worker.
 
-    Inline re-screening runs in the caller's transaction, so an API client reads its
-    own write's decisions in the response; a larger downstream set is left to the
-    worker (the request row is processed after commit). Either way the request row
-    stays and the worker re-processes it, which is idempotent: nothing changes twice.
+    Inline re-screening runs in the caller's transaction, so an API client reads its own write's
+    decisions in the response; the seeds it covered leave the transaction's request row in the same
+    transaction (the model receivers saw the same write), so the worker does not decide them again.
+    Entities a concurrent screening moved meanwhile go back into a request (``ScreenSummary.raced``).
+    A larger downstream set is left to the worker, processed after commit.
     """
-    entity_ids, person_ids = list(entity_ids), list(person_ids)
+    entity_ids, person_ids = seed_ids(entity_ids), seed_ids(person_ids)
     rescreen_request(entity_ids=entity_ids, person_ids=person_ids, trigger=trigger, actor=actor)
     affected = downstream_entity_ids(entity_ids, person_ids)
     if len(affected) > inline_limit:
         return None
-    return screen_entities(entity_ids=affected, trigger=trigger, actor=actor)
+    summary = screen_entities(entity_ids=affected, trigger=trigger, actor=actor)
+    rescreen_request_withdraw(entity_ids=entity_ids, person_ids=person_ids)
+    rescreen_request(entity_ids=summary.raced, trigger=trigger, actor=actor)
+    return summary

@@ -4,7 +4,9 @@ This is the one place where the pure engine (``cases.ownership``) meets the
 database. Decisions are stored in chunks, each in its own transaction, so a
 portfolio-wide re-screen keeps memory bounded and a killed run keeps every
 chunk it finished. A decision whose result is unchanged is not stored again;
-only ``CurrentDecision.screened_at`` moves. Decisions and current decisions are
+only ``CurrentDecision.screened_at`` moves. What a changed decision entails (audit,
+exemptions, effective decision, cases) is one call in the same transaction:
+``consequences.decision_consequences``. Decisions and current decisions are
 written with raw ``COPY``/multi-row SQL (``bulk_sql.TableWriter``), not the ORM:
 a first portfolio run stores one of each per entity.
 """
@@ -37,8 +39,8 @@ from cases.selectors.screening_input import (
     pg_int_array,
 )
 from cases.services.bulk_sql import TableWriter, select_pairs
+from cases.services.consequences import DecisionChange, decision_consequences
 from cases.services.policy import policy_get_active
-from cases.signals import DecisionChange, decisions_changed
 
 CHUNK_SIZE = 2000
 MAX_PATHS = 10
@@ -54,6 +56,9 @@ class ScreenSummary:
     seconds: float = 0.0
     engine_seconds: float = 0.0
     superseded: int = 0
+    #: Entities not stored because another screening stored a decision for them after this one read
+    #: the graph: the caller records them again (``rescreen_request``) to decide them from newer data.
+    raced: list[int] = field(default_factory=list)
     payloads: list[dict] = field(default_factory=list)
 
 
@@ -185,10 +190,12 @@ def screen_entities(
         summary = ScreenSummary(as_of=as_of, policy_version=policy.version)
         if requested is not None and not requested:
             return summary
-        # The closure in one recursive query; the selector's own breadth-first walk (one query per level)
-        # then finds nothing new in one round. A 100 000-member ownership cycle is 100 000 levels deep.
-        scope = None if requested is None else upstream_closure(requested)
-        data = load_screening_input(policy=PolicyView.of(policy), as_of=as_of, entity_ids=scope)
+        # Read before the graph: a decision stored for one of these entities after this read was computed
+        # from data this screening may not see, so storing over it could lose a change (``_store_chunk``).
+        seen = _current_decisions(
+            requested if requested is not None else list(Entity.objects.values_list("pk", flat=True))
+        )
+        data = load_screening_input(policy=PolicyView.of(policy), as_of=as_of, entity_ids=requested)
     engine_started = time.perf_counter()
     result = screen(data.graph, engine_policy(policy))
     summary.engine_seconds = time.perf_counter() - engine_started
@@ -212,6 +219,7 @@ def screen_entities(
                 summary=summary,
                 collect=collect_payloads,
                 snapshot_at=snapshot_at,
+                seen=seen,
                 sink=payloads,
                 reexplain=reexplain,
             )
@@ -288,6 +296,23 @@ def _one_snapshot():
         yield
 
 
+def _moved_since(seen: dict[int, tuple], current: dict[int, tuple], entity_ids, snapshot_at) -> set[int]:
+    """Entities whose current decision changed after ``seen`` was read, by a screening that read its graph
+    no later than this one (a later one supersedes this result instead). Its data may lack changes this
+    screening saw, and this screening's data may lack the ones it saw, so neither result may stand: the
+    caller records the entity again and it is decided from a snapshot that has both."""
+
+    def version(row):
+        return None if row is None else (row[0], row[3])
+
+    return {
+        pk
+        for pk in entity_ids
+        if version(current.get(pk)) != version(seen.get(pk))
+        and not (current.get(pk) is not None and current[pk][3] > snapshot_at)
+    }
+
+
 def _numeric_signature(policy_id, outcome, methods: dict) -> tuple:
     lt, cc = methods["look_through"], methods["control_chain"]
     return (policy_id, outcome, lt["outcome"], lt["low"], lt["high"], cc["outcome"], cc["low"], cc["high"])
@@ -295,14 +320,28 @@ def _numeric_signature(policy_id, outcome, methods: dict) -> tuple:
 
 @transaction.atomic
 def _store_chunk(
-    *, result, data, nodes, policy, as_of, trigger, actor, summary, collect, snapshot_at, sink=None, reexplain=True
+    *,
+    result,
+    data,
+    nodes,
+    policy,
+    as_of,
+    trigger,
+    actor,
+    summary,
+    collect,
+    snapshot_at,
+    seen,
+    sink=None,
+    reexplain=True,
 ) -> None:
     """Store one chunk's new decisions in one transaction.
 
     New ``Decision`` rows, ``CurrentDecision`` upserts and the screening-date moves of unchanged
     decisions are written with raw SQL (``TableWriter``: ``COPY``/array statements on PostgreSQL,
     multi-row statements on SQLite): the ORM's per-row, per-field SQL compilation cost more than
-    everything else a first portfolio run does. The receivers get ordinary saved ``Decision`` instances.
+    everything else a first portfolio run does. ``decision_consequences`` gets ordinary saved ``Decision``
+    instances.
     """
     nodes = np.asarray(nodes, dtype=np.int64)
     entity_ids = data.entity_pk_by_node[nodes].tolist()
@@ -310,6 +349,8 @@ def _store_chunk(
     # Read the current decisions in a separate statement: after a lock wait, PostgreSQL re-reads only the
     # locked row, so columns joined into the locking query would be the stale pre-wait ones.
     current = _current_decisions(entity_ids)
+    raced = _moved_since(seen, current, entity_ids, snapshot_at)
+    summary.raced.extend(raced)
     now = snapshot_at
     computed_at = timezone.now()
     new_rows: list[tuple] = []
@@ -319,6 +360,8 @@ def _store_chunk(
     outcomes = result.outcome[nodes].tolist()
     is_root = (data.graph.node_class[nodes] == NodeClass.RESTRICTED_ROOT).tolist()
     for node, entity_id, outcome_value, root in zip(nodes.tolist(), entity_ids, outcomes, is_root, strict=True):
+        if entity_id in raced:
+            continue
         before = current.get(entity_id)
         if before is not None and not reexplain and before[3] <= snapshot_at:
             outcome = _OUTCOME_LABELS[outcome_value]
@@ -375,17 +418,13 @@ def _store_chunk(
             new_decisions.append(decision)
         changes = [
             DecisionChange(
-                entity_id=d.entity_id,
+                decision=decision,
                 previous_decision_id=before[0] if before else None,
-                decision_id=d.pk,
                 previous_outcome=before[2] if before else None,
-                outcome=d.outcome,
             )
-            for d, before in zip(new_decisions, previous, strict=True)
+            for decision, before in zip(new_decisions, previous, strict=True)
         ]
-        decisions_changed.send(
-            sender=Decision, changes=changes, trigger=trigger, actor=actor, decisions={d.pk: d for d in new_decisions}
-        )
+        decision_consequences(changes=changes, trigger=trigger, actor=actor)
 
 
 def _stored_payloads(decision_ids: Iterable[int]) -> dict[int, dict]:
@@ -409,27 +448,6 @@ def _emit(payload: dict, *, summary, collect: bool, sink) -> None:
         summary.payloads.append(payload)
     if sink is not None:
         sink.append(payload)
-
-
-def upstream_closure(entity_ids: list[int]) -> set[int]:
-    """The entities and every entity that owns them, directly or indirectly, through open relationships:
-    what ``upstream_entity_ids`` walks level by level, in one recursive query (``UNION`` drops entities
-    already reached, so cycles end)."""
-    if not entity_ids:
-        return set()
-    relationship = connection.ops.quote_name(Relationship._meta.db_table)
-    if connection.vendor == "postgresql":
-        seeds, param = "SELECT unnest(%s::bigint[])", pg_int_array(entity_ids)
-    else:  # one JSON text parameter: no limit on the number of ids
-        seeds, param = "SELECT value FROM json_each(%s)", json.dumps(list(entity_ids))
-    sql = (
-        f"WITH RECURSIVE up(id) AS ({seeds} UNION "  # noqa: S608 - quoted model metadata
-        f"SELECT r.interested_entity_id FROM {relationship} r JOIN up ON r.subject_id = up.id "
-        f"WHERE NOT r.is_closed AND r.interested_entity_id IS NOT NULL) SELECT id FROM up"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [param])
-        return {row[0] for row in cursor.fetchall()}
 
 
 def downstream_entity_ids(entity_ids: Iterable[int], person_ids: Iterable[int] = ()) -> set[int]:

@@ -159,7 +159,7 @@ def screening_request_submit(
     )
     ownership_changed(entity_ids=entity_ids, person_ids=person_ids, actor=actor)
     # A customer whose decision did not change (already screened before it became a customer) got no
-    # decisions_changed signal: bring its effective decision and case up to date here.
+    # decision_consequences call: bring its effective decision and case up to date here.
     effective = effective_recompute(entity=subject, actor=actor, reason="screening request")
     if effective is not None and effective.outcome in (Outcome.REVIEW, Outcome.BLOCK):
         case_open(subject=subject, trigger=CaseTrigger.API, actor=None, decision=effective.decision)

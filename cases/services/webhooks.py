@@ -30,6 +30,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import Customer, DecisionChangeEvent, WebhookDelivery, WebhookSubscription
+from cases.selectors.feed import event_body
+
+from . import queue
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +87,10 @@ def webhooks_enqueue(*, event: DecisionChangeEvent) -> list[WebhookDelivery]:
 
 
 class _Kick:
-    """On-commit callback enqueuing the delivery task; one per transaction however many events it wrote."""
+    """On-commit callback enqueuing the delivery job; one per transaction however many events it wrote."""
 
     def __call__(self) -> None:
-        enqueue_delivery()
+        queue.enqueue(queue.WEBHOOKS)
 
 
 def _kick_after_commit() -> None:
@@ -95,17 +98,6 @@ def _kick_after_commit() -> None:
     if conn.in_atomic_block and any(isinstance(func, _Kick) for _sids, func, _robust in conn.run_on_commit):
         return
     transaction.on_commit(_Kick(), robust=True)
-
-
-def enqueue_delivery(*, run_after: datetime.datetime | None = None) -> None:
-    """Enqueue the background delivery task; a failure is logged (the outbox rows stay due)."""
-    from cases.tasks.webhooks import deliver_webhooks
-
-    try:
-        task = deliver_webhooks.using(run_after=run_after) if run_after else deliver_webhooks
-        task.enqueue()
-    except Exception:  # noqa: BLE001 - the outbox is the source of truth; `deliver_webhooks` catches up
-        logger.exception("Could not enqueue webhook delivery")
 
 
 def next_retry_at() -> datetime.datetime | None:
@@ -119,8 +111,6 @@ def next_retry_at() -> datetime.datetime | None:
 
 
 def delivery_body(delivery: WebhookDelivery) -> bytes:
-    from .feed import event_body
-
     payload = {"id": delivery.event.seq, **event_body(delivery.event)}
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 

@@ -6,3 +6,5 @@ is idempotent and safe to run twice, keeps its durable state in our own tables
 back-off (``run_after``). Modules: ``screening`` (re-screening), ``periodic``
 (scheduled jobs and the scheduler), ``webhooks`` (the API's webhook delivery).
 """
+
+from . import periodic, screening, webhooks  # noqa: F401, E402  (registering with the queue port is importing)

@@ -23,6 +23,13 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from cases.models import ScheduledJob
+from cases.services import queue
+from cases.services.cases import cases_escalate_overdue
+from cases.services.exemptions import exemptions_expire
+from cases.services.idempotency import idempotency_keys_purge
+from cases.services.rescreen import has_claimable_requests, rescreen_portfolio
+
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 30
@@ -30,29 +37,22 @@ TICK_SECONDS = 30
 
 @task(queue_name="default")
 def expire_exemptions() -> dict:
-    from cases.services.exemptions import exemptions_expire
-
     return _finish("expire_exemptions", lambda: {"expired": len(exemptions_expire())})
 
 
 @task(queue_name="default")
 def escalate_overdue() -> dict:
-    from cases.services.cases import cases_escalate_overdue
-
     return _finish("escalate_overdue", lambda: {"escalated": len(cases_escalate_overdue())})
 
 
 @task(queue_name="default")
 def purge_idempotency_keys() -> dict:
-    from cases.services.idempotency import idempotency_keys_purge
-
     return _finish("purge_idempotency_keys", lambda: {"purged": idempotency_keys_purge()})
 
 
 @task(queue_name="screening")
 def periodic_rescreen() -> dict:
     """Re-decide every entity as of today (stakes start and end; the date moves)."""
-    from cases.services.rescreen import rescreen_portfolio
 
     def run() -> dict:
         result = rescreen_portfolio(kind="periodic", resume=True)
@@ -62,8 +62,6 @@ def periodic_rescreen() -> dict:
 
 
 def _finish(name: str, job) -> dict:
-    from cases.models import ScheduledJob
-
     try:
         result = job()
     except Exception as exc:
@@ -92,9 +90,6 @@ JOBS = (
 
 def scheduler_tick(*, now: datetime.datetime | None = None) -> list[str]:
     """Enqueue every due job once (safe in several processes at once); returns the names enqueued."""
-    from cases.models import ScheduledJob
-    from cases.services.rescreen import enqueue_processing, has_claimable_requests
-
     now = now or timezone.now()
     known = set(ScheduledJob.objects.values_list("name", flat=True))
     for job in JOBS:
@@ -119,7 +114,7 @@ def scheduler_tick(*, now: datetime.datetime | None = None) -> list[str]:
                 enqueued.append(name)
     # Requests a kick should already have handled (lost kick, dead worker, back-off over).
     if has_claimable_requests(older_than=datetime.timedelta(seconds=TICK_SECONDS)):
-        enqueue_processing()
+        queue.enqueue(queue.RESCREEN)
         enqueued.append("process_rescreen_requests")
     return enqueued
 

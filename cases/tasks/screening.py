@@ -13,7 +13,11 @@ from __future__ import annotations
 import datetime
 import logging
 
+from django.utils import timezone
 from django_tasks import task
+
+from cases.services import queue
+from cases.services.rescreen import has_claimable_requests, rescreen_portfolio, rescreen_process_pending
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +35,6 @@ def retry_delay(attempt: int) -> datetime.timedelta:
 @task(queue_name="screening")
 def process_rescreen_requests(attempt: int = 1) -> dict:
     """Drain pending re-screen requests; idempotent; retries itself on failure."""
-    from cases.services.rescreen import enqueue_processing, has_claimable_requests, rescreen_process_pending
-
     try:
         summary = rescreen_process_pending(max_seconds=MAX_SECONDS)
     except Exception:
@@ -40,13 +42,11 @@ def process_rescreen_requests(attempt: int = 1) -> dict:
         _enqueue_retry(attempt + 1)
         raise
     if has_claimable_requests():
-        enqueue_processing()  # time budget used up: continue in a fresh task
+        queue.enqueue(queue.RESCREEN)  # time budget used up: continue in a fresh task
     return summary.as_dict()
 
 
 def _enqueue_retry(attempt: int) -> None:
-    from django.utils import timezone
-
     try:
         process_rescreen_requests.using(run_after=timezone.now() + retry_delay(attempt)).enqueue(attempt=attempt)
     except Exception:
@@ -56,8 +56,9 @@ def _enqueue_retry(attempt: int) -> None:
 @task(queue_name="screening")
 def rescreen_all(kind: str = "periodic", as_of: str | None = None) -> dict:
     """Re-decide the whole portfolio, resuming an unfinished run of the same kind and date."""
-    from cases.services.rescreen import rescreen_portfolio
-
     day = datetime.date.fromisoformat(as_of) if as_of else None
     run = rescreen_portfolio(kind=kind, as_of=day, resume=True)
     return {"run": run.pk, "screened": run.screened, "changed": run.changed}
+
+
+queue.provide(queue.RESCREEN, process_rescreen_requests)

@@ -13,6 +13,9 @@ import logging
 
 from django_tasks import task
 
+from cases.services import queue
+from cases.services.webhooks import next_retry_at, webhooks_deliver_due
+
 logger = logging.getLogger(__name__)
 
 BATCH = 100
@@ -21,13 +24,14 @@ BATCH = 100
 @task(queue_name="webhooks")
 def deliver_webhooks(limit: int = BATCH) -> dict:
     """Deliver due webhooks (at most ``limit``); re-enqueue itself if the batch was full."""
-    from cases.services.webhooks import enqueue_delivery, next_retry_at, webhooks_deliver_due
-
     counts = webhooks_deliver_due(limit=limit)
     if counts["claimed"] >= limit:
-        enqueue_delivery()
+        queue.enqueue(queue.WEBHOOKS)
     elif counts["retrying"]:
-        enqueue_delivery(run_after=next_retry_at())
+        queue.enqueue(queue.WEBHOOKS, run_after=next_retry_at())
     if counts["claimed"]:
         logger.info("webhooks: %s", counts)
     return counts
+
+
+queue.provide(queue.WEBHOOKS, deliver_webhooks)

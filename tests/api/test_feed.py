@@ -8,7 +8,7 @@ import pytest
 from django.db import connections, transaction
 
 from cases.models import DecisionChangeEvent
-from cases.services.feed import feed_page
+from cases.selectors.feed import feed_page
 from tests.factories import CustomerFactory
 
 from .conftest import decide, postgres_only

@@ -34,11 +34,12 @@ from cases.models import (
 )
 from cases.roles import AUDITOR, INVESTIGATOR
 from cases.services import cases as case_services
+from cases.services import queue
 from cases.services.bods_import import bods_import_file
 from cases.services.exemptions import exemption_request
 from cases.services.overrides import override_propose
 from cases.services.tokens import token_create
-from cases.services.webhooks import enqueue_delivery, webhooks_enqueue
+from cases.services.webhooks import webhooks_enqueue
 from tests.admin.conftest import client_for, make_user, scenario  # noqa: F401 - scenario is a fixture
 
 from .test_access import api_for
@@ -92,7 +93,8 @@ def _one_row_for_every_other_admin(tmp_path, user) -> None:
     token_create(user=user, name="probe", scopes="read")
     WebhookSubscription.objects.create(name="crm", url="https://crm.example.com/hook", secret="s" * 32)
     webhooks_enqueue(event=DecisionChangeEvent.objects.order_by("seq").first())
-    enqueue_delivery()  # the queued task (webhooks_enqueue queues it only after a commit, which tests never reach)
+    # The queued task (webhooks_enqueue queues it only after a commit, which tests never reach).
+    queue.enqueue(queue.WEBHOOKS)
     bods_import_file(path=write_jsonl(tmp_path / "one.jsonl", [entity("probe-co", "Probe Co")]))
     AccessAttempt.objects.create(username="x", ip_address="127.0.0.1", user_agent="t", failures_since_start=1)
     AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1", user_agent="t")

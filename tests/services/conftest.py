@@ -9,7 +9,7 @@ from django.db import transaction
 
 from cases.models import CurrentDecision, Decision, ScreeningPolicy
 from cases.roles import AUDITOR, INTEGRATION, INVESTIGATOR, MANAGER, roles_sync
-from cases.signals import DecisionChange, decisions_changed
+from cases.services.consequences import DecisionChange, decision_consequences
 from tests.factories import CustomerFactory, EntityFactory, UserFactory
 
 
@@ -61,7 +61,7 @@ FIGURES = {"allow": (10.0, 10.0), "review": (30.0, 70.0), "block": (70.0, 70.0)}
 
 
 def decide(entity, outcome: str, *, figures=None, trigger="periodic", actor=None, send=True) -> Decision:
-    """Store a Decision + CurrentDecision for ``entity`` like the screening adapter would, and send the signal."""
+    """Store a Decision + CurrentDecision for ``entity`` like the screening adapter would, with its consequences."""
     low, high = figures or FIGURES[outcome]
     with transaction.atomic():
         current = CurrentDecision.objects.filter(entity=entity).select_related("decision").first()
@@ -91,13 +91,11 @@ def decide(entity, outcome: str, *, figures=None, trigger="periodic", actor=None
         )
         if send:
             change = DecisionChange(
-                entity_id=entity.pk,
+                decision=decision,
                 previous_decision_id=previous.pk if previous else None,
-                decision_id=decision.pk,
                 previous_outcome=previous.outcome if previous else None,
-                outcome=outcome,
             )
-            decisions_changed.send(sender=Decision, changes=[change], trigger=trigger, actor=actor)
+            decision_consequences(changes=[change], trigger=trigger, actor=actor)
     return decision
 
 

@@ -36,7 +36,7 @@ def open_case(entity, outcome="review"):
     return Case.objects.get(subject=entity, status=CaseStatus.OPEN)
 
 
-# --- automatic opening by the decisions_changed receiver ---------------------------------------
+# --- automatic opening by decision_consequences ---------------------------------------------
 
 
 @pytest.mark.parametrize("outcome", ["review", "block"])

@@ -19,8 +19,10 @@ from cases.models import (
 )
 from cases.services import rescreen as rescreen_service
 from cases.services import screening as screening_service
+from cases.services.entities import entity_update
 from cases.services.policy import policy_publish
-from cases.services.rescreen import rescreen_portfolio, rescreen_process_pending, rescreen_request
+from cases.services.rescreen import rescreen_changed, rescreen_portfolio, rescreen_process_pending
+from cases.services.rescreen_requests import rescreen_request
 from cases.services.screening import downstream_entity_ids, screen_entities
 from tests.factories import CustomerFactory, EntityFactory, PersonFactory, stake
 
@@ -276,8 +278,9 @@ def test_long_chain_is_redecided_to_the_end(db):
 
 
 def test_a_poison_request_is_isolated_and_the_rest_of_its_batch_is_done(graph, monkeypatch):
-    graph["u"].save()  # request 1: U (fails)
-    graph["w"].save()  # request 2: W -> Z, W (fine)
+    # Two requests in one batch (one transaction records one row, so these come from two transactions).
+    RescreenRequest.objects.create(entity_ids=[graph["u"].pk])  # request 1: U (fails)
+    RescreenRequest.objects.create(entity_ids=[graph["w"].pk])  # request 2: W -> Z, W (fine)
     real = rescreen_service.screen_entities
 
     def fail_on_u(*, entity_ids, **kwargs):
@@ -292,3 +295,68 @@ def test_a_poison_request_is_isolated_and_the_rest_of_its_batch_is_done(graph, m
     left = RescreenRequest.objects.get()
     assert left.entity_ids == [graph["u"].pk] and "poison" in left.last_error
     assert rescreened_since(before) == {"Z", "W"}
+
+
+def test_a_service_write_decided_inline_leaves_nothing_for_the_worker(graph, integration):
+    """One trigger per write: the model receivers see the service's save too, but the seeds the
+    service re-decided inline leave the transaction's request row, so the worker has nothing to redo."""
+    before = timezone.now()
+    entity_update(actor=integration, entity=graph["x"], jurisdiction="RU")
+    assert rescreened_since(before) == {"X", "Y", "Z", "W"}
+    assert CurrentDecision.objects.get(entity=graph["z"]).outcome == "block"
+    assert not RescreenRequest.objects.exists()
+    assert run_pending().screened == 0
+
+
+def test_a_write_too_large_to_decide_inline_is_left_to_the_worker_once(graph):
+    with transaction.atomic():
+        graph["x"].jurisdiction_id = "RU"
+        graph["x"].save()  # the model receivers record X
+        assert rescreen_changed(entity_ids=[graph["x"].pk], inline_limit=1) is None  # four downstream: deferred
+    (request,) = RescreenRequest.objects.all()  # the receivers' seed and the service's are one row
+    assert request.entity_ids == [graph["x"].pk]
+    assert run_pending().affected == 4
+    assert CurrentDecision.objects.get(entity=graph["z"]).outcome == "block"
+
+
+def _store_over(entity, monkeypatch) -> dict:
+    """Make another screening store a decision for ``entity`` between the graph read and the lock."""
+    moved: dict = {}
+    lock = screening_service._lock_entities
+
+    def store_then_lock(entity_ids):
+        if entity.pk in entity_ids and not moved:
+            current = CurrentDecision.objects.get(entity=entity)
+            decision = current.decision
+            decision.pk = None
+            decision.result_fingerprint = "0" * 64
+            decision.save()
+            CurrentDecision.objects.filter(pk=current.pk).update(decision=decision)
+            moved["decision_id"] = decision.pk
+        lock(entity_ids)
+
+    monkeypatch.setattr(screening_service, "_lock_entities", store_then_lock)
+    return moved
+
+
+def test_a_decision_stored_by_another_screening_meanwhile_is_not_overwritten(graph, monkeypatch):
+    z = graph["z"]
+    graph["p"].nationalities = ["RU"]
+    graph["p"].save()
+    moved = _store_over(z, monkeypatch)
+    summary = screen_entities(entity_ids=[graph["y"].pk, z.pk, graph["w"].pk])
+    assert summary.raced == [z.pk]
+    assert CurrentDecision.objects.get(entity=z).decision_id == moved["decision_id"]
+    assert CurrentDecision.objects.get(entity=graph["y"]).outcome == "block"  # the others are stored
+
+
+def test_the_worker_decides_a_raced_entity_again_from_newer_data(graph, monkeypatch):
+    z = graph["z"]
+    graph["p"].nationalities = ["RU"]
+    graph["p"].save()
+    moved = _store_over(z, monkeypatch)
+    summary = run_pending()
+    assert summary.requests == 2  # the change, then Z recorded again
+    current = CurrentDecision.objects.get(entity=z)
+    assert current.decision_id != moved["decision_id"] and current.outcome == "block"
+    assert not RescreenRequest.objects.exists()

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
+import cases.services.screening as screening
 from cases.models import CurrentDecision, Decision, EntityType, InterestType, PersonType
 from cases.services.policy import policy_publish
 from cases.services.screening import screen_entities
-from cases.signals import decisions_changed
 from tests.factories import CustomerFactory, EntityFactory, InterestFactory, PersonFactory, RelationshipFactory, stake
 
 pytestmark = pytest.mark.django_db
@@ -156,28 +156,27 @@ def test_contract_control_by_restricted_party_blocks():
     assert payload["methods"]["look_through"]["low"] == 0.0
 
 
-def test_unchanged_result_is_not_stored_again_and_change_is_signalled():
+def test_unchanged_result_is_not_stored_again_and_change_has_consequences(monkeypatch):
     subject = EntityFactory()
     CustomerFactory(entity=subject)
     stake(clean_person(), subject, 100)
     received = []
+    consequences = screening.decision_consequences
 
-    def receiver(sender, changes, trigger, actor, **kwargs):
+    def recording(*, changes, trigger, actor):
         received.extend(changes)
+        consequences(changes=changes, trigger=trigger, actor=actor)
 
-    decisions_changed.connect(receiver)
-    try:
-        decide(subject)
-        decide(subject)
-        assert Decision.objects.filter(entity=subject).count() == 1
-        assert len(received) == 1 and received[0].previous_outcome is None and received[0].outcome == "allow"
-        stake(EntityFactory(jurisdiction_id="CN"), subject, 100, interest_type=InterestType.APPOINTMENT_OF_BOARD)
-        decide(subject)
-        assert Decision.objects.filter(entity=subject).count() == 2
-        assert [c.outcome for c in received] == ["allow", "block"]
-        assert received[1].previous_outcome == "allow"
-    finally:
-        decisions_changed.disconnect(receiver)
+    monkeypatch.setattr(screening, "decision_consequences", recording)
+    decide(subject)
+    decide(subject)
+    assert Decision.objects.filter(entity=subject).count() == 1
+    assert len(received) == 1 and received[0].previous_outcome is None and received[0].decision.outcome == "allow"
+    stake(EntityFactory(jurisdiction_id="CN"), subject, 100, interest_type=InterestType.APPOINTMENT_OF_BOARD)
+    decide(subject)
+    assert Decision.objects.filter(entity=subject).count() == 2
+    assert [c.decision.outcome for c in received] == ["allow", "block"]
+    assert received[1].previous_outcome == "allow"
 
 
 def test_screening_a_subset_gives_the_same_figures_as_screening_all():

@@ -1,7 +1,7 @@
 """How the screening adapter stores decisions: raw-SQL writes, the audit events of a batch, the upstream closure.
 
 The writes bypass the ORM (``TableWriter``) for speed; these tests pin down that the rows, the instances
-handed to ``decisions_changed`` receivers and the audit chain are what the ORM path gave.
+handed to ``decision_consequences`` and the audit chain are what the ORM path gave.
 """
 
 import datetime
@@ -19,8 +19,7 @@ from cases.selectors.screening_input import upstream_entity_ids
 from cases.services.audit import AuditEntry, audit_record, audit_record_many, audit_verify
 from cases.services.bulk_sql import TableWriter
 from cases.services.policy import policy_get_active, policy_publish
-from cases.services.screening import screen_entities, upstream_closure
-from cases.signals import decisions_changed
+from cases.services.screening import screen_entities
 from tests.factories import CustomerFactory, EntityFactory, PersonFactory, RelationshipFactory, stake
 
 pytestmark = pytest.mark.django_db
@@ -28,15 +27,17 @@ AS_OF = datetime.date(2026, 11, 25)
 
 
 @pytest.fixture
-def received():
+def received(monkeypatch):
+    """Every ``decision_consequences`` call of the adapter (which still runs)."""
     calls = []
+    consequences = screening.decision_consequences
 
-    def receiver(sender, **kwargs):
-        calls.append(kwargs)
+    def recording(*, changes, trigger, actor):
+        calls.append({"changes": changes, "trigger": trigger, "actor": actor})
+        consequences(changes=changes, trigger=trigger, actor=actor)
 
-    decisions_changed.connect(receiver)
-    yield calls
-    decisions_changed.disconnect(receiver)
+    monkeypatch.setattr(screening, "decision_consequences", recording)
+    return calls
 
 
 def _owned(jurisdiction: str = "GB", percent: int = 60):
@@ -46,18 +47,17 @@ def _owned(jurisdiction: str = "GB", percent: int = 60):
     return subject
 
 
-def test_stored_rows_match_the_payloads_and_receivers_get_saved_decisions(received):
+def test_stored_rows_match_the_payloads_and_consequences_get_saved_decisions(received):
     subjects = [_owned("CN", 70), _owned("GB", 60), _owned("RU", 30)]
     summary = screen_entities(entity_ids=[s.pk for s in subjects], as_of=AS_OF, collect_payloads=True)
     policy = policy_get_active()
     assert summary.changed == 3
     (call,) = received
-    decisions = call["decisions"]
-    assert [c.entity_id for c in call["changes"]] == [s.pk for s in subjects]
+    assert [c.decision.entity_id for c in call["changes"]] == [s.pk for s in subjects]
     for change in call["changes"]:
-        decision = decisions[change.decision_id]
+        decision = change.decision
         assert change.previous_decision_id is None and change.previous_outcome is None
-        assert decision.pk == change.decision_id and not decision._state.adding
+        assert decision.pk is not None and not decision._state.adding
         with CaptureQueriesContext(connection) as queries:
             assert decision.policy == policy  # cached, as on an instance created with it
         assert not queries.captured_queries
@@ -65,12 +65,12 @@ def test_stored_rows_match_the_payloads_and_receivers_get_saved_decisions(receiv
         for field in Decision._meta.concrete_fields:
             assert getattr(stored, field.attname) == getattr(decision, field.attname), field.attname
         payload = next(p for p in summary.payloads if p["entity"] == stored.entity.external_id)
-        assert stored.payload == payload and stored.outcome == payload["outcome"] == change.outcome
+        assert stored.payload == payload and stored.outcome == payload["outcome"]
         lt, cc = payload["methods"]["look_through"], payload["methods"]["control_chain"]
         assert (stored.look_through_low, stored.look_through_high) == (lt["low"], lt["high"])
         assert (stored.control_chain_low, stored.control_chain_high) == (cc["low"], cc["high"])
         assert stored.as_of == AS_OF and stored.policy_id == policy.pk and len(stored.result_fingerprint) == 64
-        current = CurrentDecision.objects.get(entity_id=change.entity_id)
+        current = CurrentDecision.objects.get(entity_id=decision.entity_id)
         assert (current.decision_id, current.outcome, current.as_of) == (decision.pk, decision.outcome, AS_OF)
     events = AuditEvent.objects.filter(action="decision.changed").order_by("seq")
     assert [e.target_id for e in events] == [str(s.pk) for s in subjects]
@@ -83,7 +83,7 @@ def test_chunks_update_unchanged_rows_and_upsert_changed_ones(monkeypatch, recei
     CustomerFactory(entity=subjects[0])
     ids = [s.pk for s in subjects]
     first = screen_entities(entity_ids=ids, as_of=AS_OF)
-    assert first.changed == 6 and len(received) == 2  # two chunks, one signal each
+    assert first.changed == 6 and len(received) == 2  # two chunks, one call each
     before = dict(CurrentDecision.objects.values_list("entity_id", "decision_id"))
     later = AS_OF + datetime.timedelta(days=1)
     again = screen_entities(entity_ids=ids, as_of=later)
@@ -98,7 +98,7 @@ def test_chunks_update_unchanged_rows_and_upsert_changed_ones(monkeypatch, recei
     assert all(current[pk] != before[pk] for pk in ids)
     assert Decision.objects.count() == 12 and CurrentDecision.objects.count() == 6
     changes = [change for call in received[2:] for change in call["changes"]]
-    assert {c.entity_id: c.previous_decision_id for c in changes} == before
+    assert {c.decision.entity_id: c.previous_decision_id for c in changes} == before
     assert audit_verify() == (AuditEvent.objects.count(), None)
 
 
@@ -158,7 +158,7 @@ def test_negative_zero_is_audited_as_zero_so_the_chain_verifies_after_a_jsonb_ro
     assert audit_verify() == (2, None)
 
 
-def test_upstream_closure_is_the_breadth_first_walk_in_one_query():
+def test_upstream_closure_follows_open_entity_owners_through_cycles():
     top, middle, bottom, side = (EntityFactory() for _ in range(4))
     stake(top, middle, 60)
     stake(middle, bottom, 60)
@@ -171,7 +171,10 @@ def test_upstream_closure_is_the_breadth_first_walk_in_one_query():
     RelationshipFactory(subject=side, interested_person=None, unspecified_reason="unknown")
     lone = EntityFactory()
     stake(lone, EntityFactory(), 50, interest_type=InterestType.VOTING_RIGHTS)
-    for seeds in ([bottom.pk], [side.pk], [top.pk, lone.pk], [lone.pk], [999_999]):
-        assert upstream_closure(seeds) == upstream_entity_ids(seeds), seeds
-    assert upstream_closure([bottom.pk]) == {top.pk, middle.pk, bottom.pk, side.pk}
-    assert upstream_closure([]) == set()
+    cycle = {top.pk, middle.pk, bottom.pk, side.pk}
+    assert upstream_entity_ids([bottom.pk]) == cycle
+    assert upstream_entity_ids([side.pk]) == {side.pk}  # persons, unspecified and ended owners are not entities
+    assert upstream_entity_ids([top.pk, lone.pk]) == cycle | {lone.pk}
+    assert upstream_entity_ids([lone.pk]) == {lone.pk}
+    assert upstream_entity_ids([999_999]) == {999_999}
+    assert upstream_entity_ids([]) == set()

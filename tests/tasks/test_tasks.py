@@ -40,10 +40,11 @@ def test_a_committed_change_enqueues_processing_once(db, django_capture_on_commi
         person.save()
     assert len(callbacks) == 1  # one kick per transaction
     assert queued("process_rescreen_requests").count() == 1
-    # One row per new seed (the person, the entity); repeated seeds are not recorded again.
-    assert RescreenRequest.objects.count() == 2
+    # One row per transaction, holding every seed once (the person, the entity).
+    (request,) = RescreenRequest.objects.all()
+    assert (request.entity_ids, request.person_ids) == ([entity.pk], [person.pk])
     result = screening.process_rescreen_requests.call()
-    assert result["requests"] == 2 and CurrentDecision.objects.get(entity=entity).outcome == "block"
+    assert result["requests"] == 1 and CurrentDecision.objects.get(entity=entity).outcome == "block"
 
 
 def test_process_task_drains_requests_and_is_idempotent(customer_graph):

@@ -6,6 +6,8 @@ from django.utils.html import format_html
 from cases.models import ApiToken, DecisionChangeEvent, WebhookDelivery, WebhookSubscription
 from cases.services.tokens import parse_scopes, token_create, token_revoke
 
+from .site import ReadOnlyAdmin
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
@@ -71,17 +73,6 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     @admin.display(description="pending deliveries")
     def pending(self, obj):
         return obj.deliveries.filter(delivered_at__isnull=True, gave_up_at__isnull=True).count()
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookDelivery)

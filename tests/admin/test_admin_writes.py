@@ -227,3 +227,40 @@ def test_token_expiry_in_the_past_is_refused_with_a_message(scenario, editor):
     )
     assert any("expiry must be in the future" in str(m) for m in get_messages(response.wsgi_request))
     assert ApiToken.objects.get(pk=token.pk).expires_at is None
+
+
+# ------------------------------------------------------------------ constraints in the user's words
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"interests-0-share_exact": "150"}, "share_exact", "A share is a percentage from 0 to 100."),
+        (
+            {"interests-0-share_exact": "", "interests-0-share_minimum": "60", "interests-0-share_maximum": "40"},
+            "share_maximum",
+            "The maximum share cannot be below the minimum.",
+        ),
+        (
+            {"interests-0-start_date": "2026-05-01", "interests-0-end_date": "2026-01-01"},
+            "end_date",
+            "The end date cannot be before the start date.",
+        ),
+    ],
+)
+def test_a_violated_interest_constraint_is_a_field_error_in_words(scenario, editor, changes, field, message):
+    relationship = _relationship(scenario["cn"], scenario["holding"])
+    response = post_admin_form(client_for(editor), "relationship", pk=relationship.pk, changes=changes)
+    assert response.status_code == 200
+    interest_form = response.context["inline_admin_formsets"][0].formset.forms[0]
+    assert interest_form.errors[field] == [message]
+    assert "is violated" not in response.content.decode()
+    assert not AuditEvent.objects.filter(action="relationship.updated").exists()
+
+
+def test_an_entity_owning_itself_is_a_field_error_in_words(scenario, editor):
+    relationship = _relationship(scenario["cn"], scenario["holding"])
+    changes = {"interested_entity": str(scenario["holding"].pk)}
+    response = post_admin_form(client_for(editor), "relationship", pk=relationship.pk, changes=changes)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["interested_entity"] == ["An entity cannot own itself."]

@@ -4,11 +4,13 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from cases.models import ApiToken, DecisionChangeEvent, WebhookDelivery, WebhookSubscription
-from cases.services.tokens import parse_scopes, token_create, token_revoke
+from cases.services.tokens import parse_scopes, token_create, token_revoke, token_update
+
+from .site import ReadOnlyAdmin, ServiceFormAdmin
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ServiceFormAdmin):
     list_display = ("name", "user", "key", "scopes_display", "expires_at", "last_used_at", "revoked_at")
     list_filter = ("can_write", "revoked_at")
     search_fields = ("name", "key", "user__username")
@@ -25,10 +27,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return (*self.readonly_fields, "user", "can_read", "can_write")
         return self.readonly_fields
 
-    def save_model(self, request, obj, form, change):
+    def save_through_service(self, request, form, formsets, change):
+        obj = form.instance
         if change:
-            obj.save(update_fields=["name", "description", "expires_at"])
-            return
+            changes = {name: form.cleaned_data[name] for name in ("name", "description", "expires_at")}
+            return token_update(token=obj, actor=request.user, **changes)
         scopes = [s for s, on in (("read", obj.can_read), ("write", obj.can_write)) if on] or ["read"]
         parse_scopes(scopes)
         token, plaintext = token_create(
@@ -39,9 +42,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
             description=obj.description,
             actor=request.user,
         )
-        obj.pk = token.pk
         obj.key = token.key
         messages.warning(request, format_html("New token (shown once, copy it now): <code>{}</code>", plaintext))
+        return token
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
@@ -71,17 +74,6 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     @admin.display(description="pending deliveries")
     def pending(self, obj):
         return obj.deliveries.filter(delivered_at__isnull=True, gave_up_at__isnull=True).count()
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookDelivery)

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from cases.models import AuditEvent
 
-from .site import ADMIN_MEDIA_CSS
+from .site import ADMIN_MEDIA_CSS, ReadOnlyAdmin
 
 
 class TargetTypeFilter(admin.SimpleListFilter):
@@ -33,7 +33,7 @@ class TargetTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["seq", "occurred_at", "actor_label", "action", "target", "reason_short"]
     list_filter = [TargetTypeFilter, "action"]
     search_fields = ["=target_id", "target_label", "=actor_label", "=action"]
@@ -62,15 +62,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     class Media:
         css = ADMIN_MEDIA_CSS
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         return {}

@@ -8,6 +8,8 @@ four-eyes, comes back as an error message on the case page — never a 500.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
@@ -35,6 +37,7 @@ from cases.models import (
 from cases.services import cases as case_services
 from cases.services import exemptions as exemption_services
 from cases.services import overrides as override_services
+from cases.services.approvals import exemption_may_decide, exemption_may_revoke
 from cases.services.screening import screen_entities
 
 from .parties import entity_screening_context
@@ -188,7 +191,7 @@ class SubjectOutcomeFilter(admin.SimpleListFilter):
 # ------------------------------------------------------------------ case admin
 
 
-class EvidenceHistoryAdmin(SimpleHistoryAdmin):
+class EvidenceHistoryAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
     """simple-history's field history, read-only: history is evidence, and changes go through services.
 
     Its revert form (one historical version as an editable form) is never shown: whoever may see the
@@ -258,16 +261,7 @@ class CaseAdmin(EvidenceHistoryAdmin):
     class Media:
         css = ADMIN_MEDIA_CSS
 
-    # -- permissions: changes only through the services
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+    # -- permissions: changes only through the services (EvidenceHistoryAdmin is read-only)
     def has_work_permission(self, request):
         return request.user.has_perm("cases.work_case")
 
@@ -375,11 +369,6 @@ class CaseAdmin(EvidenceHistoryAdmin):
             "is stored, audited, and may reopen or re-prioritise cases.",
         )
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
     # -- the case page
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -434,247 +423,147 @@ class CaseAdmin(EvidenceHistoryAdmin):
         if handler is None:
             messages.error(request, f"Unknown case action {action!r}.")
             return back
-        handler(request, case)
+        handler.run(request, case)
         return back
 
 
 # ------------------------------------------------------------------ case page actions (POST handlers)
 
 
-def _override(request, case) -> Override | None:
-    override = Override.objects.filter(pk=request.POST.get("override") or 0, case=case).first()
-    if override is None:
-        messages.error(request, "No such override on this case.")
-    return override
-
-
-def _exemption(request, case) -> Exemption | None:
-    exemption = Exemption.objects.filter(pk=request.POST.get("exemption") or 0, entity=case.subject).first()
-    if exemption is None:
-        messages.error(request, "No such exemption for this subject.")
-    return exemption
-
-
-def _take(request, case):
-    call_service(
-        request, case_services.case_assign_to_me, case=case, actor=request.user, success="Case assigned to you."
-    )
-
-
-def _unassign(request, case):
-    call_service(request, case_services.case_unassign, case=case, actor=request.user, success="Case unassigned.")
-
-
-def _assign(request, case):
-    form = AssignForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose a user who may work cases.")
-        return
-    user = form.cleaned_data["user"]
-    call_service(
-        request,
-        case_services.case_assign,
-        case=case,
-        user=user,
-        actor=request.user,
-        success=f"Case assigned to {user.get_username()}.",
-    )
-
-
-def _start(request, case):
-    call_service(request, case_services.case_start_review, case=case, actor=request.user, success="Review started.")
-
-
-def _note(request, case):
-    call_service(
-        request,
-        case_services.case_add_note,
-        case=case,
-        text=request.POST.get("text", ""),
-        actor=request.user,
-        success="Note added.",
-    )
-
-
-def _evidence(request, case):
-    upload = request.FILES.get("file")
-    if upload is None:
-        messages.error(request, "Choose a file to upload.")
-        return
-    call_service(
-        request,
-        case_services.case_attach_evidence,
-        case=case,
-        file=upload,
-        actor=request.user,
-        description=request.POST.get("description", ""),
-        success=f"Evidence {upload.name} attached.",
-    )
-
-
-def _link(request, case):
-    call_service(
-        request,
-        case_services.case_add_link,
-        case=case,
-        url=request.POST.get("url", ""),
-        actor=request.user,
-        description=request.POST.get("description", ""),
-        success="Link added.",
-    )
-
-
-def _confirm(request, case):
-    call_service(
-        request,
-        case_services.case_confirm_outcome,
-        case=case,
-        actor=request.user,
-        reason=request.POST.get("reason", ""),
-        success="Automatic outcome confirmed; the case is closed.",
-    )
-
-
-def _propose(request, case):
-    override = call_service(
-        request,
-        override_services.override_propose,
-        case=case,
-        outcome=request.POST.get("outcome", ""),
-        reason=request.POST.get("reason", ""),
-        actor=request.user,
-    )
-    if override:
-        if override.status == OverrideStatus.APPLIED:
-            messages.success(request, "Stricter override applied at once (fail closed); the case is closed.")
-        else:
-            messages.success(request, "Override proposed; the case waits for a manager's approval (four-eyes).")
-
-
-def _approve(request, case):
-    override = _override(request, case)
-    if override:
-        call_service(
-            request,
-            override_services.override_approve,
-            override=override,
-            actor=request.user,
-            note=request.POST.get("note", ""),
-            success="Override approved and applied; the case is closed.",
-        )
-
-
-def _reject(request, case):
-    override = _override(request, case)
-    if override:
-        call_service(
-            request,
-            override_services.override_reject,
-            override=override,
-            actor=request.user,
-            note=request.POST.get("note", ""),
-            success="Override rejected; the case is back in review.",
-        )
-
-
-def _exemption_request(request, case):
-    try:
-        expires_on = datetime.date.fromisoformat(request.POST.get("expires_on", ""))
-    except ValueError:
-        messages.error(request, "expires_on: enter a date as YYYY-MM-DD.")
-        return
-    call_service(
-        request,
-        exemption_services.exemption_request,
-        entity=case.subject,
-        case=case,
-        reason=request.POST.get("reason", ""),
-        expires_on=expires_on,
-        actor=request.user,
-        success="Exemption requested; a manager must approve it (four-eyes).",
-    )
-
-
-def _exemption_approve(request, case):
-    exemption = _exemption(request, case)
-    if exemption:
-        call_service(
-            request,
-            exemption_services.exemption_approve,
-            exemption=exemption,
-            actor=request.user,
-            note=request.POST.get("note", ""),
-            success="Exemption approved: the effective outcome is allow until it expires.",
-        )
-
-
-def _exemption_reject(request, case):
-    exemption = _exemption(request, case)
-    if exemption:
-        call_service(
-            request,
-            exemption_services.exemption_reject,
-            exemption=exemption,
-            actor=request.user,
-            note=request.POST.get("note", ""),
-            success="Exemption rejected.",
-        )
-
-
-def _exemption_revoke(request, case):
-    exemption = _exemption(request, case)
-    if exemption:
-        call_service(
-            request,
-            exemption_services.exemption_revoke,
-            exemption=exemption,
-            actor=request.user,
-            reason=request.POST.get("reason", ""),
-            success="Exemption revoked.",
-        )
-
-
-def _reopen(request, case):
-    call_service(
-        request,
-        case_services.case_reopen,
-        case=case,
-        actor=request.user,
-        reason=request.POST.get("reason", ""),
-        success="Case reopened.",
-    )
-
-
-def _rescreen(request, case):
-    # The screening service does not check permissions itself: only case workers may trigger it here.
-    if not request.user.has_perm("cases.work_case"):
-        messages.error(request, "Not allowed: re-screening needs permission cases.work_case.")
-        return
-    summary = screen_entities(entity_ids=[case.subject_id], trigger="manual", actor=request.user)
+def _rescreen_message(summary) -> tuple[int, str]:
     if summary.changed:
-        messages.warning(request, "Re-screened: the decision changed (see the history below).")
-    else:
-        messages.success(request, "Re-screened: the decision is unchanged.")
+        return messages.WARNING, "Re-screened: the decision changed (see the history below)."
+    return messages.SUCCESS, "Re-screened: the decision is unchanged."
 
 
-CASE_ACTIONS = {
-    "take": _take,
-    "unassign": _unassign,
-    "assign": _assign,
-    "start": _start,
-    "note": _note,
-    "evidence": _evidence,
-    "link": _link,
-    "confirm": _confirm,
-    "propose": _propose,
-    "approve": _approve,
-    "reject": _reject,
-    "exemption-request": _exemption_request,
-    "exemption-approve": _exemption_approve,
-    "exemption-reject": _exemption_reject,
-    "exemption-revoke": _exemption_revoke,
-    "reopen": _reopen,
-    "rescreen": _rescreen,
+def _proposal_message(override) -> tuple[int, str]:
+    if override.status == OverrideStatus.APPLIED:
+        return messages.SUCCESS, "Stricter override applied at once (fail closed); the case is closed."
+    return messages.SUCCESS, "Override proposed; the case waits for a manager's approval (four-eyes)."
+
+
+def _text() -> forms.Field:
+    """Optional here: the service says what a blank value means (refused, or allowed)."""
+    return forms.CharField(required=False)
+
+
+def _assignee_fields(case) -> dict[str, forms.Field]:
+    choose = "Choose a user who may work cases."
+    user = forms.ModelChoiceField(
+        queryset=users_who_work_cases(), error_messages={"required": choose, "invalid_choice": choose}
+    )
+    return {"user": user}
+
+
+def _override_fields(case) -> dict[str, forms.Field]:
+    no_such = "No such override on this case."
+    override = forms.ModelChoiceField(
+        queryset=Override.objects.filter(case=case), error_messages={"required": no_such, "invalid_choice": no_such}
+    )
+    return {"override": override, "note": _text()}
+
+
+def _exemption_field(case) -> forms.Field:
+    no_such = "No such exemption for this subject."
+    return forms.ModelChoiceField(
+        queryset=Exemption.objects.filter(entity_id=case.subject_id),
+        error_messages={"required": no_such, "invalid_choice": no_such},
+    )
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    """One POST on the case page: the service it calls, the form fields that become the service's keyword
+    arguments (built per case, so a looked-up override or exemption must belong to it), and the message
+    on success: a text formatted with the service's ``result``, or a function of it giving (level, text)."""
+
+    service: Callable
+    success: str | Callable[[object], tuple[int, str]]
+    fields: Callable[[Case], dict[str, forms.Field]] = lambda case: {}
+    target: Callable[[Case], dict] = lambda case: {"case": case}
+
+    def run(self, request, case: Case) -> None:
+        form = type("CaseActionForm", (forms.Form,), self.fields(case))(request.POST, request.FILES)
+        if not form.is_valid():
+            for field, errors in form.errors.items():
+                for error in errors:
+                    messages.error(request, f"{field}: {error}")
+            return
+        kwargs = {**self.target(case), **form.cleaned_data, "actor": request.user}
+        result = call_service(request, self.service, **kwargs)
+        if not result:
+            return
+        level, text = self.success(result) if callable(self.success) else (messages.SUCCESS, self.success)
+        messages.add_message(request, level, text.format(result=result))
+
+
+CASE_ACTIONS: dict[str, CaseAction] = {
+    "take": CaseAction(case_services.case_assign_to_me, "Case assigned to you."),
+    "unassign": CaseAction(case_services.case_unassign, "Case unassigned."),
+    "assign": CaseAction(
+        case_services.case_assign, "Case assigned to {result.assignee.username}.", fields=_assignee_fields
+    ),
+    "start": CaseAction(case_services.case_start_review, "Review started."),
+    "note": CaseAction(case_services.case_add_note, "Note added.", fields=lambda case: {"text": _text()}),
+    "evidence": CaseAction(
+        case_services.case_attach_evidence,
+        "Evidence {result.original_name} attached.",
+        fields=lambda case: {
+            "file": forms.FileField(error_messages={"required": "Choose a file to upload."}),
+            "description": _text(),
+        },
+    ),
+    "link": CaseAction(
+        case_services.case_add_link, "Link added.", fields=lambda case: {"url": _text(), "description": _text()}
+    ),
+    "confirm": CaseAction(
+        case_services.case_confirm_outcome,
+        "Automatic outcome confirmed; the case is closed.",
+        fields=lambda case: {"reason": _text()},
+    ),
+    "propose": CaseAction(
+        override_services.override_propose,
+        _proposal_message,
+        fields=lambda case: {"outcome": _text(), "reason": _text()},
+    ),
+    "approve": CaseAction(
+        override_services.override_approve,
+        "Override approved and applied; the case is closed.",
+        fields=_override_fields,
+        target=lambda case: {},
+    ),
+    "reject": CaseAction(
+        override_services.override_reject,
+        "Override rejected; the case is back in review.",
+        fields=_override_fields,
+        target=lambda case: {},
+    ),
+    "exemption-request": CaseAction(
+        exemption_services.exemption_request,
+        "Exemption requested; a manager must approve it (four-eyes).",
+        fields=lambda case: {"reason": _text(), "expires_on": forms.DateField(input_formats=["%Y-%m-%d"])},
+        target=lambda case: {"entity": case.subject, "case": case},
+    ),
+    "exemption-approve": CaseAction(
+        exemption_services.exemption_approve,
+        "Exemption approved: the effective outcome is allow until it expires.",
+        fields=lambda case: {"exemption": _exemption_field(case), "note": _text()},
+        target=lambda case: {},
+    ),
+    "exemption-reject": CaseAction(
+        exemption_services.exemption_reject,
+        "Exemption rejected.",
+        fields=lambda case: {"exemption": _exemption_field(case), "note": _text()},
+        target=lambda case: {},
+    ),
+    "exemption-revoke": CaseAction(
+        exemption_services.exemption_revoke,
+        "Exemption revoked.",
+        fields=lambda case: {"exemption": _exemption_field(case), "reason": _text()},
+        target=lambda case: {},
+    ),
+    "reopen": CaseAction(case_services.case_reopen, "Case reopened.", fields=lambda case: {"reason": _text()}),
+    "rescreen": CaseAction(case_services.case_rescreen_subject, _rescreen_message),
 }
 
 
@@ -726,33 +615,17 @@ def case_page_context(request, case: Case) -> dict:
     if exemptions:
         targets |= Q(target_type="cases.exemption", target_id__in=[str(e.pk) for e in exemptions])
     audit = list(AuditEvent.objects.filter(targets).order_by("-seq")[:200])
-    is_open = case.status != CaseStatus.CLOSED
-    is_assignee = case.assignee_id == user.pk
-    may_work = user.has_perm("cases.work_case")
-    may_assign = user.has_perm("cases.assign_case")
+    allowed = case_services.case_allowed_actions(case=case, user=user, overrides=overrides, exemptions=exemptions)
+    for exemption in exemptions:
+        exemption.may_decide = exemption_may_decide(exemption=exemption, user=user)
+        exemption.may_revoke = exemption_may_revoke(exemption=exemption, user=user)
     current = context.get("current")
     automatic = current.outcome if current else None
-    can = {
-        "take": may_work and is_open and not is_assignee and (case.assignee_id is None or may_assign),
-        "unassign": is_open and case.assignee_id is not None and ((may_work and is_assignee) or may_assign),
-        "assign": may_assign and is_open,
-        "start": may_work and case.status == CaseStatus.OPEN and (case.assignee_id is None or is_assignee),
-        "note": may_work,
-        "evidence": may_work,
-        "confirm": may_work and case.status == CaseStatus.IN_REVIEW and is_assignee,
-        "propose": user.has_perm("cases.propose_override") and case.status == CaseStatus.IN_REVIEW and is_assignee,
-        "approve": bool(pending) and user.has_perm("cases.approve_override") and pending.proposed_by_id != user.pk,
-        "exemption_request": user.has_perm("cases.request_exemption") and is_open,
-        "exemption_decide": user.has_perm("cases.approve_exemption"),
-        "reopen": user.has_perm("cases.reopen_case") and not is_open,
-        "rescreen": may_work,
-    }
-    today = timezone.localdate()
     return {
         **context,
         "case": case,
-        "can": can,
-        "is_assignee": is_assignee,
+        "can": {action.replace("-", "_"): True for action in allowed},
+        "is_assignee": case.assignee_id == user.pk,
         "pending_override": pending,
         "pending_is_mine": bool(pending) and pending.proposed_by_id == user.pk,
         "overrides": overrides,
@@ -763,9 +636,9 @@ def case_page_context(request, case: Case) -> dict:
         "case_history": field_history(case),
         "automatic_outcome": automatic,
         "override_outcomes": [(o.value, o.label) for o in Outcome if o.value != automatic],
-        "assign_form": AssignForm() if can["assign"] else None,
-        "exemption_max": today.replace(year=today.year + 1) if not (today.month == 2 and today.day == 29) else today,
-        "exemption_default": today + datetime.timedelta(days=90),
+        "assign_form": AssignForm() if "assign" in allowed else None,
+        "exemption_max": exemption_services.exemption_latest_expiry(),
+        "exemption_default": timezone.localdate() + datetime.timedelta(days=90),
         "action_url": reverse("admin:cases_case_do", args=[case.pk, "ACTION"]).replace("ACTION/", ""),
         "status_badge": format_html(
             '<span class="cs-status cs-status--{}">{}</span>', case.status, case.get_status_display()
@@ -776,15 +649,67 @@ def case_page_context(request, case: Case) -> dict:
 # ------------------------------------------------------------------ overrides, exemptions, effective decisions
 
 
+class SecondPersonDecisionAdmin(EvidenceHistoryAdmin):
+    """The one approve/reject path for what a second person decides (overrides, exemptions): bulk actions
+    with a confirmation page and an optional note, each object through its service (which enforces
+    four-eyes and audits the note); refusals are listed, never a 500."""
+
+    # Set by each subclass: its two services, the services' keyword for the object, the row to join,
+    # the noun and the author's verb for the confirmation page, and the approving permission.
+    approve_service: Callable
+    reject_service: Callable
+    target_kwarg: str
+    related: str
+    noun: str
+    author_verb: str
+    approve_permission: str
+    actions = ["approve_selected", "reject_selected"]
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm(f"cases.{self.approve_permission}")
+
+    def _decide(self, request, queryset, *, service, verb: str, action: str):
+        form = NoteForm(request.POST if request.POST.get("confirm") == "yes" else None)
+        if request.POST.get("confirm") == "yes" and form.is_valid():
+            note = form.cleaned_data["note"]
+            bulk(
+                request,
+                queryset.select_related(self.related),
+                lambda obj: service(**{self.target_kwarg: obj}, actor=request.user, note=note),
+                verb=verb,
+            )
+            return None
+        return confirm_page(
+            self,
+            request,
+            queryset,
+            title=f"{verb.split()[0]} these {self.noun}s?",
+            action=action,
+            form=form,
+            intro=f"Four-eyes: {self.noun}s you {self.author_verb} yourself will be refused.",
+        )
+
+    @admin.action(description="Approve selected (four-eyes)", permissions=["approve"])
+    def approve_selected(self, request, queryset):
+        return self._decide(request, queryset, service=self.approve_service, verb="Approved", action="approve_selected")
+
+    @admin.action(description="Reject selected", permissions=["approve"])
+    def reject_selected(self, request, queryset):
+        return self._decide(request, queryset, service=self.reject_service, verb="Rejected", action="reject_selected")
+
+
 @admin.register(Override)
-class OverrideAdmin(EvidenceHistoryAdmin):
+class OverrideAdmin(SecondPersonDecisionAdmin):
     list_display = ["id", "case_link", "subject", "change", "status", "proposed_by", "approved_by", "created_at"]
     list_select_related = ["case", "case__subject", "proposed_by", "approved_by"]
     list_filter = ["status", "proposed_outcome", "automatic_outcome"]
     search_fields = ["=case__reference", "case__subject__name", "=case__subject__external_id"]
     show_full_result_count = False
     list_per_page = 50
-    actions = ["approve_selected", "reject_selected"]
+    approve_service = staticmethod(override_services.override_approve)
+    reject_service = staticmethod(override_services.override_reject)
+    target_kwarg, related, noun, author_verb = "override", "case", "override", "proposed"
+    approve_permission = "approve_override"
     fields = [
         "case",
         "decision",
@@ -804,23 +729,6 @@ class OverrideAdmin(EvidenceHistoryAdmin):
     class Media:
         css = ADMIN_MEDIA_CSS
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_approve_permission(self, request):
-        return request.user.has_perm("cases.approve_override")
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
     @admin.display(description="case", ordering="case__reference")
     def case_link(self, obj):
         return format_html(
@@ -835,49 +743,19 @@ class OverrideAdmin(EvidenceHistoryAdmin):
     def change(self, obj):
         return format_html("{} → {}", outcome_badge(obj.automatic_outcome), outcome_badge(obj.proposed_outcome))
 
-    def _decide(self, request, queryset, *, service, verb: str, action: str):
-        form = NoteForm(request.POST if request.POST.get("confirm") == "yes" else None)
-        if request.POST.get("confirm") == "yes" and form.is_valid():
-            note = form.cleaned_data["note"]
-            bulk(
-                request,
-                queryset.select_related("case"),
-                lambda override: service(override=override, actor=request.user, note=note),
-                verb=verb,
-            )
-            return None
-        return confirm_page(
-            self,
-            request,
-            queryset,
-            title=f"{verb.split()[0]} these overrides?",
-            action=action,
-            form=form,
-            intro="Four-eyes: overrides you proposed yourself will be refused.",
-        )
-
-    @admin.action(description="Approve selected overrides (four-eyes)", permissions=["approve"])
-    def approve_selected(self, request, queryset):
-        return self._decide(
-            request, queryset, service=override_services.override_approve, verb="Approved", action="approve_selected"
-        )
-
-    @admin.action(description="Reject selected overrides", permissions=["approve"])
-    def reject_selected(self, request, queryset):
-        return self._decide(
-            request, queryset, service=override_services.override_reject, verb="Rejected", action="reject_selected"
-        )
-
 
 @admin.register(Exemption)
-class ExemptionAdmin(EvidenceHistoryAdmin):
+class ExemptionAdmin(SecondPersonDecisionAdmin):
     list_display = ["id", "entity", "status", "expires_on", "requested_by", "approved_by", "requested_at"]
     list_select_related = ["entity", "requested_by", "approved_by"]
     list_filter = ["status", "expires_on"]
     search_fields = ["entity__name", "=entity__external_id", "=case__reference"]
     show_full_result_count = False
     list_per_page = 50
-    actions = ["approve_selected", "reject_selected"]
+    approve_service = staticmethod(exemption_services.exemption_approve)
+    reject_service = staticmethod(exemption_services.exemption_reject)
+    target_kwarg, related, noun, author_verb = "exemption", "entity", "exemption", "requested"
+    approve_permission = "approve_exemption"
     fields = [
         "entity",
         "case",
@@ -898,60 +776,6 @@ class ExemptionAdmin(EvidenceHistoryAdmin):
 
     class Media:
         css = ADMIN_MEDIA_CSS
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_approve_permission(self, request):
-        return request.user.has_perm("cases.approve_exemption")
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def _decide(self, request, queryset, *, service, verb: str, action: str):
-        form = NoteForm(request.POST if request.POST.get("confirm") == "yes" else None)
-        if request.POST.get("confirm") == "yes" and form.is_valid():
-            note = form.cleaned_data["note"]
-            bulk(
-                request,
-                queryset.select_related("entity"),
-                lambda exemption: service(exemption=exemption, actor=request.user, note=note),
-                verb=verb,
-            )
-            return None
-        return confirm_page(
-            self,
-            request,
-            queryset,
-            title=f"{verb.split()[0]} these exemptions?",
-            action=action,
-            form=form,
-            intro="Four-eyes: exemptions you requested yourself will be refused.",
-        )
-
-    @admin.action(description="Approve selected exemptions (four-eyes)", permissions=["approve"])
-    def approve_selected(self, request, queryset):
-        return self._decide(
-            request,
-            queryset,
-            service=exemption_services.exemption_approve,
-            verb="Approved",
-            action="approve_selected",
-        )
-
-    @admin.action(description="Reject selected exemptions", permissions=["approve"])
-    def reject_selected(self, request, queryset):
-        return self._decide(
-            request, queryset, service=exemption_services.exemption_reject, verb="Rejected", action="reject_selected"
-        )
 
 
 @admin.register(EffectiveDecision)

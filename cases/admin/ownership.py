@@ -8,9 +8,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from cases.models import Interest, Relationship
+from cases.services.relationships import relationship_close, relationship_create, relationship_update
 
-from .parties import interests_summary
-from .site import ADMIN_MEDIA_CSS
+from .casework import bulk
+from .parties import changed_fields, fixed_once_created, interests_summary
+from .site import ADMIN_MEDIA_CSS, ServiceFormAdmin, inline_rows
+
+#: What the relationship form hands to the service besides the interests (parties by external id).
+PARTY_FIELDS = ("subject", "interested_entity", "interested_person")
+RELATIONSHIP_FIELDS = ("unspecified_reason", "unspecified_description", "is_component", "component_record_ids")
 
 
 class InterestInline(admin.TabularInline):
@@ -48,7 +54,7 @@ class InterestedPartyKindFilter(admin.SimpleListFilter):
 
 
 @admin.register(Relationship)
-class RelationshipAdmin(admin.ModelAdmin):
+class RelationshipAdmin(ServiceFormAdmin):
     list_display = ["external_id", "owner", "subject_link", "interests", "is_closed", "statement_date"]
     list_select_related = ["subject", "interested_entity", "interested_person"]
     list_filter = [InterestedPartyKindFilter, "is_closed", "is_component", "unspecified_reason"]
@@ -58,7 +64,8 @@ class RelationshipAdmin(admin.ModelAdmin):
     list_per_page = 50
     autocomplete_fields = ["subject", "interested_entity", "interested_person"]
     inlines = [InterestInline]
-    readonly_fields = ["created_at", "updated_at", "statement_id", "statement_date", "source"]
+    actions = ["close_selected"]
+    readonly_fields = ["is_closed", "created_at", "updated_at", "statement_id", "statement_date", "source"]
     fieldsets = [
         (None, {"fields": ["external_id", "subject", "interested_entity", "interested_person"]}),
         ("Unspecified interested party (BODS)", {"fields": ["unspecified_reason", "unspecified_description"]}),
@@ -97,3 +104,32 @@ class RelationshipAdmin(admin.ModelAdmin):
     @admin.display(description="interests")
     def interests(self, obj):
         return interests_summary(obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return fixed_once_created(list(self.readonly_fields), obj, ["external_id"])
+
+    def save_through_service(self, request, form, formsets, change):
+        data = changed_fields(form, RELATIONSHIP_FIELDS)
+        parties = {name: form.cleaned_data.get(name) for name in PARTY_FIELDS}
+        if not change or {*PARTY_FIELDS, "unspecified_reason"} & set(form.changed_data):
+            data.update({name: party.external_id if party else None for name, party in parties.items()})
+            data.setdefault("unspecified_reason", form.cleaned_data.get("unspecified_reason") or "")
+            data.setdefault("unspecified_description", form.cleaned_data.get("unspecified_description") or "")
+        interests = formsets[0]
+        if not change or interests.has_changed():
+            data["interests"] = inline_rows(interests)
+        if change:
+            return relationship_update(actor=request.user, relationship=form.instance, **data)
+        return relationship_create(actor=request.user, external_id=form.cleaned_data["external_id"], **data)
+
+    def has_close_permission(self, request):
+        return request.user.has_perm("cases.change_relationship")
+
+    @admin.action(description="Close selected relationships (kept as evidence)", permissions=["close"])
+    def close_selected(self, request, queryset):
+        bulk(
+            request,
+            queryset.filter(is_closed=False),
+            lambda relationship: relationship_close(actor=request.user, relationship=relationship, reason="admin"),
+            verb="Closed",
+        )

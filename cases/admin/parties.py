@@ -22,9 +22,20 @@ from cases.models import (
     ScreeningPolicy,
 )
 from cases.selectors.graph import upstream_graph
-from cases.services.customers import customer_register
+from cases.services.customers import CUSTOMER_EDITABLE_FIELDS, customer_register, customer_update
+from cases.services.entities import ENTITY_FIELDS, entity_create, entity_update
+from cases.services.persons import PERSON_FIELDS, person_create, person_update
 
-from .site import ADMIN_MEDIA_CSS, call_service, decision_context, outcome_badge
+from .site import (
+    ADMIN_MEDIA_CSS,
+    ReadOnlyInline,
+    ServiceFormAdmin,
+    call_service,
+    decision_context,
+    form_value,
+    inline_rows,
+    outcome_badge,
+)
 
 
 def interests_summary(relationship: Relationship) -> str:
@@ -132,18 +143,16 @@ class EntityIdentifierInline(admin.TabularInline):
     verbose_name_plural = "identifiers (LEI, registry numbers…)"
 
 
-class OwnersInline(admin.TabularInline):
-    """Who owns this entity: relationships where it is the subject."""
+class OwnersInline(ReadOnlyInline):
+    """Who owns this entity: relationships where it is the subject. Changed on the relationship's own page,
+    whose save re-screens and audits (``relationship_update``)."""
 
     model = Relationship
     fk_name = "subject"
-    extra = 0
     verbose_name = "owner"
     verbose_name_plural = "Who owns this (owners, in force and closed)"
     fields = ["interested_entity", "interested_person", "unspecified_reason", "interests", "is_closed", "external_id"]
-    readonly_fields = ["interests"]
-    autocomplete_fields = ["interested_entity", "interested_person"]
-    show_change_link = True
+    readonly_fields = fields
     classes = ["cs-inline"]
 
     def get_queryset(self, request):
@@ -162,7 +171,7 @@ class HoldingsInline(OwnersInline):
     verbose_name = "holding"
     verbose_name_plural = "What it owns (holdings)"
     fields = ["subject", "interests", "is_closed", "external_id"]
-    autocomplete_fields = ["subject"]
+    readonly_fields = fields
 
 
 class PersonHoldingsInline(HoldingsInline):
@@ -172,8 +181,20 @@ class PersonHoldingsInline(HoldingsInline):
 # ------------------------------------------------------------------ entity
 
 
+def changed_fields(form, fields) -> dict:
+    """The form's values for ``fields`` (only those it changed, when editing), as a service takes them."""
+    names = [name for name in fields if name in form.cleaned_data]
+    if form.instance.pk:
+        names = [name for name in names if name in form.changed_data]
+    return {name: form_value(form.cleaned_data[name]) for name in names}
+
+
+def fixed_once_created(readonly: list[str], obj, fixed: list[str]) -> list[str]:
+    return [*readonly, *fixed] if obj is not None else readonly
+
+
 @admin.register(Entity)
-class EntityAdmin(admin.ModelAdmin):
+class EntityAdmin(ServiceFormAdmin):
     list_display = ["name", "external_id", "jurisdiction_code", "entity_type", "is_listed", "outcome", "customer_ref"]
     list_display_links = ["name"]
     list_select_related = ["current", "customer"]
@@ -184,7 +205,7 @@ class EntityAdmin(admin.ModelAdmin):
     list_per_page = 50
     autocomplete_fields = ["jurisdiction", "registered_address_country"]
     inlines = [EntityIdentifierInline, OwnersInline, HoldingsInline]
-    readonly_fields = ["created_at", "updated_at", "statement_id", "statement_date", "source"]
+    readonly_fields = ["is_closed", "created_at", "updated_at", "statement_id", "statement_date", "source"]
     change_form_template = "admin/cases/entity/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "external_id", "entity_type", "entity_subtype", "jurisdiction"]}),
@@ -288,6 +309,18 @@ class EntityAdmin(admin.ModelAdmin):
             extra_context.update(entity_screening_context(request, entity))
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def get_readonly_fields(self, request, obj=None):
+        return fixed_once_created(list(self.readonly_fields), obj, ["external_id"])
+
+    def save_through_service(self, request, form, formsets, change):
+        data = changed_fields(form, ENTITY_FIELDS)
+        identifiers = next(f for f in formsets if f.model is EntityIdentifier)
+        if not change or identifiers.has_changed():
+            data["identifiers"] = inline_rows(identifiers)
+        if change:
+            return entity_update(actor=request.user, entity=form.instance, **data)
+        return entity_create(actor=request.user, external_id=form.cleaned_data["external_id"], **data)
+
 
 def entity_screening_context(request, entity: Entity) -> dict:
     """Decision panel, graph URL, decision history, cases: shared by the entity and case pages."""
@@ -319,17 +352,26 @@ def entity_screening_context(request, entity: Entity) -> dict:
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(ServiceFormAdmin):
     list_display = ["name", "external_id", "person_type", "nationality_list", "residence_list", "tax_list"]
     list_filter = ["person_type", "is_closed"]
     search_fields = ["name", "=external_id"]
     show_full_result_count = False
     list_per_page = 50
     inlines = [PersonHoldingsInline]
-    readonly_fields = ["created_at", "updated_at", "statement_id", "statement_date", "source"]
+    readonly_fields = ["is_closed", "created_at", "updated_at", "statement_id", "statement_date", "source"]
 
     class Media:
         css = ADMIN_MEDIA_CSS
+
+    def get_readonly_fields(self, request, obj=None):
+        return fixed_once_created(list(self.readonly_fields), obj, ["external_id"])
+
+    def save_through_service(self, request, form, formsets, change):
+        data = changed_fields(form, PERSON_FIELDS)
+        if change:
+            return person_update(actor=request.user, person=form.instance, **data)
+        return person_create(actor=request.user, external_id=form.cleaned_data["external_id"], **data)
 
     @admin.display(description="nationalities")
     def nationality_list(self, obj):
@@ -365,7 +407,7 @@ class EffectiveOutcomeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ServiceFormAdmin):
     list_display = [
         "customer_reference",
         "entity_link",
@@ -422,19 +464,17 @@ class CustomerAdmin(admin.ModelAdmin):
         url = reverse("admin:cases_entity_change", args=[obj.entity_id])
         return format_html('<a href="{}">Decision, ownership graph and history on the entity page →</a>', url)
 
-    def save_model(self, request, obj, form, change):
+    def save_through_service(self, request, form, formsets, change):
         if change:
-            super().save_model(request, obj, form, change)
-            return
+            return customer_update(
+                customer=form.instance, actor=request.user, **changed_fields(form, CUSTOMER_EDITABLE_FIELDS)
+            )
         customer, _ = customer_register(
             entity=form.cleaned_data["entity"],
             customer_reference=form.cleaned_data["customer_reference"],
             onboarded_on=form.cleaned_data["onboarded_on"],
             notes=form.cleaned_data.get("notes", ""),
+            is_active=form.cleaned_data.get("is_active", True),
+            actor=request.user,
         )
-        obj.pk = customer.pk
-        obj._state.adding = False
-        obj._state.db = customer._state.db
-        if obj.is_active != customer.is_active:
-            customer.is_active = obj.is_active
-            customer.save(update_fields=["is_active", "updated_at"])
+        return customer

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model
+from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -119,6 +121,88 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown for context on another object's page; each is changed on its own page (its service)."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ServiceRefused(Exception):
+    """A service refused an admin save after the form validated: the whole save is rolled back."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
+
+
+def form_value(value):
+    """A form's cleaned value as a service takes it: a related row by its primary key."""
+    return value.pk if isinstance(value, Model) else value
+
+
+def inline_rows(formset) -> list[dict]:
+    """The rows an inline formset would keep, as plain dicts (deleted and empty extra rows left out)."""
+    return [
+        {name: form_value(value) for name, value in form.cleaned_data.items()}
+        for form in formset.forms
+        if form.cleaned_data and not form.cleaned_data.get("DELETE")
+    ]
+
+
+class ServiceFormAdmin(admin.ModelAdmin):
+    """An add/change form whose save is one service call, so an admin edit is audited and re-screens
+    exactly as the API's does.
+
+    Django validates the form and its inlines first (model validation, constraints); then, instead of
+    saving the object and each inline, ``save_through_service`` receives both and calls the service.
+    If the service still refuses (a rule the model cannot see), the transaction Django opened for the
+    save is rolled back and the user is sent back to the form with the service's message, never a 500.
+    Nobody deletes here: rows are evidence, and services close or deactivate them instead.
+    """
+
+    def save_through_service(self, request, form, formsets, change: bool) -> Model:
+        raise NotImplementedError
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        """Deferred to ``save_related``: the service needs the inlines too."""
+
+    def save_related(self, request, form, formsets, change):
+        try:
+            saved = self.save_through_service(request, form, formsets, change)
+        except (ValidationError, PermissionDenied) as exc:
+            raise ServiceRefused(exc) from exc
+        form.instance.pk = saved.pk
+        form.instance._state.adding = False
+        form.instance._state.db = saved._state.db
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        """The inlines were saved by the service (their change is in its audit event), not by formsets."""
+        return super().construct_change_message(request, form, [], add)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:
+            prefix = "Not allowed: " if isinstance(refused.error, PermissionDenied) else ""
+            for text in error_messages(refused.error):
+                messages.error(request, prefix + text)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 def error_messages(exc: Exception) -> list[str]:

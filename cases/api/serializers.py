@@ -24,6 +24,7 @@ from cases.models import (
     Relationship,
     UnspecifiedReason,
 )
+from cases.services.cases import case_allowed_actions
 
 # -- parties ---------------------------------------------------------------------------------
 
@@ -449,9 +450,19 @@ class CaseDetailSerializer(CaseSerializer):
     notes = CaseNoteSerializer(many=True, read_only=True)
     overrides = OverrideSerializer(many=True, read_only=True)
     exemptions = ExemptionSerializer(many=True, read_only=True)
+    allowed_actions = serializers.SerializerMethodField(
+        help_text="What the requesting user may do to this case now (the admin shows the same buttons)."
+    )
 
     class Meta(CaseSerializer.Meta):
-        fields = [*CaseSerializer.Meta.fields, "notes", "overrides", "exemptions"]
+        fields = [*CaseSerializer.Meta.fields, "notes", "overrides", "exemptions", "allowed_actions"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_allowed_actions(self, case) -> list[str]:
+        request = self.context.get("request")
+        if request is None:
+            return []
+        return sorted(case_allowed_actions(case=case, user=request.user))
 
 
 class AssignSerializer(serializers.Serializer):

@@ -519,7 +519,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
         return s.CaseDetailSerializer if self.action != "list" else s.CaseSerializer
 
     def _case(self, case):
-        return Response(s.CaseDetailSerializer(self.get_queryset().get(pk=case.pk)).data)
+        detail = s.CaseDetailSerializer(self.get_queryset().get(pk=case.pk), context=self.get_serializer_context())
+        return Response(detail.data)
 
     @_action_schema("Assign (to a user, or to yourself)", s.AssignSerializer, s.CaseDetailSerializer, ex.ASSIGN_IN)
     @action(detail=True, methods=["post"])

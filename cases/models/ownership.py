@@ -12,11 +12,12 @@ from django.db.models import F, Q
 
 from .choices import DirectOrIndirect, InterestType, UnspecifiedReason
 from .parties import Entity, Person, SourcedRecord
+from .validation import ConstraintMessages
 
 PERCENT = {"max_digits": 11, "decimal_places": 8}
 
 
-class Relationship(SourcedRecord):
+class Relationship(ConstraintMessages, SourcedRecord):
     subject = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="owner_relationships")
     interested_entity = models.ForeignKey(
         Entity, null=True, blank=True, on_delete=models.PROTECT, related_name="held_relationships"
@@ -39,6 +40,15 @@ class Relationship(SourcedRecord):
         blank=True,
         help_text="recordIds of the component relationships of this indirect summary (BODS componentRecords).",
     )
+
+    constraint_messages = {
+        "relationship_exactly_one_interested_party": (
+            "interested_entity",
+            "Choose exactly one owner: an entity, a person, or an unspecified reason.",
+        ),
+        "relationship_not_self_owned": ("interested_entity", "An entity cannot own itself."),
+        "relationship_external_id_not_blank": ("external_id", "An external id is required."),
+    }
 
     class Meta:
         indexes = [models.Index(fields=["subject", "is_closed"])]
@@ -78,7 +88,10 @@ class Relationship(SourcedRecord):
         return bool(self.component_record_ids)
 
 
-class Interest(models.Model):
+SHARE_RANGE = "A share is a percentage from 0 to 100."
+
+
+class Interest(ConstraintMessages):
     relationship = models.ForeignKey(Relationship, on_delete=models.CASCADE, related_name="interests")
     interest_type = models.CharField(max_length=40, choices=InterestType.choices)
     direct_or_indirect = models.CharField(
@@ -93,6 +106,22 @@ class Interest(models.Model):
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
     details = models.TextField(blank=True)
+
+    constraint_messages = {
+        "interest_share_exact_0_100": ("share_exact", SHARE_RANGE),
+        "interest_share_minimum_0_100": ("share_minimum", SHARE_RANGE),
+        "interest_share_maximum_0_100": ("share_maximum", SHARE_RANGE),
+        "interest_share_min_le_max": ("share_maximum", "The maximum share cannot be below the minimum."),
+        "interest_share_exact_or_range": (
+            "share_exact",
+            "Give either an exact share or a minimum/maximum range, not both.",
+        ),
+        "interest_exclusive_flags_need_bound": (
+            "share_minimum_exclusive",
+            "An exclusive bound needs its minimum or maximum share.",
+        ),
+        "interest_end_after_start": ("end_date", "The end date cannot be before the start date."),
+    }
 
     class Meta:
         indexes = [models.Index(fields=["relationship", "interest_type"])]

@@ -9,6 +9,7 @@ points at exactly one kind of interested party (see ``ownership.Relationship``).
 from django.db import models
 
 from .choices import EntitySubtype, EntityType, PersonType
+from .validation import ConstraintMessages
 
 
 class SourcedRecord(models.Model):
@@ -30,7 +31,7 @@ class SourcedRecord(models.Model):
         abstract = True
 
 
-class Entity(SourcedRecord):
+class Entity(ConstraintMessages, SourcedRecord):
     name = models.CharField(max_length=500, db_index=True)
     alternate_names = models.JSONField(default=list, blank=True)
     entity_type = models.CharField(max_length=20, choices=EntityType.choices, default=EntityType.REGISTERED_ENTITY)
@@ -56,6 +57,14 @@ class Entity(SourcedRecord):
     listing = models.JSONField(default=dict, blank=True, help_text="BODS publicListing object.")
     founding_date = models.DateField(null=True, blank=True)
     dissolution_date = models.DateField(null=True, blank=True)
+
+    constraint_messages = {
+        "entity_dissolved_after_founded": (
+            "dissolution_date",
+            "The dissolution date cannot be before the founding date.",
+        ),
+        "entity_external_id_not_blank": ("external_id", "An external id is required."),
+    }
 
     class Meta:
         verbose_name_plural = "entities"

@@ -32,13 +32,17 @@ from cases.models import (
     CaseTrigger,
     CurrentDecision,
     Decision,
+    Exemption,
     Outcome,
+    Override,
 )
 from cases.models.casework import EVIDENCE_ALLOWED_EXTENSIONS, PRIORITY_ORDER, case_sla_hours
 from cases.roles import require_perm
 
+from .approvals import exemption_may_decide, exemption_may_revoke, override_may_decide
 from .audit import audit_record
 from .effective import effective_recompute
+from .screening import ScreenSummary, screen_entities
 
 
 def case_snapshot(case: Case) -> dict:
@@ -89,6 +93,49 @@ def default_priority(outcome: str | None) -> str:
     if outcome == Outcome.BLOCK:
         return CasePriority.HIGH
     return CasePriority.NORMAL
+
+
+def case_allowed_actions(
+    *, case: Case, user, overrides: list[Override] | None = None, exemptions: list[Exemption] | None = None
+) -> frozenset[str]:
+    """What ``user`` may do to ``case`` now: the buttons the admin shows and ``allowed_actions`` in the API.
+
+    Each entry mirrors the check of the service that performs it (the state machine's source states,
+    the assignee rule, permissions, four-eyes in ``approvals``); a service still refuses on its own
+    when the state moved on between the page and the click. ``overrides`` and ``exemptions`` may be
+    passed when the caller has already read them (the case page), to save the queries.
+    """
+    if overrides is None:
+        overrides = list(case.overrides.all())
+    if exemptions is None:
+        exemptions = list(Exemption.objects.filter(entity_id=case.subject_id))
+    is_open = case.status != CaseStatus.CLOSED
+    is_assignee = case.assignee_id is not None and case.assignee_id == user.pk
+    may_work = user.has_perm("cases.work_case")
+    may_assign = user.has_perm("cases.assign_case")
+    in_review_by_me = case.status == CaseStatus.IN_REVIEW and is_assignee
+    pending_override = any(override_may_decide(override=o, user=user) for o in overrides)
+    deciding_exemption = any(exemption_may_decide(exemption=e, user=user) for e in exemptions)
+    rules = {
+        "take": may_work and is_open and not is_assignee and (case.assignee_id is None or may_assign),
+        "unassign": is_open and case.assignee_id is not None and ((may_work and is_assignee) or may_assign),
+        "assign": may_assign and is_open,
+        "start": may_work and case.status == CaseStatus.OPEN and (case.assignee_id is None or is_assignee),
+        "note": may_work,
+        "evidence": may_work,
+        "link": may_work,
+        "confirm": may_work and in_review_by_me,
+        "propose": user.has_perm("cases.propose_override") and in_review_by_me,
+        "approve": pending_override and case.status == CaseStatus.PENDING_APPROVAL,
+        "reject": pending_override,
+        "exemption-request": user.has_perm("cases.request_exemption") and is_open,
+        "exemption-approve": deciding_exemption,
+        "exemption-reject": deciding_exemption,
+        "exemption-revoke": any(exemption_may_revoke(exemption=e, user=user) for e in exemptions),
+        "reopen": user.has_perm("cases.reopen_case") and not is_open,
+        "rescreen": may_work,
+    }
+    return frozenset(action for action, allowed in rules.items() if allowed)
 
 
 def _current_decision(entity) -> Decision | None:
@@ -416,6 +463,12 @@ def case_reopen_or_open(*, subject, trigger: str, reason: str, decision: Decisio
     case = case_open(subject=subject, trigger=trigger, actor=None, decision=decision)
     system_note(case=case, text=reason)
     return case
+
+
+def case_rescreen_subject(*, case: Case, actor) -> ScreenSummary:
+    """Screen the case's subject again on today's data (``cases.work_case``): a manual trigger."""
+    require_perm(actor, "work_case", "re-screen a case's subject")
+    return screen_entities(entity_ids=[case.subject_id], trigger="manual", actor=actor)
 
 
 @transaction.atomic

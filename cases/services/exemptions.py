@@ -15,13 +15,14 @@ import datetime
 import hashlib
 import json
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from cases.models import CaseTrigger, CurrentDecision, Customer, Decision, Exemption, ExemptionStatus
 from cases.roles import require_perm
 
+from .approvals import record_second_person_decision, require_second_person
 from .audit import audit_record
 from .cases import case_reopen_or_open
 from .effective import effective_recompute
@@ -32,6 +33,12 @@ def one_year_after(day: datetime.date) -> datetime.date:
         return day.replace(year=day.year + 1)
     except ValueError:  # 29 February
         return day.replace(year=day.year + 1, day=28)
+
+
+def exemption_latest_expiry(*, today: datetime.date | None = None) -> datetime.date:
+    """The last ``expires_on`` a request made today may ask for: the admin's date picker and the
+    request check both read this, so a 29 February request is limited to 28 February next year."""
+    return one_year_after(today or timezone.localdate())
 
 
 def ownership_fingerprint(decision: Decision) -> str:
@@ -53,6 +60,7 @@ def exemption_snapshot(exemption: Exemption) -> dict:
         "requested_by": exemption.requested_by.get_username(),
         "approved_by": exemption.approved_by.get_username() if exemption.approved_by_id else None,
         "decided_at": exemption.decided_at,
+        "decision_note": exemption.decision_note or None,
         "ownership_fingerprint": exemption.ownership_fingerprint or None,
         "end_reason": exemption.end_reason or None,
     }
@@ -68,7 +76,7 @@ def exemption_request(*, entity, reason: str, expires_on: datetime.date, actor, 
     today = timezone.localdate()
     if expires_on <= today:
         raise ValidationError({"expires_on": "The expiry date must be in the future."})
-    if expires_on > one_year_after(today):
+    if expires_on > exemption_latest_expiry(today=today):
         raise ValidationError({"expires_on": "An exemption can last at most one year from the request."})
     if case is not None and case.subject_id != entity.pk:
         raise ValidationError({"case": "The case is about another entity."})
@@ -88,8 +96,14 @@ def _lock_requested(exemption: Exemption, actor, verb: str) -> Exemption:
     )
     if exemption.status != ExemptionStatus.REQUESTED:
         raise ValidationError(f"This exemption is {exemption.get_status_display().lower()}; it cannot be {verb}d.")
-    if exemption.requested_by_id == actor.pk:
-        raise PermissionDenied(f"Four-eyes: the requester cannot {verb} their own exemption.")
+    require_second_person(
+        actor=actor,
+        permission="approve_exemption",
+        author_id=exemption.requested_by_id,
+        author="requester",
+        noun="exemption",
+        verb=verb,
+    )
     return exemption
 
 
@@ -105,17 +119,15 @@ def exemption_approve(*, exemption: Exemption, actor, note: str = "") -> Exempti
     # Another approved exemption for the entity is superseded by this one.
     for other in Exemption.objects.select_for_update().filter(entity=exemption.entity, status=ExemptionStatus.APPROVED):
         _end(other, status=ExemptionStatus.REVOKED, actor=actor, reason=f"superseded by exemption {exemption.pk}")
-    before = exemption_snapshot(exemption)
-    exemption.status = ExemptionStatus.APPROVED
-    exemption.approved_by = actor
-    exemption.decided_at = timezone.now()
-    exemption.decision_note = (note or "").strip()
-    exemption.decision = current.decision
-    exemption.ownership_fingerprint = ownership_fingerprint(current.decision)
-    exemption.full_clean()
-    exemption.save()
-    audit_record(
-        actor=actor, action="exemption.approved", target=exemption, before=before, after=exemption_snapshot(exemption)
+    record_second_person_decision(
+        exemption,
+        actor=actor,
+        status=ExemptionStatus.APPROVED,
+        note=note,
+        action="exemption.approved",
+        snapshot=exemption_snapshot,
+        decision=current.decision,
+        ownership_fingerprint=ownership_fingerprint(current.decision),
     )
     effective_recompute(entity=exemption.entity, actor=actor, reason=f"exemption {exemption.pk} approved")
     return exemption
@@ -125,20 +137,13 @@ def exemption_approve(*, exemption: Exemption, actor, note: str = "") -> Exempti
 def exemption_reject(*, exemption: Exemption, actor, note: str = "") -> Exemption:
     """Reject (``cases.approve_exemption``, not the requester)."""
     exemption = _lock_requested(exemption, actor, "reject")
-    before = exemption_snapshot(exemption)
-    exemption.status = ExemptionStatus.REJECTED
-    exemption.approved_by = actor
-    exemption.decided_at = timezone.now()
-    exemption.decision_note = (note or "").strip()
-    exemption.full_clean()
-    exemption.save()
-    audit_record(
+    record_second_person_decision(
+        exemption,
         actor=actor,
+        status=ExemptionStatus.REJECTED,
+        note=note,
         action="exemption.rejected",
-        target=exemption,
-        before=before,
-        after=exemption_snapshot(exemption),
-        reason=exemption.decision_note,
+        snapshot=exemption_snapshot,
     )
     return exemption
 

@@ -10,7 +10,7 @@
   ``override_four_eyes`` database constraint.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from cases.models import CaseStatus, CurrentDecision, Outcome, Override, Overrid
 from cases.models.casework import outcome_strictness
 from cases.roles import require_perm
 
+from .approvals import record_second_person_decision, require_second_person
 from .audit import audit_record
 from .cases import _lock, _require_assignee, _transition, case_snapshot, close_case
 from .effective import effective_recompute
@@ -33,6 +34,7 @@ def override_snapshot(override: Override) -> dict:
         "proposed_by": override.proposed_by.get_username(),
         "approved_by": override.approved_by.get_username() if override.approved_by_id else None,
         "decided_at": override.decided_at,
+        "decision_note": override.decision_note or None,
         "applied_at": override.applied_at,
     }
 
@@ -103,8 +105,14 @@ def _lock_pending(override: Override, actor, verb: str) -> Override:
     )
     if override.status != OverrideStatus.PROPOSED:
         raise ValidationError(f"This override is {override.get_status_display().lower()}; it cannot be {verb}d.")
-    if override.proposed_by_id == actor.pk:
-        raise PermissionDenied(f"Four-eyes: the proposer cannot {verb} their own override.")
+    require_second_person(
+        actor=actor,
+        permission="approve_override",
+        author_id=override.proposed_by_id,
+        author="proposer",
+        noun="override",
+        verb=verb,
+    )
     return override
 
 
@@ -120,20 +128,17 @@ def override_approve(*, override: Override, actor, note: str = "") -> Override:
         raise ValidationError(
             "The automatic decision changed since this override was proposed; reject it and propose again."
         )
-    before = override_snapshot(override)
-    now = timezone.now()
-    override.approved_by = actor
-    override.decided_at = now
-    override.decision_note = (note or "").strip()
-    override.status = OverrideStatus.APPROVED
-    override.full_clean()
-    override.save()
-    audit_record(
-        actor=actor, action="override.approved", target=override, before=before, after=override_snapshot(override)
+    record_second_person_decision(
+        override,
+        actor=actor,
+        status=OverrideStatus.APPROVED,
+        note=note,
+        action="override.approved",
+        snapshot=override_snapshot,
     )
     before = override_snapshot(override)
     override.status = OverrideStatus.APPLIED
-    override.applied_at = now
+    override.applied_at = override.decided_at
     override.save()
     audit_record(
         actor=actor, action="override.applied", target=override, before=before, after=override_snapshot(override)
@@ -154,20 +159,13 @@ def override_reject(*, override: Override, actor, note: str = "") -> Override:
     """Reject a pending override (``cases.approve_override``, not the proposer); the case returns to in_review."""
     override = _lock_pending(override, actor, "reject")
     case = _lock(override.case)
-    before = override_snapshot(override)
-    override.approved_by = actor
-    override.decided_at = timezone.now()
-    override.decision_note = (note or "").strip()
-    override.status = OverrideStatus.REJECTED
-    override.full_clean()
-    override.save()
-    audit_record(
+    record_second_person_decision(
+        override,
         actor=actor,
+        status=OverrideStatus.REJECTED,
+        note=note,
         action="override.rejected",
-        target=override,
-        before=before,
-        after=override_snapshot(override),
-        reason=override.decision_note,
+        snapshot=override_snapshot,
     )
     if case.status == CaseStatus.PENDING_APPROVAL:
         case_before = case_snapshot(case)

@@ -50,6 +50,7 @@ def token_snapshot(token: ApiToken) -> dict:
         "key": token.key,
         "user": token.user.get_username(),
         "scopes": token.scopes,
+        "description": token.description,
         "expires_at": token.expires_at,
         "revoked_at": token.revoked_at,
     }
@@ -177,4 +178,37 @@ def token_revoke(*, token: ApiToken, actor=None) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         _token_cache.delete(token.key)  # this process at once; other processes within their cache_seconds
         audit_record(actor=actor, action="api_token.revoked", target=token, before=before, after=token_snapshot(token))
+    return token
+
+
+@transaction.atomic
+def token_update(*, token: ApiToken, actor, **changes) -> ApiToken:
+    """Rename a token, or change its description or expiry (its owner, or ``cases.change_apitoken``).
+
+    The owner and scopes are fixed once issued: a token that needs other rights is revoked and
+    re-issued, so the trail shows who held which rights when.
+    """
+    if actor is None or actor.pk != token.user_id:
+        require_perm(actor, "change_apitoken", "change other users' tokens")
+    unknown = set(changes) - {"name", "description", "expires_at"}
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "Fixed once the token is issued; revoke it and issue a new one."))
+    token = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+    if token.revoked_at is not None:
+        raise ValidationError("This token is revoked; issue a new one instead.")
+    if (
+        changes.get("expires_at")
+        and changes["expires_at"] != token.expires_at
+        and changes["expires_at"] <= timezone.now()
+    ):
+        raise ValidationError({"expires_at": "The expiry must be in the future."})
+    before = token_snapshot(token)
+    for field, value in changes.items():
+        setattr(token, field, value)
+    token.full_clean()
+    if token_snapshot(token) == before:
+        return token
+    token.save(update_fields=list(changes))
+    _token_cache.delete(token.key)
+    audit_record(actor=actor, action="api_token.updated", target=token, before=before, after=token_snapshot(token))
     return token

@@ -38,7 +38,7 @@ from cases.services import cases as case_services
 from cases.services import exemptions as exemption_services
 from cases.services import overrides as override_services
 from cases.services.approvals import exemption_may_decide, exemption_may_revoke
-from cases.services.screening import screen_entities
+from cases.services.screening import case_rescreen_subject, screen_entities
 
 from .parties import entity_screening_context
 from .site import ADMIN_MEDIA_CSS, ReadOnlyAdmin, call_service, error_messages, outcome_badge
@@ -563,7 +563,7 @@ CASE_ACTIONS: dict[str, CaseAction] = {
         target=lambda case: {},
     ),
     "reopen": CaseAction(case_services.case_reopen, "Case reopened.", fields=lambda case: {"reason": _text()}),
-    "rescreen": CaseAction(case_services.case_rescreen_subject, _rescreen_message),
+    "rescreen": CaseAction(case_rescreen_subject, _rescreen_message),
 }
 
 

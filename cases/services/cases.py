@@ -42,7 +42,6 @@ from cases.roles import require_perm
 from .approvals import exemption_may_decide, exemption_may_revoke, override_may_decide
 from .audit import audit_record
 from .effective import effective_recompute
-from .screening import ScreenSummary, screen_entities
 
 
 def case_snapshot(case: Case) -> dict:
@@ -463,12 +462,6 @@ def case_reopen_or_open(*, subject, trigger: str, reason: str, decision: Decisio
     case = case_open(subject=subject, trigger=trigger, actor=None, decision=decision)
     system_note(case=case, text=reason)
     return case
-
-
-def case_rescreen_subject(*, case: Case, actor) -> ScreenSummary:
-    """Screen the case's subject again on today's data (``cases.work_case``): a manual trigger."""
-    require_perm(actor, "work_case", "re-screen a case's subject")
-    return screen_entities(entity_ids=[case.subject_id], trigger="manual", actor=actor)
 
 
 @transaction.atomic

@@ -28,8 +28,9 @@ import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cases.models import CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
+from cases.models import Case, CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
 from cases.ownership import Method, NodeClass, Outcome, Policy, ScreeningResult, screen
+from cases.roles import require_perm
 from cases.selectors.screening_input import (
     PolicyView,
     ScreeningInput,
@@ -489,3 +490,9 @@ def entity_ids_for_external_ids(external_ids: Iterable[str]) -> tuple[dict[str, 
     wanted = list(dict.fromkeys(external_ids))
     found = dict(Entity.objects.filter(external_id__in=wanted).values_list("external_id", "pk"))
     return found, [external_id for external_id in wanted if external_id not in found]
+
+
+def case_rescreen_subject(*, case: Case, actor) -> ScreenSummary:
+    """Screen the case's subject again on today's data (``cases.work_case``): a manual trigger."""
+    require_perm(actor, "work_case", "re-screen a case's subject")
+    return screen_entities(entity_ids=[case.subject_id], trigger="manual", actor=actor)

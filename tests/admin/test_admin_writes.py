@@ -21,6 +21,7 @@ from cases.models import (
     Relationship,
     RescreenRequest,
 )
+from cases.services.screening import downstream_entity_ids
 from cases.services.tokens import token_create
 from tests.factories import EntityFactory
 
@@ -42,11 +43,22 @@ def audit_of(action: str, target) -> AuditEvent:
     )
 
 
-def rescreen_requested(*, entity_ids=(), person_ids=()) -> bool:
-    """A durable re-screen request naming the changed entities or persons as seeds (processed after commit)."""
-    entities = {pk for request in RescreenRequest.objects.all() for pk in request.entity_ids}
-    persons = {pk for request in RescreenRequest.objects.all() for pk in request.person_ids}
-    return set(entity_ids) <= entities and set(person_ids) <= persons
+def screened_at() -> dict[int, datetime.datetime]:
+    """When each entity was last screened: taken before an edit, compared after it by ``rescreened``."""
+    return dict(CurrentDecision.objects.values_list("entity_id", "screened_at"))
+
+
+def rescreened(before: dict, *, entity_ids=(), person_ids=()) -> bool:
+    """The edit asked for its re-screen: a durable request still names its seeds (worker, after commit),
+    or everything downstream of them was screened again inline (the request then withdrew those seeds)."""
+    requests = RescreenRequest.objects.all()
+    if set(entity_ids) <= {pk for r in requests for pk in r.entity_ids} and set(person_ids) <= {
+        pk for r in requests for pk in r.person_ids
+    }:
+        return True
+    after = screened_at()
+    affected = downstream_entity_ids(entity_ids, person_ids)
+    return bool(affected) and all(pk in after and after[pk] != before.get(pk) for pk in affected)
 
 
 def outcome_of(entity) -> str:
@@ -63,17 +75,19 @@ def saved(response) -> None:
 
 
 def test_entity_change_is_audited_and_rescreens_what_it_owns(scenario, editor):
+    marks = screened_at()
     cn, subject = scenario["cn"], scenario["subject"]
     assert outcome_of(subject) == "block"
     saved(post_admin_form(client_for(editor), "entity", pk=cn.pk, changes={"jurisdiction": "DE"}))
     event = audit_of("entity.updated", cn)
     assert event.actor == editor
     assert (event.before["jurisdiction"], event.after["jurisdiction"]) == ("CN", "DE")
-    assert rescreen_requested(entity_ids=[cn.pk])
+    assert rescreened(marks, entity_ids=[cn.pk])
     assert outcome_of(subject) != "block"  # nobody restricted is left above the subject
 
 
 def test_entity_add_with_identifier_is_audited_and_screened(scenario, editor):
+    marks = screened_at()
     response = post_admin_form(
         client_for(editor),
         "entity",
@@ -90,7 +104,7 @@ def test_entity_add_with_identifier_is_audited_and_screened(scenario, editor):
     saved(response)
     entity = Entity.objects.get(external_id="new-trading")
     assert audit_of("entity.created", entity).after["identifiers"] == ["GB-COH:01234567"]
-    assert rescreen_requested(entity_ids=[entity.pk])
+    assert rescreened(marks, entity_ids=[entity.pk])
     assert outcome_of(entity) == "block"  # a restricted root
 
 
@@ -98,13 +112,14 @@ def test_entity_add_with_identifier_is_audited_and_screened(scenario, editor):
 
 
 def test_person_change_is_audited_and_rescreens_what_they_own(scenario, editor):
+    marks = screened_at()
     subject = scenario["subject"]
     person = Person.objects.get(name="Clean Person B")
     before = CurrentDecision.objects.get(entity=subject).decision
     saved(post_admin_form(client_for(editor), "person", pk=person.pk, changes={"nationalities": '["CN"]'}))
     event = audit_of("person.updated", person)
     assert event.actor == editor and event.after["nationalities"] == ["CN"]
-    assert rescreen_requested(person_ids=[person.pk])
+    assert rescreened(marks, person_ids=[person.pk])
     after = CurrentDecision.objects.get(entity=subject).decision
     assert after.pk != before.pk and after.look_through_high > before.look_through_high
 
@@ -117,6 +132,7 @@ def _relationship(owner, subject) -> Relationship:
 
 
 def test_interest_edit_is_audited_like_the_api_and_rescreens(scenario, editor):
+    marks = screened_at()
     relationship = _relationship(scenario["cn"], scenario["holding"])
     response = post_admin_form(
         client_for(editor), "relationship", pk=relationship.pk, changes={"interests-0-share_exact": "30"}
@@ -126,11 +142,12 @@ def test_interest_edit_is_audited_like_the_api_and_rescreens(scenario, editor):
     assert event.actor == editor
     assert event.before["interests"] != event.after["interests"]
     assert "30" in " ".join(event.after["interests"])
-    assert rescreen_requested(entity_ids=[scenario["holding"].pk])
+    assert rescreened(marks, entity_ids=[scenario["holding"].pk])
     assert outcome_of(scenario["subject"]) != "block"  # 30 % of H: no control, look-through 24 %
 
 
 def test_relationship_add_is_audited_and_rescreens(scenario, editor):
+    marks = screened_at()
     owner = EntityFactory(name="RU Parent", external_id="ru-parent", jurisdiction_id="RU")
     response = post_admin_form(
         client_for(editor),
@@ -148,7 +165,7 @@ def test_relationship_add_is_audited_and_rescreens(scenario, editor):
     saved(response)
     relationship = Relationship.objects.get(external_id="ru-parent~subject")
     assert audit_of("relationship.created", relationship).actor == editor
-    assert rescreen_requested(entity_ids=[scenario["cn"].pk])
+    assert rescreened(marks, entity_ids=[scenario["cn"].pk])
 
 
 def test_closing_a_relationship_in_the_admin_is_audited(scenario, editor):
@@ -178,6 +195,7 @@ def test_a_service_refusal_rolls_the_admin_save_back_with_a_message(scenario, ed
 
 
 def test_customer_deactivation_and_reactivation_are_audited_and_recompute(scenario, editor):
+    marks = screened_at()
     customer = scenario["customer"]
     client = client_for(editor)
     saved(post_admin_form(client, "customer", pk=customer.pk, changes={"is_active": None}))
@@ -187,11 +205,12 @@ def test_customer_deactivation_and_reactivation_are_audited_and_recompute(scenar
     saved(post_admin_form(client, "customer", pk=customer.pk, changes={"is_active": "on"}))
     event = audit_of("customer.activated", customer)
     assert (event.before["is_active"], event.after["is_active"]) == (False, True)
-    assert rescreen_requested(entity_ids=[customer.entity_id])
+    assert rescreened(marks, entity_ids=[customer.entity_id])
     assert EffectiveDecision.objects.get(entity=customer.entity).outcome == "block"
 
 
 def test_customer_registration_in_the_admin_is_audited_and_screened(scenario, editor):
+    marks = screened_at()
     entity = scenario["holding"]
     response = post_admin_form(
         client_for(editor),
@@ -201,7 +220,7 @@ def test_customer_registration_in_the_admin_is_audited_and_screened(scenario, ed
     saved(response)
     customer = Customer.objects.get(customer_reference="CUST-H")
     assert audit_of("customer.registered", customer).actor == editor
-    assert rescreen_requested(entity_ids=[entity.pk])
+    assert rescreened(marks, entity_ids=[entity.pk])
 
 
 # ------------------------------------------------------------------ API tokens

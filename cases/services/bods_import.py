@@ -49,6 +49,7 @@ from cases.bods.mapping import (
     PreparedFile,
     StatementMapper,
     batched,
+    copy_text_line,
     holds_problem,
 )
 from cases.bods.pipeline import open_batches, picklable
@@ -288,11 +289,14 @@ class _KnownRecords:
 
 
 def _mapper(run_id: int) -> StatementMapper:
+    # On PostgreSQL a statement's row is encoded for COPY where it is prepared (the reader process).
+    encoding = {"encode_statement_row": copy_text_line} if connection.vendor == "postgresql" else {}
     return StatementMapper(
         run_id=run_id,
         entity_type_labels=dict(EntityType.choices),
         person_type_labels=dict(PersonType.choices),
         adapt_date=connection.ops.adapt_datefield_value,
+        **encoding,
     )
 
 
@@ -377,7 +381,11 @@ class _BatchApplier:
         pks = {("entity", rid): pk for rid, pk in self._apply_entities(by_type["entity"], now).items()}
         pks |= {("person", rid): pk for rid, pk in self._apply_persons(by_type["person"], now).items()}
         self._apply_relationships(by_type["relationship"], pks, now)
-        self.writers[BodsStatement].insert_rows(STATEMENT_FIELDS, [mapped[5] for _, _, _, mapped in fresh])
+        statement_rows = [mapped[5] for _, _, _, mapped in fresh]
+        if connection.vendor == "postgresql":  # rows come as COPY text lines (``_mapper``)
+            self.writers[BodsStatement].insert_copy_text(STATEMENT_FIELDS, statement_rows)
+        else:
+            self.writers[BodsStatement].insert_rows(STATEMENT_FIELDS, statement_rows)
         self.summary.statements_applied += len(fresh)
 
     # entities ---------------------------------------------------------------------------

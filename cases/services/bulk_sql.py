@@ -84,6 +84,14 @@ class TableWriter:
                 placeholders = ", ".join(placeholder for _, placeholder, _ in columns)
                 cursor.executemany(f"INSERT INTO {self.table} ({names}) VALUES ({placeholders})", params)  # noqa: S608
 
+    def insert_copy_text(self, attnames: list[str], lines: Sequence[bytes]) -> None:
+        """PostgreSQL only: insert rows already encoded in ``COPY`` text format (one line each), sent as they are."""
+        if not lines:
+            return
+        names = ", ".join(self._column(name)[0] for name in attnames)
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
+            copy.write(b"".join(lines))
+
     def insert_returning_ids(self, attnames: list[str], rows: Sequence[Sequence[Any]], *, key: str) -> list[int]:
         """Insert ``rows`` (tuples in ``attnames`` order) and return their new primary keys, in row order.
 

@@ -66,7 +66,7 @@ from cases.models import (
     PersonType,
     Relationship,
 )
-from cases.services.bulk_sql import TableWriter, select_pairs
+from cases.services.bulk_sql import TableWriter, select_pairs, select_pairs_in_tables
 
 BATCH_SIZE = 2000
 LOOKUP_CHUNK = 2000
@@ -260,11 +260,11 @@ class _KnownRecords:
         self._looked_up: set[str] = set()
 
     def lookup(self, record_ids: Iterable[str]) -> dict[str, set[str]]:
-        """Which record types the database holds for these recordIds (one query per table per chunk)."""
+        """Which record types the database holds for these recordIds (one round trip per chunk on PostgreSQL)."""
         ids = list(record_ids)
         found: dict[str, set[str]] = defaultdict(set)
-        for record_type, model in RECORD_MODELS.items():
-            pairs = select_pairs(model, "external_id", "id", ids, chunk=LOOKUP_CHUNK)
+        tables = select_pairs_in_tables(list(RECORD_MODELS.values()), "external_id", "id", ids, chunk=LOOKUP_CHUNK)
+        for record_type, pairs in zip(RECORD_MODELS, tables, strict=True):
             self.pks[record_type].update(pairs)
             for record_id in pairs:
                 found[record_id].add(record_type)

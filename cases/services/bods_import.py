@@ -76,6 +76,7 @@ SQLITE_IMPORT_CACHE_KIB = 65536  # page cache while importing; SQLite's default 
 READER_PROCESS_MIN_BYTES = 4 << 20
 RECORD_TYPES = {"entity": "entities", "person": "persons", "relationship": "relationships"}
 RECORD_MODELS = {"entity": Entity, "person": Person, "relationship": Relationship}
+TIMESTAMP_FIELDS = ["created_at", "updated_at"]
 
 
 class BodsImportError(BodsError):
@@ -357,10 +358,11 @@ class _BatchApplier:
         self.records = records or _KnownRecords()
         self.jurisdictions = set(Jurisdiction.objects.values_list("code", flat=True))
         # The mapping gives JSON columns as text and dates as the adapter sends them.
+        # The timestamps are the batch's one ``now``, adapted once (``apply``).
         self.writers = {
-            Entity: TableWriter(Entity, adapted=ADAPTED_FIELDS["entity"]),
-            Person: TableWriter(Person, adapted=ADAPTED_FIELDS["person"]),
-            Relationship: TableWriter(Relationship, adapted=ADAPTED_FIELDS["relationship"]),
+            Entity: TableWriter(Entity, adapted=[*ADAPTED_FIELDS["entity"], *TIMESTAMP_FIELDS]),
+            Person: TableWriter(Person, adapted=[*ADAPTED_FIELDS["person"], *TIMESTAMP_FIELDS]),
+            Relationship: TableWriter(Relationship, adapted=[*ADAPTED_FIELDS["relationship"], *TIMESTAMP_FIELDS]),
             EntityIdentifier: TableWriter(EntityIdentifier),
             Interest: TableWriter(Interest, adapted=ADAPTED_FIELDS["interest"]),
             BodsStatement: TableWriter(BodsStatement, adapted=ADAPTED_FIELDS["statement"]),
@@ -376,7 +378,7 @@ class _BatchApplier:
         by_type: dict[str, list[Prepared]] = {"entity": [], "person": [], "relationship": []}
         for item in fresh:
             by_type[item[1][2]].append(item)
-        now = timezone.now()
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
         # Parties first: relationships in this batch may point at parties created in it.
         pks = {("entity", rid): pk for rid, pk in self._apply_entities(by_type["entity"], now).items()}
         pks |= {("person", rid): pk for rid, pk in self._apply_persons(by_type["person"], now).items()}

@@ -310,7 +310,12 @@ def _open_reader(path: Path, mapper: StatementMapper):
     if large:
         statement_validator()  # compiled once here rather than in every reader process
         _load_country_codes()
-    return open_batches(PreparedFile(path, mapper, BATCH_SIZE), in_reader=large, before_sending=_picklable_if_failing)
+    return open_batches(
+        PreparedFile(path, mapper, BATCH_SIZE),
+        in_reader=large,
+        before_sending=_picklable_if_failing,
+        name="bods-import-reader",
+    )
 
 
 def _picklable_if_failing(batch: list[Prepared]) -> list[Prepared]:

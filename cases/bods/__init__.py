@@ -2,7 +2,9 @@
 
 ``BodsFile`` streams statements from a JSON array or JSON Lines file (gzipped
 or not); ``StatementValidator`` checks them against the BODS 0.4 schema and the
-rules a schema cannot express. ``cases.services.bods_import`` applies them.
+rules a schema cannot express; ``mapping`` turns them into column values and
+``pipeline`` runs that work in a reader process. ``cases.services.bods_import``
+writes them.
 """
 
 from .errors import BodsError

@@ -16,8 +16,10 @@ applying statements in order), or the statement's column values:
 ``DETAIL_FIELDS`` values (None for a closing statement, whose details are not
 applied), ``children`` the identifier or interest rows without the parent's key,
 ``refs`` a relationship's subject and interested party as published, ``row`` the
-``BodsStatement`` row in ``STATEMENT_FIELDS`` order. JSON columns hold JSON text
-and dates the value the database adapter sends (``adapt_date``).
+``BodsStatement`` row in ``STATEMENT_FIELDS`` order (a tuple, or what
+``encode_statement_row`` makes of it: ``copy_text_line`` for PostgreSQL). JSON
+columns hold JSON text and dates the value the database adapter sends
+(``adapt_date``).
 """
 
 from __future__ import annotations
@@ -136,9 +138,11 @@ class StatementMapper:
         entity_type_labels: Mapping[str, str],
         person_type_labels: Mapping[str, str],
         adapt_date: Callable[[date], Any] = _identity,
+        encode_statement_row: Callable[[tuple[Any, ...]], Any] = _identity,
     ):
         self.run_id = run_id
         self.labels = {"entity": entity_type_labels, "person": person_type_labels}
+        self.encode_statement_row = encode_statement_row
 
         def date_param(value: str | None) -> Any:
             return adapt_date(_date(value)) if value else None
@@ -174,17 +178,19 @@ class StatementMapper:
             details = tuple(values[name] for name in DETAIL_FIELDS[record_type])
         statement_date = self.date(statement["statementDate"])
         source = json_text(statement.get("source") or {})
-        row = (
-            statement["statementId"],
-            statement["recordId"],
-            record_type,
-            statement.get("recordStatus", "new"),
-            statement_date,
-            statement.get("declarationSubject", "")[:255],
-            self.run_id,
-            position,
-            # The text as published when the reader kept it, else encoded with Decimals as numbers.
-            raw if raw is not None else json_text(statement),
+        row = self.encode_statement_row(
+            (
+                statement["statementId"],
+                statement["recordId"],
+                record_type,
+                statement.get("recordStatus", "new"),
+                statement_date,
+                statement.get("declarationSubject", "")[:255],
+                self.run_id,
+                position,
+                # The text as published when the reader kept it, else encoded with Decimals as numbers.
+                raw if raw is not None else json_text(statement),
+            )
         )
         return (statement_date, source, details, children, refs, row)
 
@@ -205,6 +211,21 @@ class PreparedFile:
     def result(self) -> str:
         assert self._file is not None, "the sha256 is known once every batch has been read"
         return self._file.sha256
+
+
+def copy_text_line(values: tuple[Any, ...]) -> bytes:
+    """One row in PostgreSQL's ``COPY`` text format: tab-separated, ``\\N`` for NULL, backslash escapes.
+
+    A statement's row is the bulk of an import's bytes (its body as published). Encoded in
+    the reader process, it crosses the pipe as one bytes object instead of nine values and
+    goes to the server as it is, so the importing process neither unpickles nor formats it.
+    Values are text, integers or dates (ISO format, which ``COPY`` reads as a date).
+    """
+    return ("\t".join("\\N" if value is None else _copy_escape(str(value)) for value in values) + "\n").encode()
+
+
+def _copy_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def holds_problem(batch: list[Prepared]) -> bool:

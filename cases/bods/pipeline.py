@@ -67,13 +67,19 @@ class ReaderProcess:
     ``picklable`` when the source knows a batch carries exceptions); it runs in the reader.
     """
 
-    def __init__(self, source: BatchSource, *, before_sending: Callable[[list[Any]], list[Any]] | None = None):
+    def __init__(
+        self,
+        source: BatchSource,
+        *,
+        before_sending: Callable[[list[Any]], list[Any]] | None = None,
+        name: str = "import-reader",
+    ):
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
             target=reader_main,
             args=(source, before_sending, send, self._receive, os.getpid()),
-            name="import-reader",
+            name=name,
             daemon=True,
         )
         self._process.start()
@@ -114,11 +120,15 @@ class ReaderProcess:
 
 
 def open_batches(
-    source: BatchSource, *, in_reader: bool, before_sending: Callable[[list[Any]], list[Any]] | None = None
+    source: BatchSource,
+    *,
+    in_reader: bool,
+    before_sending: Callable[[list[Any]], list[Any]] | None = None,
+    name: str = "import-reader",
 ) -> InProcess | ReaderProcess:
-    """The source in a reader process when asked and the platform can fork, else in this process."""
+    """The source in a reader process (called ``name``) when asked and the platform can fork, else in this process."""
     if in_reader and "fork" in multiprocessing.get_all_start_methods():
-        return ReaderProcess(source, before_sending=before_sending)
+        return ReaderProcess(source, before_sending=before_sending, name=name)
     return InProcess(source)
 
 

@@ -49,6 +49,7 @@ from cases.bods.mapping import (
     PreparedFile,
     StatementMapper,
     batched,
+    copy_text_line,
     holds_problem,
 )
 from cases.bods.pipeline import open_batches, picklable
@@ -65,7 +66,7 @@ from cases.models import (
     PersonType,
     Relationship,
 )
-from cases.services.bulk_sql import TableWriter, select_pairs
+from cases.services.bulk_sql import TableWriter, select_pairs, select_pairs_in_tables
 
 BATCH_SIZE = 2000
 LOOKUP_CHUNK = 2000
@@ -75,6 +76,7 @@ SQLITE_IMPORT_CACHE_KIB = 65536  # page cache while importing; SQLite's default 
 READER_PROCESS_MIN_BYTES = 4 << 20
 RECORD_TYPES = {"entity": "entities", "person": "persons", "relationship": "relationships"}
 RECORD_MODELS = {"entity": Entity, "person": Person, "relationship": Relationship}
+TIMESTAMP_FIELDS = ["created_at", "updated_at"]
 
 
 class BodsImportError(BodsError):
@@ -259,11 +261,11 @@ class _KnownRecords:
         self._looked_up: set[str] = set()
 
     def lookup(self, record_ids: Iterable[str]) -> dict[str, set[str]]:
-        """Which record types the database holds for these recordIds (one query per table per chunk)."""
+        """Which record types the database holds for these recordIds (one round trip per chunk on PostgreSQL)."""
         ids = list(record_ids)
         found: dict[str, set[str]] = defaultdict(set)
-        for record_type, model in RECORD_MODELS.items():
-            pairs = select_pairs(model, "external_id", "id", ids, chunk=LOOKUP_CHUNK)
+        tables = select_pairs_in_tables(list(RECORD_MODELS.values()), "external_id", "id", ids, chunk=LOOKUP_CHUNK)
+        for record_type, pairs in zip(RECORD_MODELS, tables, strict=True):
             self.pks[record_type].update(pairs)
             for record_id in pairs:
                 found[record_id].add(record_type)
@@ -288,11 +290,14 @@ class _KnownRecords:
 
 
 def _mapper(run_id: int) -> StatementMapper:
+    # On PostgreSQL a statement's row is encoded for COPY where it is prepared (the reader process).
+    encoding = {"encode_statement_row": copy_text_line} if connection.vendor == "postgresql" else {}
     return StatementMapper(
         run_id=run_id,
         entity_type_labels=dict(EntityType.choices),
         person_type_labels=dict(PersonType.choices),
         adapt_date=connection.ops.adapt_datefield_value,
+        **encoding,
     )
 
 
@@ -305,7 +310,12 @@ def _open_reader(path: Path, mapper: StatementMapper):
     if large:
         statement_validator()  # compiled once here rather than in every reader process
         _load_country_codes()
-    return open_batches(PreparedFile(path, mapper, BATCH_SIZE), in_reader=large, before_sending=_picklable_if_failing)
+    return open_batches(
+        PreparedFile(path, mapper, BATCH_SIZE),
+        in_reader=large,
+        before_sending=_picklable_if_failing,
+        name="bods-import-reader",
+    )
 
 
 def _picklable_if_failing(batch: list[Prepared]) -> list[Prepared]:
@@ -353,10 +363,11 @@ class _BatchApplier:
         self.records = records or _KnownRecords()
         self.jurisdictions = set(Jurisdiction.objects.values_list("code", flat=True))
         # The mapping gives JSON columns as text and dates as the adapter sends them.
+        # The timestamps are the batch's one ``now``, adapted once (``apply``).
         self.writers = {
-            Entity: TableWriter(Entity, adapted=ADAPTED_FIELDS["entity"]),
-            Person: TableWriter(Person, adapted=ADAPTED_FIELDS["person"]),
-            Relationship: TableWriter(Relationship, adapted=ADAPTED_FIELDS["relationship"]),
+            Entity: TableWriter(Entity, adapted=[*ADAPTED_FIELDS["entity"], *TIMESTAMP_FIELDS]),
+            Person: TableWriter(Person, adapted=[*ADAPTED_FIELDS["person"], *TIMESTAMP_FIELDS]),
+            Relationship: TableWriter(Relationship, adapted=[*ADAPTED_FIELDS["relationship"], *TIMESTAMP_FIELDS]),
             EntityIdentifier: TableWriter(EntityIdentifier),
             Interest: TableWriter(Interest, adapted=ADAPTED_FIELDS["interest"]),
             BodsStatement: TableWriter(BodsStatement, adapted=ADAPTED_FIELDS["statement"]),
@@ -372,12 +383,16 @@ class _BatchApplier:
         by_type: dict[str, list[Prepared]] = {"entity": [], "person": [], "relationship": []}
         for item in fresh:
             by_type[item[1][2]].append(item)
-        now = timezone.now()
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
         # Parties first: relationships in this batch may point at parties created in it.
         pks = {("entity", rid): pk for rid, pk in self._apply_entities(by_type["entity"], now).items()}
         pks |= {("person", rid): pk for rid, pk in self._apply_persons(by_type["person"], now).items()}
         self._apply_relationships(by_type["relationship"], pks, now)
-        self.writers[BodsStatement].insert_rows(STATEMENT_FIELDS, [mapped[5] for _, _, _, mapped in fresh])
+        statement_rows = [mapped[5] for _, _, _, mapped in fresh]
+        if connection.vendor == "postgresql":  # rows come as COPY text lines (``_mapper``)
+            self.writers[BodsStatement].insert_copy_text(STATEMENT_FIELDS, statement_rows)
+        else:
+            self.writers[BodsStatement].insert_rows(STATEMENT_FIELDS, statement_rows)
         self.summary.statements_applied += len(fresh)
 
     # entities ---------------------------------------------------------------------------

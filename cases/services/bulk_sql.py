@@ -84,6 +84,14 @@ class TableWriter:
                 placeholders = ", ".join(placeholder for _, placeholder, _ in columns)
                 cursor.executemany(f"INSERT INTO {self.table} ({names}) VALUES ({placeholders})", params)  # noqa: S608
 
+    def insert_copy_text(self, attnames: list[str], lines: Sequence[bytes]) -> None:
+        """PostgreSQL only: insert rows already encoded in ``COPY`` text format (one line each), sent as they are."""
+        if not lines:
+            return
+        names = ", ".join(self._column(name)[0] for name in attnames)
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
+            copy.write(b"".join(lines))
+
     def insert_returning_ids(self, attnames: list[str], rows: Sequence[Sequence[Any]], *, key: str) -> list[int]:
         """Insert ``rows`` (tuples in ``attnames`` order) and return their new primary keys, in row order.
 
@@ -310,4 +318,37 @@ def select_pairs(model: type[models.Model], key: str, value: str, keys: Iterable
                 condition, params = f"{key_column} IN ({', '.join(['%s'] * len(part))})", part
             cursor.execute(f"SELECT {key_column}, {value_column} FROM {table} WHERE {condition}", params)  # noqa: S608
             found.update(cursor.fetchall())
+    return found
+
+
+def select_pairs_in_tables(
+    models_: Sequence[type[models.Model]], key: str, value: str, keys: Iterable[str], chunk: int = 2000
+) -> list[dict[Any, Any]]:
+    """``select_pairs`` over several tables with the same text ``key`` column: one ``{key: value}`` per model.
+
+    PostgreSQL gets one query per chunk (the tables joined by ``UNION ALL``, the keys sent
+    and unpacked once), so an import's existence check of a batch is one round trip, not one
+    per table; SQLite, in process, gets ``select_pairs`` per table.
+    """
+    keys = list(keys)
+    if connection.vendor != "postgresql":
+        return [select_pairs(model, key, value, keys, chunk=chunk) for model in models_]
+    selects = []
+    for index, model in enumerate(models_):
+        table = connection.ops.quote_name(model._meta.db_table)
+        key_column = connection.ops.quote_name(model._meta.get_field(key).column)
+        value_column = connection.ops.quote_name(model._meta.get_field(value).column)
+        selects.append(
+            f"SELECT {index}, t.{key_column}, t.{value_column} FROM {table} t, wanted "  # noqa: S608 - model metadata
+            f"WHERE t.{key_column} = ANY(wanted.ids)"
+        )
+    sql = "WITH wanted AS (SELECT ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)) AS ids) " + " UNION ALL ".join(
+        selects
+    )
+    found: list[dict[Any, Any]] = [{} for _ in models_]
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), chunk):
+            cursor.execute(sql, [orjson.dumps(keys[start : start + chunk]).decode()])
+            for index, row_key, row_value in cursor.fetchall():
+                found[index][row_key] = row_value
     return found

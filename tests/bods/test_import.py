@@ -464,6 +464,21 @@ def test_body_is_the_statement_as_published(tmp_path):
         assert body == json.loads(json.dumps(statement, default=float))
 
 
+def test_body_and_names_keep_backslashes_tabs_and_line_breaks(tmp_path):
+    """What COPY text format reads as escapes (backslash, tab, newline, carriage return) is stored as published."""
+    name = "Back\\slash\tTab\nNew line\rReturn \\N"
+    statements = [entity("e1", name), person("p1", name=name)]
+    path = tmp_path / "f.jsonl"
+    # A literal tab as whitespace between tokens, and escapes inside strings, in the published text.
+    path.write_text("\n".join(json.dumps(statement).replace(', "', ',\t"', 1) for statement in statements) + "\n")
+    bods_import_file(path=path)
+    assert Entity.objects.get(external_id="e1").name == name
+    assert Person.objects.get(external_id="p1").name == name
+    stored = {s.statement_id: s.body for s in BodsStatement.objects.all()}
+    for statement in statements:
+        assert stored[statement["statementId"]] == statement
+
+
 def test_multiline_json_values_are_read(tmp_path):
     """JSON Lines files with a pretty-printed statement still import (the splitter takes over the rest)."""
     statements = [entity("e1"), person("p1"), relationship("r1", "p1", "e1", Decimal("33.3"))]

@@ -88,12 +88,12 @@ def test_large_files_use_a_reader_process_that_is_gone_afterwards(tmp_path, monk
     original = pipeline.ReaderProcess.__init__
 
     def spy(self, *args, **kwargs):
-        started.append(True)
+        started.append(kwargs.get("name"))
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(pipeline.ReaderProcess, "__init__", spy)
     summary = bods_import_file(path=path)
-    assert started and summary.statements_applied == 3
+    assert started == ["bods-import-reader"] and summary.statements_applied == 3
     assert not multiprocessing.active_children()
 
 

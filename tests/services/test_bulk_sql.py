@@ -13,10 +13,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from cases.models import CurrentDecision, Entity, Interest
+from cases.models import CurrentDecision, Entity, Interest, Person, Relationship
 from cases.selectors.screening_input import pg_int_array
-from cases.services.bulk_sql import TableWriter, select_pairs
-from tests.factories import EntityFactory
+from cases.services.bulk_sql import TableWriter, select_pairs, select_pairs_in_tables
+from tests.factories import EntityFactory, PersonFactory
 from tests.services.conftest import decide
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +37,16 @@ def test_select_pairs_finds_by_integer_and_by_text_keys_of_any_content():
     assert by_text == {e.external_id: e.pk for e in entities}
     by_id = select_pairs(Entity, "id", "external_id", [e.pk for e in entities] + [10**12])
     assert by_id == {e.pk: e.external_id for e in entities}
+
+
+def test_select_pairs_in_tables_finds_each_tables_own_rows_in_chunks():
+    odd = ["plain", "quote ' and \" and \\ backslash", "ünïcødé ✓", "shared"]
+    entities = [EntityFactory(external_id=external_id) for external_id in odd]
+    person = PersonFactory(external_id="shared")
+    wanted = [*odd, "missing"]
+    found = select_pairs_in_tables([Entity, Person, Relationship], "external_id", "id", wanted, chunk=2)
+    assert found == [{e.external_id: e.pk for e in entities}, {"shared": person.pk}, {}]
+    assert found[0] == select_pairs(Entity, "external_id", "id", wanted)
 
 
 def test_upsert_round_trips_ids_text_timestamps_and_dates_exactly():

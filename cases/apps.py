@@ -8,7 +8,7 @@ class CasesConfig(AppConfig):
     verbose_name = "Ownership screening"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects decisions_changed receivers)
+        from . import checks, receivers  # noqa: F401  (deploy checks; connects decisions_changed receivers)
         from .receivers_ownership import connect as connect_ownership_receivers
         from .roles import post_migrate_roles_sync
 

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import set_audit_environment
+
 PUBLICATION = {"publicationDate": "2026-01-15", "bodsVersion": "0.4", "publisher": {"name": "Import benchmark"}}
 SOURCE = {"type": ["officialRegister"], "description": "Synthetic benchmark data"}
 COUNTRIES = ["GB", "DE", "FR", "US", "JP", "NL", "CN", "HK", "KY", "VG", "CY", "RU", "TW", "SG"]
@@ -118,6 +120,7 @@ def _fresh_postgres(url: str) -> None:
 def setup_django(workdir: Path) -> str:
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmnop")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "compliance.settings")
+    set_audit_environment()
     url = os.environ.get("DATABASE_URL")
     if url and url.startswith(("postgres://", "postgresql://")):
         _fresh_postgres(url)

@@ -1,13 +1,16 @@
-"""The keyed audit chain: every row says which HMAC key keyed its hash.
+"""The keyed audit chain (every row says which HMAC key keyed its hash) and decision input snapshots.
 
 Existing rows become ``key_id='legacy'`` and keep verifying with the plain SHA-256 they were
 written with; the first keyed row chains onto the legacy head (its ``prev_hash``), so the chain
 stays one chain. On SQLite adding a column with a default rebuilds the table, which drops its
 triggers: the append-only triggers of 0004 are put back.
+
+``DecisionInput`` keeps each new decision's engine input (its upstream closure), for replay.
 """
 
 from importlib import import_module
 
+import django.db.models.deletion
 from django.db import migrations, models
 
 
@@ -34,4 +37,28 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(restore_sqlite_triggers, migrations.RunPython.noop),
+        migrations.CreateModel(
+            name="DecisionInput",
+            fields=[
+                (
+                    "decision",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="input",
+                        serialize=False,
+                        to="cases.decision",
+                    ),
+                ),
+                (
+                    "fingerprint",
+                    models.CharField(db_index=True, help_text="SHA-256 of the canonical snapshot.", max_length=64),
+                ),
+                (
+                    "snapshot",
+                    models.JSONField(help_text="Closure nodes and edges, as cases.ownership.snapshot writes them."),
+                ),
+            ],
+            options={"default_permissions": ("view",)},
+        ),
     ]

@@ -86,7 +86,7 @@ class Replay:
             "input_nodes": self.input_nodes,
             "input_edges": self.input_edges,
             "same_result": self.same_result,
-            "stored": _figures(self.decision.payload),
+            "stored": _stored_figures(self.decision),
             "replayed": _figures(self.replayed_payload) if self.replayed_payload else None,
             "differences": [{"field": d.field, "stored": d.stored, "replayed": d.replayed} for d in self.differences],
             "today_input_fingerprint": self.today_fingerprint or None,
@@ -142,6 +142,19 @@ def _today_fingerprint(decision: Decision) -> str:
     return snapshot_fingerprint(_snapshot(UpstreamIndex(data.graph), data, node))
 
 
+def _stored_figures(decision: Decision) -> dict:
+    """The decision's figures from its columns (every stored decision has them, whatever its payload holds)."""
+    return {
+        "outcome": decision.outcome,
+        "look_through.outcome": decision.look_through_outcome,
+        "look_through.low": decision.look_through_low,
+        "look_through.high": decision.look_through_high,
+        "control_chain.outcome": decision.control_chain_outcome,
+        "control_chain.low": decision.control_chain_low,
+        "control_chain.high": decision.control_chain_high,
+    }
+
+
 def _figures(payload: dict) -> dict:
     methods = payload["methods"]
     return {
@@ -156,10 +169,11 @@ def _figures(payload: dict) -> dict:
 
 def payload_differences(stored: dict, replayed: dict) -> list[Difference]:
     """Field-by-field differences that matter to a decision (not its screening date)."""
+    stored_figures = _figures(stored) if "methods" in stored else {}
     differences = [
-        Difference(name, value, replayed_value)
-        for (name, value), replayed_value in zip(_figures(stored).items(), _figures(replayed).values(), strict=True)
-        if value != replayed_value
+        Difference(name, stored_figures.get(name), value)
+        for name, value in _figures(replayed).items()
+        if stored_figures.get(name) != value
     ]
     if stored.get("reasons", []) != replayed.get("reasons", []):
         differences.append(Difference("reasons", stored.get("reasons", []), replayed.get("reasons", [])))

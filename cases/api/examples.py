@@ -290,6 +290,15 @@ EXEMPTION_OUT = OpenApiExample(
     response_only=True,
 )
 
+_REPLAY_FIGURES = {
+    "outcome": "allow",
+    "look_through.outcome": "allow",
+    "look_through.low": 12.0,
+    "look_through.high": 12.0,
+    "control_chain.outcome": "allow",
+    "control_chain.low": 20.0,
+    "control_chain.high": 20.0,
+}
 REPLAY_OUT = OpenApiExample(
     "Same figures, data unchanged",
     value={
@@ -305,24 +314,8 @@ REPLAY_OUT = OpenApiExample(
         "input_nodes": 4,
         "input_edges": 3,
         "same_result": True,
-        "stored": {
-            "outcome": "allow",
-            "look_through.outcome": "allow",
-            "look_through.low": 12.0,
-            "look_through.high": 12.0,
-            "control_chain.outcome": "allow",
-            "control_chain.low": 20.0,
-            "control_chain.high": 20.0,
-        },
-        "replayed": {
-            "outcome": "allow",
-            "look_through.outcome": "allow",
-            "look_through.low": 12.0,
-            "look_through.high": 12.0,
-            "control_chain.outcome": "allow",
-            "control_chain.low": 20.0,
-            "control_chain.high": 20.0,
-        },
+        "stored": _REPLAY_FIGURES,
+        "replayed": _REPLAY_FIGURES,
         "differences": [],
         "today_input_fingerprint": "59a166d76ca46f1273adb69d68ce4cd670ae4eb69b26d735f915ede987297450",
         "input_fingerprint_match": True,

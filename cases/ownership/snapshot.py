@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import breadth_first_order
+from scipy.sparse.csgraph import connected_components
 
 from .graph import Graph
 
@@ -26,21 +26,55 @@ FORMAT = "engine-input/1"
 INT32_MIN, INT32_MAX = np.iinfo(np.int32).min, np.iinfo(np.int32).max
 
 
-class UpstreamIndex:
-    """Answers "which nodes and edges does this node's figure depend on" for many nodes of one graph."""
+MAX_INPUT_NODES = 5000  # a larger closure is not kept (replay says so): bounded cost per stored decision
 
-    def __init__(self, graph: Graph) -> None:
+
+class ClosureTooLarge(Exception):
+    """The node's upstream closure has more than ``MAX_INPUT_NODES`` nodes."""
+
+
+class UpstreamIndex:
+    """Answers "which nodes and edges does this node's figure depend on" for many nodes of one graph.
+
+    The walk is a plain breadth-first search over the reversed adjacency's CSR arrays, so each closure
+    costs its own size (scipy's ``breadth_first_order`` allocates per call arrays the size of the whole
+    graph: quadratic over a portfolio). A node in a strongly connected component larger than the cap is
+    refused at once (every member's closure contains the whole component).
+    """
+
+    def __init__(self, graph: Graph, max_nodes: int = MAX_INPUT_NODES) -> None:
         n = graph.node_class.size
         e = graph.owner.size
         self.graph = graph
+        self.max_nodes = max_nodes
         # subject -> owner: walking it from a node reaches every direct and indirect owner.
-        self._reverse = csr_matrix((np.ones(e, dtype=np.int8), (graph.subject, graph.owner)), shape=(n, n))
+        reverse = csr_matrix((np.ones(e, dtype=np.int8), (graph.subject, graph.owner)), shape=(n, n))
+        self._indptr = reverse.indptr.tolist()
+        self._indices = reverse.indices
+        _, component = connected_components(reverse, directed=True, connection="strong")
+        self._component = component
+        self._component_size = np.bincount(component)
         self._edges_by_subject = np.argsort(graph.subject, kind="stable")
         self._subject_start = np.searchsorted(graph.subject[self._edges_by_subject], np.arange(n + 1))
 
     def closure(self, node: int) -> tuple[np.ndarray, np.ndarray]:
-        """(nodes, edges) of ``node``'s upstream closure, both sorted."""
-        nodes = np.sort(breadth_first_order(self._reverse, node, directed=True, return_predecessors=False))
+        """(nodes, edges) of ``node``'s upstream closure, both sorted; ``ClosureTooLarge`` past the cap."""
+        if self._component_size[self._component[node]] > self.max_nodes:
+            raise ClosureTooLarge(node)
+        indptr, indices = self._indptr, self._indices
+        seen = {node}
+        frontier = [node]
+        while frontier:
+            reached = []
+            for v in frontier:
+                for w in indices[indptr[v] : indptr[v + 1]].tolist():
+                    if w not in seen:
+                        seen.add(w)
+                        reached.append(w)
+            if len(seen) > self.max_nodes:
+                raise ClosureTooLarge(node)
+            frontier = reached
+        nodes = np.fromiter(sorted(seen), dtype=np.int64, count=len(seen))
         starts = self._subject_start[nodes]
         counts = self._subject_start[nodes + 1] - starts
         total = int(counts.sum())
@@ -52,31 +86,44 @@ class UpstreamIndex:
 def snapshot_of(
     index: UpstreamIndex, node: int, *, labels: list[str], names: list[str], root_reasons: dict[int, list[str]]
 ) -> dict:
-    """The canonical input of ``node``'s decision: closure nodes (label, class, name, root reasons) and edges."""
+    """The canonical input of ``node``'s decision: the closure's nodes and edges, column by column.
+
+    Nodes are ordered by label and edges by (owner, subject, shares), both with numpy sorts, and every
+    column is one ``tolist()``: a portfolio run keeps thousands of these, so no per-edge Python work.
+    """
     graph = index.graph
     nodes, edges = index.closure(node)
-    classes = graph.node_class[nodes].tolist()
-    node_rows = [
-        [labels[i], cls, names[i], root_reasons.get(i, [])] for i, cls in zip(nodes.tolist(), classes, strict=True)
-    ]
-    columns = (
-        graph.owner[edges].tolist(),
-        graph.subject[edges].tolist(),
-        graph.share_low[edges].tolist(),
-        graph.share_high[edges].tolist(),
-        graph.low_open[edges].tolist(),
-        graph.high_open[edges].tolist(),
-        graph.has_share[edges].tolist(),
-        graph.control[edges].tolist(),
-        graph.indicator[edges].tolist(),
-    )
-    edge_rows = [
-        [labels[owner], labels[subject], low, high, low_open, high_open, has_share, control, indicator]
-        for owner, subject, low, high, low_open, high_open, has_share, control, indicator in zip(*columns, strict=True)
-    ]
-    node_rows.sort(key=lambda row: row[0])
-    edge_rows.sort(key=lambda row: (row[0], row[1], row[2], row[3]))
-    return {"format": FORMAT, "target": labels[node], "nodes": node_rows, "edges": edge_rows}
+    node_labels = np.array([labels[i] for i in nodes.tolist()], dtype=object)
+    by_label = np.argsort(node_labels, kind="stable")
+    nodes = nodes[by_label]
+    position = np.empty(graph.node_class.size, dtype=np.int64)
+    position[nodes] = np.arange(nodes.size)
+    owner, subject = position[graph.owner[edges]], position[graph.subject[edges]]
+    low, high = graph.share_low[edges], graph.share_high[edges]
+    order = np.lexsort((high[:, 1], high[:, 0], low[:, 1], low[:, 0], subject, owner))
+    edges = edges[order]
+    node_list = nodes.tolist()
+    return {
+        "format": FORMAT,
+        "target": labels[node],
+        "nodes": {
+            "label": node_labels[by_label].tolist(),
+            "class": graph.node_class[nodes].tolist(),
+            "name": [names[i] for i in node_list],
+            "reasons": {str(k): root_reasons[i] for k, i in enumerate(node_list) if i in root_reasons},
+        },
+        "edges": {
+            "owner": owner[order].tolist(),
+            "subject": subject[order].tolist(),
+            "share_low": graph.share_low[edges].tolist(),
+            "share_high": graph.share_high[edges].tolist(),
+            "low_open": graph.low_open[edges].tolist(),
+            "high_open": graph.high_open[edges].tolist(),
+            "has_share": graph.has_share[edges].tolist(),
+            "control": graph.control[edges].tolist(),
+            "indicator": graph.indicator[edges].tolist(),
+        },
+    }
 
 
 def snapshot_fingerprint(snapshot: dict) -> str:
@@ -97,33 +144,32 @@ def graph_from_snapshot(snapshot: dict) -> RebuiltInput:
     """The engine graph a snapshot describes (edges already filtered to the screening date: always in force)."""
     if snapshot.get("format") != FORMAT:
         raise ValueError(f"unknown input snapshot format {snapshot.get('format')!r}")
-    labels = [row[0] for row in snapshot["nodes"]]
-    position = {label: i for i, label in enumerate(labels)}
-    edges = snapshot["edges"]
-    e = len(edges)
+    nodes, edges = snapshot["nodes"], snapshot["edges"]
+    labels = list(nodes["label"])
+    e = len(edges["owner"])
 
-    def column(index: int, dtype, shape=()) -> np.ndarray:
-        return np.array([row[index] for row in edges], dtype=dtype).reshape((e, *shape))
+    def column(name: str, dtype, shape=()) -> np.ndarray:
+        return np.array(edges[name], dtype=dtype).reshape((e, *shape))
 
     graph = Graph(
-        node_class=np.array([row[1] for row in snapshot["nodes"]], dtype=np.int8),
-        owner=np.array([position[row[0]] for row in edges], dtype=np.int32),
-        subject=np.array([position[row[1]] for row in edges], dtype=np.int32),
-        share_low=column(2, np.float64, (2,)),
-        share_high=column(3, np.float64, (2,)),
-        low_open=column(4, bool, (2,)),
-        high_open=column(5, bool, (2,)),
-        has_share=column(6, bool, (2,)),
-        control=column(7, bool),
-        indicator=column(8, bool),
+        node_class=np.array(nodes["class"], dtype=np.int8),
+        owner=column("owner", np.int32),
+        subject=column("subject", np.int32),
+        share_low=column("share_low", np.float64, (2,)),
+        share_high=column("share_high", np.float64, (2,)),
+        low_open=column("low_open", bool, (2,)),
+        high_open=column("high_open", bool, (2,)),
+        has_share=column("has_share", bool, (2,)),
+        control=column("control", bool),
+        indicator=column("indicator", bool),
         start_day=np.full(e, INT32_MIN, dtype=np.int32),
         end_day=np.full(e, INT32_MAX, dtype=np.int32),
         node_labels=labels,
     )
     return RebuiltInput(
         graph=graph,
-        target=position[snapshot["target"]],
+        target=labels.index(snapshot["target"]),
         labels=labels,
-        names=[row[2] for row in snapshot["nodes"]],
-        root_reasons={i: list(row[3]) for i, row in enumerate(snapshot["nodes"]) if row[3]},
+        names=list(nodes["name"]),
+        root_reasons={int(k): list(v) for k, v in nodes["reasons"].items()},
     )

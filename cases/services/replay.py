@@ -20,7 +20,14 @@ import numpy as np
 
 from cases.models import Decision, DecisionInput
 from cases.ownership import screen
-from cases.ownership.snapshot import UpstreamIndex, graph_from_snapshot, snapshot_fingerprint, snapshot_of
+from cases.ownership.snapshot import (
+    MAX_INPUT_NODES,
+    ClosureTooLarge,
+    UpstreamIndex,
+    graph_from_snapshot,
+    snapshot_fingerprint,
+    snapshot_of,
+)
 from cases.selectors.screening_input import PolicyView, ScreeningInput, load_screening_input
 from cases.services.bulk_sql import TableWriter
 
@@ -32,7 +39,10 @@ def record_decision_inputs(*, data: ScreeningInput, nodes: list[int], decision_i
     index = _index_of(data)
     rows = []
     for node, decision_id in zip(nodes, decision_ids, strict=True):
-        snapshot = _snapshot(index, data, node)
+        try:
+            snapshot = _snapshot(index, data, node)
+        except ClosureTooLarge:
+            continue  # replay reports that no input was kept
         rows.append({"decision_id": decision_id, "fingerprint": snapshot_fingerprint(snapshot), "snapshot": snapshot})
     TableWriter(DecisionInput).insert(["decision_id", "fingerprint", "snapshot"], rows)
 
@@ -103,7 +113,10 @@ def decision_replay(*, decision: Decision) -> Replay:
         return Replay(
             decision,
             available=False,
-            message="No input was kept for this decision (stored before input snapshots, migration 0008).",
+            message=(
+                "No input was kept for this decision: stored before input snapshots (migration 0008), or its "
+                f"upstream closure had more than {MAX_INPUT_NODES} parties."
+            ),
         )
     snapshot = stored.snapshot
     replay = Replay(decision, available=True, stored_fingerprint=stored.fingerprint)
@@ -139,7 +152,10 @@ def _today_fingerprint(decision: Decision) -> str:
     node = data.node_by_entity_pk.get(decision.entity_id)
     if node is None:
         return ""
-    return snapshot_fingerprint(_snapshot(UpstreamIndex(data.graph), data, node))
+    try:
+        return snapshot_fingerprint(_snapshot(UpstreamIndex(data.graph), data, node))
+    except ClosureTooLarge:
+        return ""
 
 
 def _stored_figures(decision: Decision) -> dict:

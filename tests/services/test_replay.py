@@ -30,9 +30,9 @@ def test_every_new_decision_keeps_its_upstream_closure_as_input():
     subject, decision = chain()
     snapshot = DecisionInput.objects.get(decision=decision).snapshot
     assert snapshot["target"] == "S"
-    labels = {row[0] for row in snapshot["nodes"]}
+    labels = set(snapshot["nodes"]["label"])
     assert {"S", "A", "CNH"} <= labels and not labels & {"UNREL", "OTHER"}  # the closure only
-    assert len(snapshot["edges"]) == 3
+    assert len(snapshot["edges"]["owner"]) == 3
 
 
 def test_replay_gives_the_same_figures_and_input_today():
@@ -62,9 +62,9 @@ def test_an_altered_input_is_detected_and_the_diff_shown():
     _, decision = chain()
     stored = DecisionInput.objects.get(decision=decision)
     snapshot = stored.snapshot
-    for edge in snapshot["edges"]:
-        if edge[0] == "CNH":
-            edge[2], edge[3] = [0.1, 0.1], [0.1, 0.1]  # 10 % instead of 60 %
+    cn = snapshot["nodes"]["label"].index("CNH")
+    edge = snapshot["edges"]["owner"].index(cn)
+    snapshot["edges"]["share_low"][edge] = snapshot["edges"]["share_high"][edge] = [0.1, 0.1]  # 10 % for 60 %
     DecisionInput.objects.filter(pk=stored.pk).update(snapshot=snapshot)
     replay = decision_replay(decision=decision)
     assert not replay.snapshot_intact and "altered" in replay.message

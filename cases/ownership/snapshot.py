@@ -12,6 +12,7 @@ per graph, and the closure's edges are gathered from a subject-sorted edge index
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from dataclasses import dataclass
 
@@ -23,6 +24,10 @@ from scipy.sparse.csgraph import connected_components
 from .graph import Graph
 
 FORMAT = "engine-input/1"
+EDGE_COLUMNS = [
+    "owner", "subject", "share_low", "share_low_votes", "share_high", "share_high_votes", "low_open",
+    "low_open_votes", "high_open", "high_open_votes", "has_share", "has_share_votes", "control", "indicator",
+]  # fmt: skip
 INT32_MIN, INT32_MAX = np.iinfo(np.int32).min, np.iinfo(np.int32).max
 
 
@@ -101,27 +106,36 @@ def snapshot_of(
     owner, subject = position[graph.owner[edges]], position[graph.subject[edges]]
     low, high = graph.share_low[edges], graph.share_high[edges]
     order = np.lexsort((high[:, 1], high[:, 0], low[:, 1], low[:, 0], subject, owner))
-    edges = edges[order]
     node_list = nodes.tolist()
+    edges = edges[order]
+    table = np.column_stack(
+        [
+            owner[order],
+            subject[order],
+            graph.share_low[edges],
+            graph.share_high[edges],
+            graph.low_open[edges],
+            graph.high_open[edges],
+            graph.has_share[edges],
+            graph.control[edges],
+            graph.indicator[edges],
+        ]
+    ).astype("<f8")
     return {
         "format": FORMAT,
         "target": labels[node],
         "nodes": {
             "label": node_labels[by_label].tolist(),
-            "class": graph.node_class[nodes].tolist(),
+            "class": base64.b64encode(graph.node_class[nodes].astype("<i1").tobytes()).decode("ascii"),
             "name": [names[i] for i in node_list],
             "reasons": {str(k): root_reasons[i] for k, i in enumerate(node_list) if i in root_reasons},
         },
+        # One little-endian float64 row per edge (EDGE_COLUMNS), base64: one copy instead of a Python
+        # object per figure (a portfolio run keeps thousands of these).
         "edges": {
-            "owner": owner[order].tolist(),
-            "subject": subject[order].tolist(),
-            "share_low": graph.share_low[edges].tolist(),
-            "share_high": graph.share_high[edges].tolist(),
-            "low_open": graph.low_open[edges].tolist(),
-            "high_open": graph.high_open[edges].tolist(),
-            "has_share": graph.has_share[edges].tolist(),
-            "control": graph.control[edges].tolist(),
-            "indicator": graph.indicator[edges].tolist(),
+            "count": int(edges.size),
+            "columns": EDGE_COLUMNS,
+            "table": base64.b64encode(table.tobytes()).decode(),
         },
     }
 
@@ -146,22 +160,23 @@ def graph_from_snapshot(snapshot: dict) -> RebuiltInput:
         raise ValueError(f"unknown input snapshot format {snapshot.get('format')!r}")
     nodes, edges = snapshot["nodes"], snapshot["edges"]
     labels = list(nodes["label"])
-    e = len(edges["owner"])
+    e = edges["count"]
+    table = np.frombuffer(base64.b64decode(edges["table"]), dtype="<f8").reshape(e, len(EDGE_COLUMNS))
 
-    def column(name: str, dtype, shape=()) -> np.ndarray:
-        return np.array(edges[name], dtype=dtype).reshape((e, *shape))
+    def pair(start: int, dtype) -> np.ndarray:
+        return table[:, start : start + 2].astype(dtype)
 
     graph = Graph(
-        node_class=np.array(nodes["class"], dtype=np.int8),
-        owner=column("owner", np.int32),
-        subject=column("subject", np.int32),
-        share_low=column("share_low", np.float64, (2,)),
-        share_high=column("share_high", np.float64, (2,)),
-        low_open=column("low_open", bool, (2,)),
-        high_open=column("high_open", bool, (2,)),
-        has_share=column("has_share", bool, (2,)),
-        control=column("control", bool),
-        indicator=column("indicator", bool),
+        node_class=np.frombuffer(base64.b64decode(nodes["class"]), dtype="<i1").astype(np.int8),
+        owner=table[:, 0].astype(np.int32),
+        subject=table[:, 1].astype(np.int32),
+        share_low=pair(2, np.float64),
+        share_high=pair(4, np.float64),
+        low_open=pair(6, bool),
+        high_open=pair(8, bool),
+        has_share=pair(10, bool),
+        control=table[:, 12].astype(bool),
+        indicator=table[:, 13].astype(bool),
         start_day=np.full(e, INT32_MIN, dtype=np.int32),
         end_day=np.full(e, INT32_MAX, dtype=np.int32),
         node_labels=labels,

@@ -1,7 +1,9 @@
 """Point-in-time replay of stored decisions (issue 13, item 2)."""
 
+import base64
 import datetime
 
+import numpy as np
 import pytest
 from django.db import connection
 
@@ -32,7 +34,7 @@ def test_every_new_decision_keeps_its_upstream_closure_as_input():
     assert snapshot["target"] == "S"
     labels = set(snapshot["nodes"]["label"])
     assert {"S", "A", "CNH"} <= labels and not labels & {"UNREL", "OTHER"}  # the closure only
-    assert len(snapshot["edges"]["owner"]) == 3
+    assert snapshot["edges"]["count"] == 3
 
 
 def test_replay_gives_the_same_figures_and_input_today():
@@ -62,9 +64,10 @@ def test_an_altered_input_is_detected_and_the_diff_shown():
     _, decision = chain()
     stored = DecisionInput.objects.get(decision=decision)
     snapshot = stored.snapshot
-    cn = snapshot["nodes"]["label"].index("CNH")
-    edge = snapshot["edges"]["owner"].index(cn)
-    snapshot["edges"]["share_low"][edge] = snapshot["edges"]["share_high"][edge] = [0.1, 0.1]  # 10 % for 60 %
+    table = np.frombuffer(base64.b64decode(snapshot["edges"]["table"]), dtype="<f8").reshape(3, -1).copy()
+    cn_edge = table[:, 0] == snapshot["nodes"]["label"].index("CNH")
+    table[cn_edge, 2:6] = 0.1  # 10 % instead of 60 %
+    snapshot["edges"]["table"] = base64.b64encode(table.tobytes()).decode()
     DecisionInput.objects.filter(pk=stored.pk).update(snapshot=snapshot)
     replay = decision_replay(decision=decision)
     assert not replay.snapshot_intact and "altered" in replay.message

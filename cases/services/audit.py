@@ -119,7 +119,7 @@ def _keyed_hash(key: bytes, content: dict) -> str:
         canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+    return hmac.digest(key, canonical, "sha256").hex()
 
 
 def _target_parts(target) -> tuple[str, str, str]:
@@ -336,9 +336,15 @@ def _checkpoint_ahead(checkpoints, last_seq: int) -> AuditBreak | None:
 
 
 _CHAIN_COLUMNS = (
-    "id, seq, occurred_at, actor_id, actor_label, action, target_type, target_id, target_label, "
+    "id, seq, {occurred_at}, actor_id, actor_label, action, target_type, target_id, target_label, "
     "before, after, reason, prev_hash, hash, key_id"
 )
+# ``occurred_at`` as the canonical text (``_timestamp``) straight from the database: converting a
+# million datetimes in Python (parse, time zone, strftime) cost more than hashing the rows.
+_TIMESTAMP_SQL = {
+    "sqlite": "CAST(occurred_at AS TEXT)",  # naive UTC 'YYYY-MM-DD HH:MM:SS[.ffffff]', see _db_timestamp
+    "postgresql": """to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+}
 
 
 def chain_rows(*, after_seq: int = 0, chunk_size: int = 5000):
@@ -349,7 +355,8 @@ def chain_rows(*, after_seq: int = 0, chunk_size: int = 5000):
     """
     from django.db import connection
 
-    sql = f"SELECT {_CHAIN_COLUMNS} FROM {AuditEvent._meta.db_table} WHERE seq > %s ORDER BY seq"  # noqa: S608
+    columns = _CHAIN_COLUMNS.format(occurred_at=_TIMESTAMP_SQL.get(connection.vendor, "occurred_at"))
+    sql = f"SELECT {columns} FROM {AuditEvent._meta.db_table} WHERE seq > %s ORDER BY seq"  # noqa: S608
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(sql, [after_seq])
         while rows := cursor.fetchmany(chunk_size):
@@ -432,8 +439,11 @@ def _row_problem(row, expected_seq, expected_prev, keys, legacy_limit, keyed_see
 
 
 def _db_timestamp(value) -> str:
-    """``_timestamp`` of a raw column value: SQLite returns naive UTC text, PostgreSQL an aware datetime."""
+    """``_timestamp`` of a raw ``occurred_at`` (``_TIMESTAMP_SQL``): canonical text, SQLite's naive UTC text,
+    or a datetime (another database)."""
     if isinstance(value, str):
+        if value[-1] == "Z":
+            return value
         text = value.replace(" ", "T")
         return (text if "." in text else text + ".000000") + "Z"
     return _timestamp(value)

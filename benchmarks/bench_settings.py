@@ -6,8 +6,11 @@ benchmark cannot reach, so it measures throughput rather than the limit.
 
 import os
 
+from benchmarks import set_audit_environment
+
 os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmnop")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+set_audit_environment()
 
 from compliance.settings import *  # noqa: E402,F403
 

@@ -19,8 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import set_audit_environment
+
 # Statements per second of a full import (validation included); issue 12 raised PostgreSQL's from 20 000.
 IMPORT_TARGETS = {"sqlite": 20_000, "postgres": 25_000}
+
 PUBLICATION = {"publicationDate": "2026-01-15", "bodsVersion": "0.4", "publisher": {"name": "Import benchmark"}}
 SOURCE = {"type": ["officialRegister"], "description": "Synthetic benchmark data"}
 COUNTRIES = ["GB", "DE", "FR", "US", "JP", "NL", "CN", "HK", "KY", "VG", "CY", "RU", "TW", "SG"]
@@ -120,6 +123,7 @@ def _fresh_postgres(url: str) -> None:
 def setup_django(workdir: Path) -> str:
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmnop")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "compliance.settings")
+    set_audit_environment()
     url = os.environ.get("DATABASE_URL")
     if url and url.startswith(("postgres://", "postgresql://")):
         _fresh_postgres(url)

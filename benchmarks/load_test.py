@@ -35,6 +35,8 @@ import time
 import uuid
 from pathlib import Path
 
+from benchmarks import set_audit_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/load_test"
 MIX = (("decision_read", 0.70), ("screening_request", 0.15), ("stake_edit", 0.15))
@@ -254,6 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     url = os.environ.get("LOAD_TEST_DATABASE_URL", DEFAULT_URL)
+    set_audit_environment()
     env = {
         **os.environ,
         "DATABASE_URL": url,

@@ -33,12 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import set_audit_environment
+
 AS_OF = datetime.date(2024, 10, 4)  # benchmarks.synthetic.TODAY
 
 
 def _django(url: str) -> None:
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmnop")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "compliance.settings")
+    set_audit_environment()
     os.environ["DATABASE_URL"] = url
     import django
 

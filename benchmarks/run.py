@@ -117,6 +117,23 @@ def standard_set(postgres: str | None) -> list[Benchmark]:
                 database_url=f"{server}/bench_screen" if server else None,
             )
         )
+    runs.append(
+        Benchmark(
+            "audit chain (sqlite)",
+            "benchmarks.audit_bench",
+            ["--events", "1000000", "--entities", "20000"],
+            ["--events", "3000", "--entities", "300"],
+            [
+                Target("verify 1 M audit events ≤ 10 s", lambda r: r["verify_seconds"], "s", lambda v: v <= 10),
+                Target(
+                    "checkpointing adds ≤ 5 % to screen --all",
+                    lambda r: round(100 * r["checkpoint_over_screen_all"], 2),
+                    "%",
+                    lambda v: v <= 5,
+                ),
+            ],
+        )
+    )
     if postgres:
         runs.append(
             Benchmark(

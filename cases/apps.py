@@ -8,7 +8,7 @@ class CasesConfig(AppConfig):
     verbose_name = "Ownership screening"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401  (each task module registers its job with cases.services.queue)
+        from . import checks, tasks  # noqa: F401  (deploy checks; each task module registers its job with cases.services.queue)
         from .receivers_ownership import connect as connect_ownership_receivers
         from .roles import post_migrate_roles_sync
 

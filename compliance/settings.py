@@ -181,6 +181,22 @@ SPECTACULAR_SETTINGS = {
 }
 # API tokens: secrets are stored as HMAC-SHA256(API_TOKEN_PEPPER, secret); rotating it invalidates every token.
 API_TOKEN_PEPPER = env("API_TOKEN_PEPPER", default=SECRET_KEY)
+# The audit chain (docs/security.md T14). Rows are HMAC-SHA256-keyed with AUDIT_HMAC_KEYS
+# ("keyid:secret,keyid:secret", secrets of 32+ random characters); new rows use AUDIT_HMAC_KEY_ID
+# (default: the last listed), old rows verify with the key id they store, so rotation is "append a
+# key, switch the id". The chain head is anchored outside the database by Ed25519-signed checkpoint
+# files in AUDIT_CHECKPOINT_DIR (write-once; mount it where the database's operators cannot write),
+# signed with AUDIT_SIGNING_KEY_FILE (PEM private key, `manage.py audit_keygen`) and verified with
+# AUDIT_VERIFY_KEY_FILES (PEM public keys; default: the signing key's own). With DEBUG and nothing
+# set, a development key is derived from SECRET_KEY and a signing key is generated under var/.
+AUDIT_HMAC_KEYS = env("AUDIT_HMAC_KEYS", default="")
+AUDIT_HMAC_KEY_ID = env("AUDIT_HMAC_KEY_ID", default="")
+AUDIT_CHECKPOINT_DIR = env("AUDIT_CHECKPOINT_DIR", default=str(BASE_DIR / "var" / "audit-checkpoints") if DEBUG else "")
+AUDIT_SIGNING_KEY_FILE = env(
+    "AUDIT_SIGNING_KEY_FILE", default=str(BASE_DIR / "var" / "audit-signing-key.pem") if DEBUG else ""
+)
+AUDIT_VERIFY_KEY_FILES = env.list("AUDIT_VERIFY_KEY_FILES", default=[])
+AUDIT_CHECKPOINT_MINUTES = env.int("AUDIT_CHECKPOINT_MINUTES", default=10)
 # How long an Idempotency-Key is remembered (a retry after that is a new request); purged hourly.
 IDEMPOTENCY_KEY_TTL = datetime.timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))
 # Webhook outbox (cases/services/webhooks.py): exponential backoff base × 2^(n−1), capped; give up after N.

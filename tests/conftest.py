@@ -7,6 +7,8 @@ all use serialized rollback restores that data before each one, whatever ran
 before it.
 """
 
+import uuid
+
 import pytest
 
 
@@ -18,3 +20,10 @@ def pytest_collection_modifyitems(items):
         if not marker.kwargs.get("serialized_rollback"):
             serialized = pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True)
             item.add_marker(serialized, append=False)
+
+
+@pytest.fixture(autouse=True)
+def _audit_checkpoint_dir(settings, tmp_path_factory):
+    """Each test its own (not yet created) checkpoint directory: files outlive the test's database rollback,
+    so a checkpoint left by one test would look like a rollback to the next."""
+    settings.AUDIT_CHECKPOINT_DIR = str(tmp_path_factory.getbasetemp() / "audit-checkpoints" / uuid.uuid4().hex)

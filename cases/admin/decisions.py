@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
+from cases.evidence_pdf import evidence_pdf_response
 from cases.models import BodsStatement, Decision, ImportRun
+from cases.services.replay import decision_replay
 
 from .site import ADMIN_MEDIA_CSS, ReadOnlyAdmin, decision_context, interval, outcome_badge
 
@@ -83,6 +88,53 @@ class DecisionAdmin(ReadOnlyAdmin):
         if obj is not None:
             extra_context["screening"] = decision_context(obj)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<int:object_id>/replay/",
+                self.admin_site.admin_view(self.replay_view),
+                name="{}_{}_replay".format(*info),
+            ),
+            path(
+                "<int:object_id>/report.pdf",
+                self.admin_site.admin_view(self.report_view),
+                name="{}_{}_report".format(*info),
+            ),
+        ] + super().get_urls()
+
+    def _viewable(self, request, object_id) -> Decision:
+        decision = get_object_or_404(Decision.objects.select_related("entity", "policy"), pk=object_id)
+        if not self.has_view_permission(request, decision):
+            raise PermissionDenied
+        return decision
+
+    def replay_view(self, request, object_id):
+        """One page answering "why was this customer allowed then": the decision, replayed on its own input."""
+        decision = self._viewable(request, object_id)
+        replay = decision_replay(decision=decision)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Replay of decision #{decision.pk} ({decision.entity.external_id}, {decision.as_of})",
+            "original": decision,
+            "screening": decision_context(decision),
+            "replay": replay,
+            "figures": _figure_rows(replay),
+        }
+        return TemplateResponse(request, "admin/cases/decision/replay.html", context)
+
+    def report_view(self, request, object_id):
+        decision = self._viewable(request, object_id)
+        return evidence_pdf_response(decision)
+
+
+def _figure_rows(replay) -> list[tuple[str, object, object, bool]]:
+    """(field, stored, replayed, same) for the replay page's table."""
+    stored = replay.as_json()["stored"]
+    replayed = replay.as_json()["replayed"] or {}
+    return [(name, value, replayed.get(name, "–"), replayed.get(name) == value) for name, value in stored.items()]
 
 
 @admin.register(ImportRun)

@@ -289,3 +289,37 @@ EXEMPTION_OUT = OpenApiExample(
     },
     response_only=True,
 )
+
+_REPLAY_FIGURES = {
+    "outcome": "allow",
+    "look_through.outcome": "allow",
+    "look_through.low": 12.0,
+    "look_through.high": 12.0,
+    "control_chain.outcome": "allow",
+    "control_chain.low": 20.0,
+    "control_chain.high": 20.0,
+}
+REPLAY_OUT = OpenApiExample(
+    "Same figures, data unchanged",
+    value={
+        "decision": 812,
+        "entity": "GB-COH-01234567",
+        "as_of": "2026-03-03",
+        "computed_at": "2026-03-03T06:00:12.118000+00:00",
+        "policy_version": 3,
+        "available": True,
+        "message": "",
+        "input_fingerprint": "59a166d76ca46f1273adb69d68ce4cd670ae4eb69b26d735f915ede987297450",
+        "snapshot_intact": True,
+        "input_nodes": 4,
+        "input_edges": 3,
+        "same_result": True,
+        "stored": _REPLAY_FIGURES,
+        "replayed": _REPLAY_FIGURES,
+        "differences": [],
+        "today_input_fingerprint": "59a166d76ca46f1273adb69d68ce4cd670ae4eb69b26d735f915ede987297450",
+        "input_fingerprint_match": True,
+    },
+    response_only=True,
+)
+REPORT_OUT = OpenApiExample("A PDF document", value="%PDF-1.4 …", media_type="application/pdf", response_only=True)

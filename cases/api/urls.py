@@ -20,7 +20,16 @@ router.register("cases", views.CaseViewSet, basename="case")
 router.register("overrides", views.OverrideViewSet, basename="override")
 router.register("exemptions", views.ExemptionViewSet, basename="exemption")
 
+# One stored decision by its numeric id (the router's decisions/{external_id}/ is the effective decision).
+stored_decision = [
+    path("decisions/<int:pk>/replay/", views.DecisionRecordViewSet.as_view({"get": "replay"}), name="decision-replay"),
+    path(
+        "decisions/<int:pk>/report.pdf", views.DecisionRecordViewSet.as_view({"get": "report"}), name="decision-report"
+    ),
+]
+
 urlpatterns = [
+    path("v1/", include(stored_decision)),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -15,7 +15,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from cases.models import ApiToken, Case, EffectiveDecision, Entity, Exemption, Override, Person, Relationship
+from cases.evidence_pdf import evidence_pdf_response
+from cases.models import ApiToken, Case, Decision, EffectiveDecision, Entity, Exemption, Override, Person, Relationship
 from cases.selectors.feed import event_body, feed_page
 from cases.services import cases as case_services
 from cases.services import exemptions as exemption_services
@@ -25,6 +26,7 @@ from cases.services.feed import decision_body, effective_body_for
 from cases.services.idempotency import idempotency_run
 from cases.services.persons import person_create, person_update
 from cases.services.relationships import relationship_close, relationship_create, relationship_update
+from cases.services.replay import decision_replay
 from cases.services.screening_requests import screening_request_submit
 
 from . import examples as ex
@@ -640,3 +642,42 @@ class ExemptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseVie
             exemption=self.get_object(), actor=request.user, **self.input(s.ApprovalSerializer)
         )
         return Response(s.ExemptionSerializer(exemption).data)
+
+
+# -- stored decisions: replay and evidence report -----------------------------------------------
+
+
+class DecisionRecordViewSet(BaseViewSet):
+    """One stored decision by its id (``Decision``, immutable evidence): replayed, or as a PDF report.
+
+    ``/decisions/{external_id}/`` is the entity's effective decision; these routes take the numeric id
+    of one stored decision (``decision_id`` in decisions, feed events and webhooks).
+    """
+
+    queryset = Decision.objects.select_related("entity", "policy")
+    lookup_value_regex = "[0-9]+"
+    view_permission = "cases.view_decision"
+
+    @extend_schema(
+        summary="Replay a stored decision",
+        description=(
+            "Re-runs today's engine on the graph the decision saw (its input snapshot) under its policy version: "
+            "`same_result` and `differences`; and whether today's records for its as-of date give the same input "
+            "(`input_fingerprint_match`). Read-only."
+        ),
+        responses={200: OpenApiResponse(response=OpenApiTypes.OBJECT, description="The replay"), **READ_ERRORS},
+        examples=[ex.REPLAY_OUT],
+    )
+    def replay(self, request, pk=None):
+        return Response(decision_replay(decision=self.get_object()).as_json())
+
+    @extend_schema(
+        summary="Decision evidence report (PDF)",
+        responses={
+            (200, "application/pdf"): OpenApiResponse(response=OpenApiTypes.BINARY, description="The PDF report"),
+            **READ_ERRORS,
+        },
+        examples=[ex.REPORT_OUT],
+    )
+    def report(self, request, pk=None):
+        return evidence_pdf_response(self.get_object())

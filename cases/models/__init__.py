@@ -14,7 +14,7 @@ from .choices import (
     ScreeningMethod,
     UnspecifiedReason,
 )
-from .decisions import CurrentDecision, Decision
+from .decisions import CurrentDecision, Decision, DecisionInput
 from .imports import BodsStatement, ImportRun
 from .jurisdictions import Jurisdiction, country_of
 from .ownership import Interest, Relationship
@@ -31,6 +31,7 @@ __all__ = [
     "CurrentDecision",
     "Customer",
     "Decision",
+    "DecisionInput",
     "DirectOrIndirect",
     "Entity",
     "EntityIdentifier",

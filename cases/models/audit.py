@@ -1,9 +1,13 @@
 """The append-only, hash-chained audit trail.
 
 Rows are written only by ``cases.services.audit.audit_record``. Each row's
-``hash`` is SHA-256 over a canonical JSON of its content plus ``prev_hash``
-(the previous row's hash), so editing, deleting or reordering rows breaks the
-chain; ``manage.py verify_audit`` finds the first broken row.
+``hash`` is HMAC-SHA256, under the key named by ``key_id`` (a secret outside the
+database, ``AUDIT_HMAC_KEYS``), over a canonical JSON of its content plus
+``prev_hash`` (the previous row's hash), so editing, deleting or reordering rows
+breaks the chain and cannot be repaired without the key; rows from before
+migration 0008 keep their plain SHA-256 (``key_id='legacy'``). Signed checkpoint
+files outside the database anchor the head (``cases.services.audit_anchor``);
+``manage.py verify_audit`` finds the first broken row or checkpoint.
 
 Append-only is enforced three times: ``save()`` refuses updates and ``delete()``
 refuses; the manager's queryset refuses ``update()``/``delete()``; and database
@@ -61,6 +65,12 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True, editable=False)
     prev_hash = models.CharField(max_length=64, editable=False)
     hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_id = models.CharField(
+        max_length=32,
+        default="legacy",
+        editable=False,
+        help_text="The HMAC key (AUDIT_HMAC_KEYS) that keyed this row's hash; 'legacy': plain SHA-256, before 0008.",
+    )
 
     objects = AuditEventManager()
 

@@ -71,3 +71,22 @@ class CurrentDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity_id}: {self.outcome}"
+
+
+class DecisionInput(models.Model):
+    """What the engine saw for one decision: its entity's upstream closure as in force on the screening date.
+
+    Kept so a decision can be replayed on the graph as it was (``cases.services.replay``), however the
+    ownership rows change later; ``fingerprint`` identifies the input (``cases.ownership.snapshot``).
+    Decisions stored before migration 0008 have none.
+    """
+
+    decision = models.OneToOneField(Decision, on_delete=models.PROTECT, primary_key=True, related_name="input")
+    fingerprint = models.CharField(max_length=64, db_index=True, help_text="SHA-256 of the canonical snapshot.")
+    snapshot = models.JSONField(help_text="Closure nodes and edges, as cases.ownership.snapshot writes them.")
+
+    class Meta:
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"input of decision {self.decision_id}"

@@ -19,12 +19,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import CaseTrigger, CurrentDecision, Customer, Decision, Exemption, ExemptionStatus
+from cases.models import CaseStatus, CaseTrigger, CurrentDecision, Customer, Decision, Exemption, ExemptionStatus
 from cases.roles import require_perm
 
 from .approvals import record_second_person_decision, require_second_person
 from .audit import audit_record
-from .cases import case_reopen_or_open
+from .cases import _lock, _require_assignee, case_reopen_or_open
 from .effective import effective_recompute
 
 
@@ -68,7 +68,11 @@ def exemption_snapshot(exemption: Exemption) -> dict:
 
 @transaction.atomic
 def exemption_request(*, entity, reason: str, expires_on: datetime.date, actor, case=None) -> Exemption:
-    """Request an exemption (``cases.request_exemption``); expires_on in (today, today + 1 year]."""
+    """Request an exemption (``cases.request_exemption``); expires_on in (today, today + 1 year].
+
+    On a case, only while it is in review (or pending approval) and only by its assignee, like every other act
+    on a case.
+    """
     require_perm(actor, "request_exemption", "request exemptions")
     reason = (reason or "").strip()
     if not reason:
@@ -78,8 +82,18 @@ def exemption_request(*, entity, reason: str, expires_on: datetime.date, actor, 
         raise ValidationError({"expires_on": "The expiry date must be in the future."})
     if expires_on > exemption_latest_expiry(today=today):
         raise ValidationError({"expires_on": "An exemption can last at most one year from the request."})
-    if case is not None and case.subject_id != entity.pk:
-        raise ValidationError({"case": "The case is about another entity."})
+    if case is not None:
+        case = _lock(case)
+        if case.subject_id != entity.pk:
+            raise ValidationError({"case": "The case is about another entity."})
+        # The case workflow's rule for acting on a case: while its assignee works it (in review, or waiting
+        # for a manager's approval of an override), by that assignee; never on an open or a closed case.
+        if case.status not in (CaseStatus.IN_REVIEW, CaseStatus.PENDING_APPROVAL):
+            raise ValidationError(
+                f"Case {case.reference} is {case.get_status_display().lower()}: an exemption can be requested on a "
+                "case only while it is in review (take it and start the review first)."
+            )
+        _require_assignee(case, actor, "request an exemption on it")
     exemption = Exemption(entity=entity, case=case, reason=reason, expires_on=expires_on, requested_by=actor)
     exemption.full_clean()
     exemption.save()

@@ -42,6 +42,7 @@ from cases.selectors.screening_input import (
 from cases.services.bulk_sql import TableWriter, select_pairs
 from cases.services.consequences import DecisionChange, decision_consequences
 from cases.services.policy import policy_get_active
+from cases.services.replay import record_decision_inputs
 
 CHUNK_SIZE = 2000
 MAX_PATHS = 10
@@ -356,6 +357,7 @@ def _store_chunk(
     computed_at = timezone.now()
     new_rows: list[tuple] = []
     previous: list[tuple | None] = []
+    new_nodes: list[int] = []
     unchanged: list[int] = []
     kept_payload_ids: dict[int, int] = {}  # entity id -> decision id whose stored payload is reused
     outcomes = result.outcome[nodes].tolist()
@@ -396,11 +398,13 @@ def _store_chunk(
             )
         )
         previous.append(before)
+        new_nodes.append(node)
     if kept_payload_ids and (collect or sink is not None):
         stored = _stored_payloads(kept_payload_ids.values())
         for decision_id in kept_payload_ids.values():
             _emit({**stored[decision_id], "as_of": as_of.isoformat()}, summary=summary, collect=collect, sink=sink)
     decision_ids = TableWriter(Decision).insert_returning_ids(_DECISION_COLUMNS, new_rows, key="entity_id")
+    record_decision_inputs(data=data, nodes=new_nodes, decision_ids=decision_ids)  # for replay
     current_writer = TableWriter(CurrentDecision)
     current_writer.update_where_in("entity_id", unchanged, {"screened_at": now, "as_of": as_of})
     current_writer.upsert(

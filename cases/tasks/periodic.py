@@ -9,7 +9,8 @@ at once enqueue each run exactly once, and a restart forgets nothing (the row
 still says when the job is due). The tick also sweeps: if re-screen requests are
 pending and unclaimed (a lost kick, a worker that died), it enqueues processing.
 
-Each job is idempotent: expiring exemptions, escalating overdue cases and purging
+Each job is idempotent: checkpointing the audit chain writes nothing when the head has not moved;
+expiring exemptions, escalating overdue cases and purging
 old idempotency keys act only on rows still due; the periodic re-screen resumes an unfinished run of the day.
 """
 
@@ -19,6 +20,7 @@ import datetime
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
@@ -48,6 +50,18 @@ def escalate_overdue() -> dict:
 @task(queue_name="default")
 def purge_idempotency_keys() -> dict:
     return _finish("purge_idempotency_keys", lambda: {"purged": idempotency_keys_purge()})
+
+
+@task(queue_name="default")
+def audit_checkpoint() -> dict:
+    """Anchor the audit chain's head outside the database (docs/security.md T14)."""
+    from cases.services.audit_anchor import audit_checkpoint_write
+
+    def run() -> dict:
+        checkpoint = audit_checkpoint_write()
+        return {"checkpoint": checkpoint.name if checkpoint else None}
+
+    return _finish("audit_checkpoint", run)
 
 
 @task(queue_name="screening")
@@ -83,6 +97,7 @@ JOBS = (
     Job("escalate_overdue", escalate_overdue, datetime.timedelta(hours=1)),
     Job("expire_exemptions", expire_exemptions, datetime.timedelta(days=1)),
     Job("purge_idempotency_keys", purge_idempotency_keys, datetime.timedelta(hours=1)),
+    Job("audit_checkpoint", audit_checkpoint, datetime.timedelta(minutes=settings.AUDIT_CHECKPOINT_MINUTES)),
     # The first portfolio run waits a day: a fresh installation has just screened everything.
     Job("periodic_rescreen", periodic_rescreen, datetime.timedelta(days=1), datetime.timedelta(days=1)),
 )

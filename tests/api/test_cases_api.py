@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from cases.models import Case, CaseStatus, EffectiveDecision
+from cases.models import Case, CaseStatus, EffectiveDecision, Exemption
 from tests.factories import CustomerFactory
 
 from .conftest import decide, token_client
@@ -85,6 +85,7 @@ def test_exemption_request_and_approve(api, investigator_user, manager_user, man
         api.post(f"/api/v1/cases/{ref}/exemptions/", {"reason": "x", "expires_on": expires}, format="json").status_code
         == 403
     )
+    token_client(investigator_user).post(f"/api/v1/cases/{ref}/start-review/", format="json")  # the workflow's rule
     requested = token_client(investigator_user).post(
         f"/api/v1/cases/{ref}/exemptions/", {"reason": "Wind-down contract.", "expires_on": expires}, format="json"
     )
@@ -102,6 +103,28 @@ def test_exemption_request_and_approve(api, investigator_user, manager_user, man
     assert too_long.status_code == 422 and too_long.json()["errors"][0]["attr"] == "expires_on"
     assert api.get("/api/v1/exemptions/").status_code == 403  # integrations do not read exemptions
     assert token_client(manager2_user).get("/api/v1/exemptions/").json()["results"][0]["id"] == exemption_id
+
+
+def test_exemption_request_follows_the_case_workflow(investigator_user, manager2_user, blocked_case):
+    """Issue 13: a request on a case needs the case in review and comes from its assignee, as an override does."""
+    ref = blocked_case.reference
+    body = {
+        "reason": "Wind-down contract.",
+        "expires_on": (timezone.localdate() + datetime.timedelta(days=30)).isoformat(),
+    }
+    investigator = token_client(investigator_user)
+    not_in_review = investigator.post(f"/api/v1/cases/{ref}/exemptions/", body, format="json")
+    assert (
+        not_in_review.status_code == 422 and "only while it is in review" in not_in_review.json()["errors"][0]["detail"]
+    )
+    investigator.post(f"/api/v1/cases/{ref}/start-review/", format="json")
+    someone_else = token_client(manager2_user).post(f"/api/v1/cases/{ref}/exemptions/", body, format="json")
+    assert someone_else.status_code == 403 and "assignee" in someone_else.json()["errors"][0]["detail"]
+    investigator.post(f"/api/v1/cases/{ref}/confirm/", {}, format="json")
+    assert Case.objects.get(pk=blocked_case.pk).status == CaseStatus.CLOSED
+    on_closed = investigator.post(f"/api/v1/cases/{ref}/exemptions/", body, format="json")
+    assert on_closed.status_code == 422
+    assert not Exemption.objects.filter(case=blocked_case).exists()
 
 
 def test_manager_assigns_to_someone(manager_user, investigator_user, blocked_case):

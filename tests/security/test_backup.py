@@ -20,6 +20,7 @@ from django.db import connection
 from cases.models import AuditEvent, Case
 from cases.roles import INVESTIGATOR
 from cases.services import cases as case_services
+from cases.services.audit_anchor import audit_checkpoint_write
 from tests.admin.conftest import make_user
 from tests.api.conftest import baseline  # noqa: F401  (pytest fixture: seed data after earlier flushes)
 from tests.browser.conftest import audit_flushable  # noqa: F401  (pytest fixture)
@@ -42,8 +43,10 @@ def some_history() -> int:
     return count
 
 
-def verify_audit(database_url: str) -> subprocess.CompletedProcess:
+def verify_audit(database_url: str, checkpoint_dir: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "compliance.settings_test"}
+    if checkpoint_dir is not None:
+        env["AUDIT_CHECKPOINT_DIR"] = checkpoint_dir
     return subprocess.run(
         [sys.executable, "manage.py", "verify_audit"],
         cwd=settings.BASE_DIR,
@@ -78,6 +81,31 @@ def test_sqlite_online_backup_restores_and_verifies(baseline, audit_flushable, t
         db.execute("UPDATE cases_auditevent SET reason = 'tampered' WHERE seq = 1")
     tampered = verify_audit(f"sqlite:///{restored}")
     assert tampered.returncode != 0 and "BROKEN" in tampered.stdout + tampered.stderr
+
+
+def sqlite_backup(tmp_path) -> str:
+    """The online backup of the test database as a restorable file; its URL."""
+    backup = tmp_path / f"backup-{uuid.uuid4().hex[:6]}.sqlite3"
+    target = sqlite3.connect(backup)
+    connection.ensure_connection()
+    connection.connection.backup(target)
+    target.close()
+    return f"sqlite:///{backup}"
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite online backup API (PostgreSQL: see the pg_dump test)")
+def test_sqlite_rollback_to_an_older_backup_is_detected_by_the_checkpoint(baseline, audit_flushable, tmp_path):  # noqa: F811
+    """Restore a backup taken before a signed checkpoint: the database is consistent but behind the anchor."""
+    some_history()
+    old_backup = sqlite_backup(tmp_path)
+    some_history()
+    checkpoint = audit_checkpoint_write()
+    assert verify_audit(sqlite_backup(tmp_path), settings.AUDIT_CHECKPOINT_DIR).returncode == 0  # a current backup
+
+    restored = verify_audit(old_backup, settings.AUDIT_CHECKPOINT_DIR)
+    assert restored.returncode != 0
+    assert f"BROKEN at checkpoint {checkpoint.name}" in restored.stderr and "older backup" in restored.stderr
+    assert verify_audit(old_backup).returncode == 0  # without the anchor the old copy looks intact
 
 
 def pg_env() -> tuple[dict, dict]:
@@ -115,5 +143,31 @@ def test_postgres_dump_restore_into_a_fresh_database_verifies(baseline, audit_fl
         subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", fresh, "-c", tamper], env=env, check=True)
         tampered = verify_audit(url)
         assert tampered.returncode != 0 and "BROKEN" in tampered.stdout + tampered.stderr
+    finally:
+        subprocess.run(["dropdb", "--if-exists", "--force", fresh], env=env, check=False, timeout=60)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_dump/pg_restore need PostgreSQL (SQLite: see above)")
+@pytest.mark.skipif(shutil.which("pg_dump") is None, reason="needs the pg_dump and pg_restore commands")
+def test_postgres_rollback_to_an_older_dump_is_detected_by_the_checkpoint(baseline, audit_flushable, tmp_path):  # noqa: F811
+    some_history()
+    db, env = pg_env()
+    dump = tmp_path / "old.dump"
+    subprocess.run(["pg_dump", "-Fc", "-d", db["NAME"], "-f", str(dump)], env=env, check=True, timeout=300)
+    some_history()
+    checkpoint = audit_checkpoint_write()
+
+    fresh = f"{db['NAME']}_rollback_{uuid.uuid4().hex[:8]}"
+    subprocess.run(["createdb", fresh], env=env, check=True, timeout=60)
+    try:
+        subprocess.run(
+            ["pg_restore", "--no-owner", "--exit-on-error", "-d", fresh, str(dump)], env=env, check=True, timeout=300
+        )
+        user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        url = f"postgres://{user}@{env['PGHOST']}:{env['PGPORT']}/{fresh}"
+        restored = verify_audit(url, settings.AUDIT_CHECKPOINT_DIR)
+        assert restored.returncode != 0
+        assert f"BROKEN at checkpoint {checkpoint.name}" in restored.stderr and "older backup" in restored.stderr
     finally:
         subprocess.run(["dropdb", "--if-exists", "--force", fresh], env=env, check=False, timeout=60)

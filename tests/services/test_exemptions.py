@@ -137,3 +137,25 @@ def test_revoke(entity, investigator, manager):
     exemption = exemption_revoke(exemption=exemption, actor=manager, reason="Customer lied")
     assert exemption.status == ExemptionStatus.REVOKED
     assert EffectiveDecision.objects.get(entity=entity).outcome == "block"
+
+
+def test_request_on_a_case_follows_the_case_workflow(entity, investigator, investigator2):
+    """Issue 13: on a case, an exemption is requested while it is in review and by its assignee; nothing else."""
+    decide(entity, "block")
+    case = Case.objects.get(subject=entity)
+    expires = today() + datetime.timedelta(days=30)
+
+    def request(actor):
+        return exemption_request(entity=entity, case=case, reason="Divestment agreed", expires_on=expires, actor=actor)
+
+    with pytest.raises(ValidationError, match="only while it is in review"):
+        request(investigator)  # still open: nobody has taken it
+    case_start_review(case=case, actor=investigator)
+    with pytest.raises(PermissionDenied, match="assignee"):
+        request(investigator2)
+    case_confirm_outcome(case=case, actor=investigator)
+    with pytest.raises(ValidationError, match="only while it is in review"):
+        request(investigator)  # closed
+    assert not Exemption.objects.exists()
+    case.refresh_from_db()
+    assert case.status == CaseStatus.CLOSED

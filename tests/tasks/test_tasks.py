@@ -90,7 +90,7 @@ def test_scheduler_enqueues_each_due_job_once_and_moves_it_on(db):
     now = timezone.now()
     first = periodic.scheduler_tick(now=now)
     # the portfolio run waits a day
-    assert set(first) == {"escalate_overdue", "expire_exemptions", "purge_idempotency_keys"}
+    assert set(first) == {"escalate_overdue", "expire_exemptions", "purge_idempotency_keys", "audit_checkpoint"}
     assert periodic.scheduler_tick(now=now) == []  # a second ticker (another worker) enqueues nothing
     assert queued("escalate_overdue").count() == 1
     job = ScheduledJob.objects.get(name="escalate_overdue")
@@ -100,6 +100,7 @@ def test_scheduler_enqueues_each_due_job_once_and_moves_it_on(db):
         "escalate_overdue",
         "expire_exemptions",
         "purge_idempotency_keys",
+        "audit_checkpoint",
         "periodic_rescreen",
     }
     # A stopped scheduler does not run a backlog: the next slot is after "later".

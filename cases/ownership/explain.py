@@ -210,7 +210,7 @@ def reason_sentences(res: ScreeningResult, node: int, labels: Any = None) -> lis
     cls = res.graph.node_class[node]
     if Reason.RESTRICTED_ROOT in flags:
         return [
-            "Restricted root: the party itself is in a restricted jurisdiction (100 % restricted whatever its owners)"
+            "Restricted root: the party itself is restricted (100 % restricted whatever its owners)"
         ]
     if cls == NodeClass.CLEAN_TERMINAL:
         return ["Clean party (no restricted attribute)"]

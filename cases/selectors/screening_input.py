@@ -37,6 +37,7 @@ from cases.models import (
 )
 from cases.ownership import Graph, NodeClass
 from cases.ownership.graph import INT32_MAX, INT32_MIN
+from cases.selectors.restricted_lists import entity_memberships, person_memberships
 
 HUNDRED = Decimal(100)
 _MEASURE_OF = {InterestType.SHAREHOLDING.value: 0, InterestType.VOTING_RIGHTS.value: 1}
@@ -483,8 +484,6 @@ def load_screening_input(
 
 def _list_reasons() -> tuple[dict[int, tuple[str, ...]], dict[int, tuple[str, ...]], dict[int, list[str]]]:
     """Restricted-list reasons per entity and person pk (lists are small: read whole, once per load)."""
-    from cases.selectors.restricted_lists import entity_memberships, person_memberships
-
     def reasons(memberships) -> dict[int, tuple[str, ...]]:
         return {pk: tuple(m.reason for m in found) for pk, found in memberships.items()}
 

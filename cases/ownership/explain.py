@@ -209,9 +209,7 @@ def reason_sentences(res: ScreeningResult, node: int, labels: Any = None) -> lis
     flags = Reason(int(res.reasons[node]))
     cls = res.graph.node_class[node]
     if Reason.RESTRICTED_ROOT in flags:
-        return [
-            "Restricted root: the party itself is restricted (100 % restricted whatever its owners)"
-        ]
+        return ["Restricted root: the party itself is restricted (100 % restricted whatever its owners)"]
     if cls == NodeClass.CLEAN_TERMINAL:
         return ["Clean party (no restricted attribute)"]
     if Reason.UNKNOWN_PARTY in flags:

@@ -484,6 +484,7 @@ def load_screening_input(
 
 def _list_reasons() -> tuple[dict[int, tuple[str, ...]], dict[int, tuple[str, ...]], dict[int, list[str]]]:
     """Restricted-list reasons per entity and person pk (lists are small: read whole, once per load)."""
+
     def reasons(memberships) -> dict[int, tuple[str, ...]]:
         return {pk: tuple(m.reason for m in found) for pk, found in memberships.items()}
 

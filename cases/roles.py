@@ -88,6 +88,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.change_relationship",
         "cases.view_case",
         "cases.view_decisionchangeevent",
+        "cases.view_restrictedlist",
+        "cases.view_restrictedlistmember",
     ],
 }
 

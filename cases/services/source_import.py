@@ -136,7 +136,8 @@ class SourceWriter:
                 inserts.append(record)
                 continue
             stored_values, stored_source = existing[pk]
-            if stored_source.get("system") != self.system:
+            merged = stored_source.get("system") != self.system
+            if merged:
                 values, source = _merge(stored_values, record.values), _merge_source(stored_source, self.system, source)
             elif _is_stale(stored_source, record.updated):
                 self.summary.entities.unchanged += 1
@@ -145,6 +146,8 @@ class SourceWriter:
                 values = record.values
             if values == stored_values:
                 self.summary.entities.unchanged += 1
+                if merged and self.system not in stored_source.get("additionalSources", {}):
+                    updates.append((pk, {"source": source}))  # first confirmation by this source: provenance only
             else:
                 updates.append(
                     (pk, {**values, "source": source, "statement_date": self.now.date(), "updated_at": self.now})

@@ -65,7 +65,7 @@ EXCEPTION_REASONS = {
     "CONSENT_NOT_OBTAINED": "subjectExemptFromDisclosure",
 }
 
-_GLEIF_RECORD_URL = "https://search.gleif.org/#/record/{}"
+_GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
 
 
 def lei_value(flat: dict[str, str], column: str, *, line: int, record: str = "") -> str:
@@ -92,15 +92,27 @@ def repeated(flat: dict[str, str], column: str) -> list[str]:
     return values
 
 
+def _address_columns(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}.{name}" for name in ("FirstAddressLine", "City", "Region", "PostalCode"))
+
+
+_ADDRESS_COLUMNS = {
+    prefix: _address_columns(prefix) for prefix in ("Entity.LegalAddress", "Entity.HeadquartersAddress")
+}
+
+
 def _address(flat: dict[str, str], prefix: str, address_type: str, country: str | None) -> dict[str, Any] | None:
-    lines = [flat.get(f"{prefix}.FirstAddressLine", ""), *repeated(flat, f"{prefix}.AdditionalAddressLine")]
-    lines += [flat.get(f"{prefix}.City", ""), flat.get(f"{prefix}.Region", "")]
+    first, city, region, postal = _ADDRESS_COLUMNS[prefix]
+    lines = [flat.get(first, "")]
+    if f"{prefix}.AdditionalAddressLine.1" in flat or f"{prefix}.AdditionalAddressLine" in flat:
+        lines += repeated(flat, f"{prefix}.AdditionalAddressLine")
+    lines += [flat.get(city, ""), flat.get(region, "")]
     text = ", ".join(part for part in lines if part)
     if not text and not country:
         return None
     address: dict[str, Any] = {"type": address_type, "address": text}
-    if flat.get(f"{prefix}.PostalCode"):
-        address["postCode"] = flat[f"{prefix}.PostalCode"]
+    if postal in flat:
+        address["postCode"] = flat[postal]
     if country:
         address["country"] = {"code": country}
     return address
@@ -129,7 +141,8 @@ def map_entity(line: int, flat: dict[str, str]) -> EntityRecord:
         )
         if address
     ]
-    identifiers = [(LEI_SCHEME, "Global Legal Entity Identifier Index", lei, _GLEIF_RECORD_URL.format(lei))]
+    url = _GLEIF_RECORD_URL + lei
+    identifiers = [(LEI_SCHEME, "Global Legal Entity Identifier Index", lei, url)]
     authority = flat.get("Entity.RegistrationAuthority.RegistrationAuthorityID", "")
     authority_entity = flat.get("Entity.RegistrationAuthority.RegistrationAuthorityEntityID", "")
     if authority and authority_entity:
@@ -154,7 +167,7 @@ def map_entity(line: int, flat: dict[str, str]) -> EntityRecord:
     source = {
         "type": ["officialRegister"],
         "description": "GLEIF LEI-CDF golden copy",
-        "url": _GLEIF_RECORD_URL.format(lei),
+        "url": url,
         "recordId": lei,
         "lastUpdate": last_update,
         "entityStatus": flat.get("Entity.EntityStatus", ""),
@@ -253,7 +266,7 @@ def map_relationship(line: int, flat: dict[str, str]) -> RelationshipRecord | No
         source={
             "type": ["officialRegister"],
             "description": "GLEIF RR-CDF golden copy",
-            "url": _GLEIF_RECORD_URL.format(child),
+            "url": _GLEIF_RECORD_URL + child,
             "recordId": record_id,
             "relationshipType": kind,
             "relationshipStatus": status,
@@ -294,7 +307,7 @@ def map_exception(line: int, flat: dict[str, str]) -> RelationshipRecord:
         source={
             "type": ["officialRegister"],
             "description": "GLEIF Reporting Exceptions golden copy",
-            "url": _GLEIF_RECORD_URL.format(lei),
+            "url": _GLEIF_RECORD_URL + lei,
             "recordId": record_id,
             "exceptionCategory": category,
             "exceptionReasons": reasons,

@@ -25,6 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from cases.models import Entity, EntityIdentifier, ImportRun, Interest, Jurisdiction, Person, Relationship
+from cases.services.bods_import import INTEREST_FIELDS
 from cases.services.bulk_sql import TableWriter, select_pairs
 from cases.sources.errors import SourceError
 from cases.sources.records import EntityRecord, Key, PersonRecord, RelationshipRecord
@@ -59,19 +60,8 @@ RELATIONSHIP_VALUES = [
     "unspecified_description",
     "is_closed",
 ]
-INTEREST_VALUES = [
-    "interest_type",
-    "direct_or_indirect",
-    "beneficial_ownership_or_control",
-    "share_exact",
-    "share_minimum",
-    "share_maximum",
-    "share_minimum_exclusive",
-    "share_maximum_exclusive",
-    "start_date",
-    "end_date",
-    "details",
-]
+#: The interest columns, in the BODS importer's order (one definition of an interest row).
+INTEREST_VALUES = INTEREST_FIELDS
 _RECORD_COLUMNS = ["external_id", "statement_id", "statement_date", "source", "created_at", "updated_at"]
 _CHILD_LOOKUP_CHUNK = 2000
 

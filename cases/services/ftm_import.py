@@ -5,7 +5,8 @@ FtM id (and their LEIs, so GLEIF and BODS records of the same company are the sa
 entity); persons become persons; ``Ownership`` and ``Directorship`` become relationships.
 An entity of a dataset that a restricted list names (``RestrictedList.ftm_datasets``,
 e.g. ``us_dod_chinese_milcorps`` for the 1260H list) is a member of that list: the file
-is that list's current edition, so the list's members are replaced by the file's.
+is that list's current edition, so the list's members are replaced by the file's; an
+entity the file shows outside a list's datasets leaves that list (a delisting).
 
 One file is one transaction; a bad line rejects it with its line, id and property.
 """
@@ -16,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import IO
 
-from cases.models import RestrictedList
+from cases.models import RestrictedList, RestrictedListMember
 from cases.services.import_runs import (
     SourceImportSummary,
     batched,
@@ -43,6 +44,8 @@ def ftm_import_file(*, path: str | Path, stdout: IO[str] | None = None, progress
         writer = SourceWriter(run=run, system="ftm", file_label=path.name, file_date=file_date(path))
         lists_by_dataset = _lists_by_dataset()
         members: dict[int, list[MemberData]] = defaultdict(list)
+        current = _current_ftm_members()
+        delisted: dict[int, set[str]] = defaultdict(set)
         entities = with_progress(read_entities(path), stdout=stdout, enabled=progress, desc=path.name)
         for batch in batched(entities):
             summary.records_read += len(batch)
@@ -52,9 +55,13 @@ def ftm_import_file(*, path: str | Path, stdout: IO[str] | None = None, progress
             writer.write_persons([r for r in records if isinstance(r, PersonRecord)])
             writer.write_relationships([r for r in records if isinstance(r, RelationshipRecord)])
             for entity in batch:
-                for list_id in {lid for dataset in entity.datasets for lid in lists_by_dataset.get(dataset, ())}:
-                    if entity.schema in ENTITY_SCHEMAS or entity.schema in PERSON_SCHEMAS:
+                listed_on = {lid for dataset in entity.datasets for lid in lists_by_dataset.get(dataset, ())}
+                if entity.schema in ENTITY_SCHEMAS or entity.schema in PERSON_SCHEMAS:
+                    for list_id in listed_on:
                         members[list_id].append(_member(entity))
+                for list_id, record_ids in current.items():
+                    if entity.id in record_ids and list_id not in listed_on:
+                        delisted[list_id].add(entity.id)  # the file says it left the list's dataset
         writer.finish()
         if summary.records_read == 0:
             raise SourceError("the file contains no entities")
@@ -62,6 +69,9 @@ def ftm_import_file(*, path: str | Path, stdout: IO[str] | None = None, progress
         summary.affected_entity_ids = set(writer.summary.affected_entity_ids)
         summary.affected_person_ids = set(writer.summary.affected_person_ids)
         summary.counts["list_members"] = _load_lists(members, path, summary)
+        summary.counts["list_members_removed"] = _remove_delisted(
+            {pk: ids for pk, ids in delisted.items() if pk not in members}, path, summary
+        )
         rescreen_request(
             entity_ids=summary.affected_entity_ids, person_ids=summary.affected_person_ids, trigger="import"
         )
@@ -75,6 +85,52 @@ def _lists_by_dataset() -> dict[str, list[int]]:
         for dataset in datasets or []:
             out[dataset].append(pk)
     return out
+
+
+def _current_ftm_members() -> dict[int, set[str]]:
+    """Record ids of the members each list got from FtM files (lists are small: thousands of rows)."""
+    current: dict[int, set[str]] = defaultdict(set)
+    for list_id, record_id in RestrictedListMember.objects.filter(source__system="ftm").values_list(
+        "restricted_list_id", "record_id"
+    ):
+        current[list_id].add(record_id)
+    return current
+
+
+def _remove_delisted(delisted: dict[int, set[str]], path: Path, summary: SourceImportSummary) -> dict[str, int]:
+    """Lists this file has no members of, but which it shows members left: the same edition minus those."""
+    removed = {}
+    for restricted_list in RestrictedList.objects.filter(pk__in=list(delisted)):
+        keep = [
+            _stored_member(member)
+            for member in restricted_list.members.prefetch_related("identifiers")
+            if member.record_id not in delisted[restricted_list.pk]
+        ]
+        result = restricted_list_load(
+            restricted_list=restricted_list,
+            members=keep,
+            file_label=path.name,
+            version=restricted_list.version,
+            published_on=restricted_list.published_on,
+            system="ftm",
+        )
+        summary.affected_entity_ids |= result.affected_entity_ids
+        summary.affected_person_ids |= result.affected_person_ids
+        removed[restricted_list.code] = result.members_before - result.members_after
+    return removed
+
+
+def _stored_member(member: RestrictedListMember) -> MemberData:
+    return MemberData(
+        record_id=member.record_id,
+        name=member.name,
+        line=(member.source or {}).get("line", 0),
+        aliases=member.aliases,
+        countries=member.countries,
+        identifiers=[(i.scheme, i.value) for i in member.identifiers.all()],
+        listed_on=member.listed_on,
+        source={k: v for k, v in (member.source or {}).items() if k in ("datasets", "topics", "schema")},
+    )
 
 
 def _member(entity: FtmEntity) -> MemberData:

@@ -1,5 +1,7 @@
 """GLEIF, FtM and restricted-list imports end to end: joins on LEI, the spec's decisions, all-or-nothing."""
 
+import json
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -21,7 +23,7 @@ from cases.services.ftm_import import ftm_import_file
 from cases.services.gleif_import import gleif_import_file
 from cases.services.import_runs import SourceImportError
 from cases.services.restricted_lists import restricted_list_import_csv
-from cases.services.screening import screen_entities
+from cases.services.screening import downstream_entity_ids, screen_entities
 from cases.services.screening_requests import screening_request_submit
 from tests.bods.builders import entity, person, relationship, snapshot, write_jsonl
 from tests.sources.conftest import ENTITY_LIST_CSV, FTM, LEI_CSV, LEI_XML, REPEX_CSV, RR_CSV, RR_XML
@@ -256,3 +258,38 @@ def test_import_ftm_and_list_commands(tmp_path):
     assert CurrentDecision.objects.filter(entity=by_lei(PRC_OWNER), outcome="block").exists()
     with pytest.raises(CommandError, match="No restricted list 'nope'"):
         call_command("import_restricted_list", str(ENTITY_LIST_CSV), "--list", "nope")
+
+
+def _ftm_line(entity_id, schema, datasets, **properties):
+    return json.dumps(
+        {
+            "id": entity_id,
+            "schema": schema,
+            "properties": properties,
+            "datasets": datasets,
+            "referents": [],
+            "first_seen": "2024-01-01T00:00:00",
+            "last_seen": "2024-03-01T00:00:00",
+        }
+    )
+
+
+def test_sdn_person_owning_a_majority_blocks_and_leaving_the_list_rescreens(tmp_path):
+    lines = [
+        _ftm_line("Q-sdn-1", "Person", ["us_ofac_sdn"], name=["Ivan Example"], nationality=["de"]),
+        _ftm_line("NK-fr-co", "Company", ["fr_companies"], name=["Exemple SAS"], jurisdiction=["fr"]),
+        _ftm_line("NK-own-9", "Ownership", ["fr_companies"], owner=["Q-sdn-1"], asset=["NK-fr-co"], percentage=["51"]),
+    ]
+    first = tmp_path / "20240301-entities.ftm.json"
+    first.write_text("\n".join(lines) + "\n")
+    ftm_import_file(path=first)
+    company = Entity.objects.get(external_id="NK-fr-co")
+    screen_entities(entity_ids=[company.pk], trigger="import")
+    payload = CurrentDecision.objects.get(entity=company).decision.payload
+    assert payload["outcome"] == "block"
+    assert any("OFAC Specially Designated Nationals" in reason for reason in payload["reasons"])
+    # The next export no longer has him on the list: the company is re-screened, and allowed.
+    delisted = tmp_path / "20240302-entities.ftm.json"
+    delisted.write_text("\n".join([lines[0].replace('"us_ofac_sdn"', '"de_companies"'), *lines[1:]]) + "\n")
+    summary = ftm_import_file(path=delisted)
+    assert company.pk in downstream_entity_ids(summary.affected_entity_ids, summary.affected_person_ids)

@@ -5,12 +5,50 @@ Read-only on purpose: a list is an authority's edition, loaded by import
 """
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 
 from cases.models import RestrictedList, RestrictedListMember
 
 from .views import READ_ERRORS, BaseViewSet
+
+LIST_OUT = OpenApiExample(
+    "The 1260H list",
+    value={
+        "code": "us-dod-1260h",
+        "name": "US DoD 1260H list (Chinese military companies)",
+        "authority": "US Department of Defense",
+        "kind": "military",
+        "version": "2025-01-07",
+        "published_on": "2025-01-07",
+        "source_url": "https://www.opensanctions.org/datasets/us_dod_chinese_milcorps/",
+        "is_active": True,
+        "loaded_at": "2025-01-08T06:45:12Z",
+    },
+    response_only=True,
+)
+MEMBER_OUT = OpenApiExample(
+    "A 1260H member found by its LEI",
+    value={
+        "restricted_list": "us-dod-1260h",
+        "record_id": "NK-milcorp",
+        "name": "AeroDynamics Technologies B.V.",
+        "aliases": ["AeroDyn Tech"],
+        "countries": ["NL"],
+        "listed_on": "2024-02-01",
+        "identifiers": [
+            {"scheme": "FTM", "value": "NK-milcorp"},
+            {"scheme": "XI-LEI", "value": "5299000AERODYN000018"},
+        ],
+        "provenance": {
+            "system": "ftm",
+            "file": "entities.ftm.json",
+            "line": 4,
+            "datasets": ["us_dod_chinese_milcorps"],
+        },
+    },
+    response_only=True,
+)
 
 
 class RestrictedListSerializer(serializers.ModelSerializer):
@@ -63,10 +101,14 @@ class RestrictedListMemberFilterSet(django_filters.FilterSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List restricted-party lists", responses={200: RestrictedListSerializer(many=True), **READ_ERRORS}
+        summary="List restricted-party lists",
+        responses={200: RestrictedListSerializer(many=True), **READ_ERRORS},
+        examples=[LIST_OUT],
     ),
     retrieve=extend_schema(
-        summary="One restricted-party list", responses={200: RestrictedListSerializer, **READ_ERRORS}
+        summary="One restricted-party list",
+        responses={200: RestrictedListSerializer, **READ_ERRORS},
+        examples=[LIST_OUT],
     ),
 )
 class RestrictedListViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
@@ -82,6 +124,7 @@ class RestrictedListViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ba
     list=extend_schema(
         summary="List restricted-list members",
         responses={200: RestrictedListMemberSerializer(many=True), **READ_ERRORS},
+        examples=[MEMBER_OUT],
     ),
 )
 class RestrictedListMemberViewSet(mixins.ListModelMixin, BaseViewSet):

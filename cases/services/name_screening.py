@@ -1,8 +1,9 @@
 """Name screening for customers submitted with only a name and a country.
 
 Without an identifier the product cannot know which company a customer is, so it looks
-for candidates: members of the active restricted lists (names and aliases) and entities
-already decided *review* or *block*. Names are compared after normalisation —
+for candidates: members of the active restricted lists (names and aliases) and the
+restricted roots among the decided entities (companies in a restricted jurisdiction).
+Names are compared after normalisation —
 transliterated to ASCII (``unidecode``: 北京 → "Bei Jing", Газпром → "Gazprom"), case and
 punctuation folded, legal forms stripped ("Ltd", "GmbH", "S.à r.l.", "OOO", "Youxian
 Gongsi") — with ``rapidfuzz`` (``name_score``), so word order and transliteration's
@@ -131,8 +132,10 @@ def _candidates(exclude_entity: int | None) -> tuple[list[str], list[tuple]]:
         for alias in dict.fromkeys([name, *(aliases or [])]):
             names.append(normalise_name(alias))
             owners.append(("member", pk, name, alias, tuple(countries or ())))
+    # Restricted roots only: they are the named parties a customer might be (a subsidiary blocked
+    # through its owners is found through them), and they keep the candidate set small.
     decided = (
-        CurrentDecision.objects.filter(outcome__in=[Outcome.REVIEW, Outcome.BLOCK])
+        CurrentDecision.objects.filter(outcome__in=[Outcome.REVIEW, Outcome.BLOCK], decision__is_restricted_root=True)
         .exclude(entity_id=exclude_entity)
         .values_list("entity_id", "entity__name", "entity__alternate_names", "entity__jurisdiction_id")
     )

@@ -134,6 +134,28 @@ def standard_set(postgres: str | None) -> list[Benchmark]:
             ],
         )
     )
+    runs.append(
+        Benchmark(
+            "source imports (sqlite)",
+            "benchmarks.sources_bench",
+            ["--records", "100000"],
+            ["--records", "3000"],
+            [
+                Target(
+                    "import_gleif (sqlite) ≥ 50 000 records/s",
+                    lambda r: r["gleif_lei_records_per_second"],
+                    "records/s",
+                    lambda v: v >= 50_000,
+                ),
+                Target(
+                    "import_ftm (sqlite) ≥ 20 000 entities/s",
+                    lambda r: r["ftm_entities_per_second"],
+                    "entities/s",
+                    lambda v: v >= 20_000,
+                ),
+            ],
+        )
+    )
     if postgres:
         runs.append(
             Benchmark(

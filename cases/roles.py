@@ -29,6 +29,10 @@ _VIEW_PARTIES = [
     "cases.view_effectivedecision",
     "cases.view_screeningpolicy",
     "cases.view_decisionchangeevent",
+    "cases.view_restrictedlist",
+    "cases.view_restrictedlistmember",
+    "cases.view_restrictedlistidentifier",
+    "cases.view_namematch",
 ]
 _VIEW_CASEWORK = [
     "cases.view_case",
@@ -84,6 +88,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.change_relationship",
         "cases.view_case",
         "cases.view_decisionchangeevent",
+        "cases.view_restrictedlist",
+        "cases.view_restrictedlistmember",
     ],
 }
 

@@ -1,3 +1,3 @@
 """The investigators' workplace: one admin module per topic (see docs/investigator-guide.md)."""
 
-from . import api, audit, casework, decisions, ownership, parties, policy  # noqa: F401
+from . import api, audit, casework, decisions, ownership, parties, policy, sources  # noqa: F401

@@ -58,6 +58,11 @@ class EntitySerializer(serializers.ModelSerializer):
     identifiers = IdentifierSerializer(many=True)
     current_outcome = serializers.SerializerMethodField(help_text="The latest automatic screening outcome.")
     effective_outcome = serializers.SerializerMethodField(help_text="What the business acts on (customers only).")
+    provenance = serializers.JSONField(
+        source="source",
+        read_only=True,
+        help_text="Where the record comes from: source, file, date, record id (BODS, GLEIF, OpenSanctions imports).",
+    )
 
     class Meta:
         model = Entity
@@ -78,6 +83,7 @@ class EntitySerializer(serializers.ModelSerializer):
             "is_closed",
             "current_outcome",
             "effective_outcome",
+            "provenance",
             "created_at",
             "updated_at",
         ]

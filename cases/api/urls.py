@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from . import (
     schema,  # noqa: F401  (registers the token auth scheme with drf-spectacular)
+    sources,
     views,
 )
 
@@ -19,6 +20,8 @@ router.register("screening-requests", views.ScreeningRequestViewSet, basename="s
 router.register("cases", views.CaseViewSet, basename="case")
 router.register("overrides", views.OverrideViewSet, basename="override")
 router.register("exemptions", views.ExemptionViewSet, basename="exemption")
+router.register("restricted-lists", sources.RestrictedListViewSet, basename="restricted-list")
+router.register("restricted-list-members", sources.RestrictedListMemberViewSet, basename="restricted-list-member")
 
 # One stored decision by its numeric id (the router's decisions/{external_id}/ is the effective decision).
 stored_decision = [

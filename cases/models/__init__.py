@@ -113,3 +113,14 @@ __all__ += [
 from .rescreen import RescreenRequest, ScheduledJob, ScreenRun  # noqa: E402
 
 __all__ += ["RescreenRequest", "ScheduledJob", "ScreenRun"]
+
+# Restricted-party lists and name-screening matches (cases/models/restricted_lists.py).
+from .restricted_lists import (  # noqa: E402
+    NameMatch,
+    RestrictedList,
+    RestrictedListIdentifier,
+    RestrictedListKind,
+    RestrictedListMember,
+)
+
+__all__ += ["NameMatch", "RestrictedList", "RestrictedListIdentifier", "RestrictedListKind", "RestrictedListMember"]

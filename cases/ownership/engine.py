@@ -83,8 +83,10 @@ class ScreeningResult:
     def explain(self, node: int, max_paths: int = 10):
         return explain(self, int(node), max_paths)
 
-    def decision_dict(self, node: int, labels: Any = None, max_paths: int = 10, path_labels: Any = None) -> dict:
-        return decision_dict(self, int(node), labels, max_paths, path_labels)
+    def decision_dict(
+        self, node: int, labels: Any = None, max_paths: int = 10, path_labels: Any = None, root_notes=None
+    ) -> dict:
+        return decision_dict(self, int(node), labels, max_paths, path_labels, root_notes)
 
 
 def screen(graph: Graph, policy: Policy | None = None, *, as_of_day: int | None = None) -> ScreeningResult:

@@ -8,6 +8,7 @@ neighbourhood, and totals are never computed from paths.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -208,9 +209,7 @@ def reason_sentences(res: ScreeningResult, node: int, labels: Any = None) -> lis
     flags = Reason(int(res.reasons[node]))
     cls = res.graph.node_class[node]
     if Reason.RESTRICTED_ROOT in flags:
-        return [
-            "Restricted root: the party itself is in a restricted jurisdiction (100 % restricted whatever its owners)"
-        ]
+        return ["Restricted root: the party itself is restricted (100 % restricted whatever its owners)"]
     if cls == NodeClass.CLEAN_TERMINAL:
         return ["Clean party (no restricted attribute)"]
     if Reason.UNKNOWN_PARTY in flags:
@@ -233,11 +232,39 @@ def reason_sentences(res: ScreeningResult, node: int, labels: Any = None) -> lis
     return out
 
 
-def explain(res: ScreeningResult, node: int, max_paths: int = 10, labels: Any = None):
+def _root_note_sentences(
+    res: ScreeningResult, node: int, paths: list, labels: Any, root_notes: Mapping[int, list[str]]
+) -> list[str]:
+    """Why each restricted party behind ``node`` is restricted, when the caller knows (e.g. the list it is on).
+
+    The notes are data the adapter passes in (list membership is not the engine's business);
+    a party counts if it starts a contributing path or holds a control interest in ``node``.
+    """
+    parties = [p.nodes[0] for p in paths]
+    v = _view(res)
+    parties += [int(v.owner[ei]) for ei in range(v.in_ptr[node], v.in_ptr[node + 1]) if v.control[ei]]
+    return [
+        f"Restricted party {_name(res, party, labels)}: {note}"
+        for party in dict.fromkeys(parties)
+        if party != node
+        for note in root_notes.get(party, ())
+    ]
+
+
+def explain(
+    res: ScreeningResult,
+    node: int,
+    max_paths: int = 10,
+    labels: Any = None,
+    root_notes: Mapping[int, list[str]] | None = None,
+):
     paths = []
     if res.graph.node_class[node] in (NodeClass.ENTITY, NodeClass.LISTED_ENTITY):
         paths = look_through_paths(res, node, max_paths) + control_chain_paths(res, node, max_paths)
-    return Explanation(node, Outcome(int(res.outcome[node])), reason_sentences(res, node, labels), paths)
+    reasons = reason_sentences(res, node, labels)
+    if root_notes:
+        reasons += _root_note_sentences(res, node, paths, labels, root_notes)
+    return Explanation(node, Outcome(int(res.outcome[node])), reasons, paths)
 
 
 def _method_dict(res: ScreeningResult, node: int, method: Method) -> dict:
@@ -259,14 +286,19 @@ def method_dicts(res: ScreeningResult, node: int) -> dict:
 
 
 def decision_dict(
-    res: ScreeningResult, node: int, labels: Any = None, max_paths: int = 10, path_labels: Any = None
+    res: ScreeningResult,
+    node: int,
+    labels: Any = None,
+    max_paths: int = 10,
+    path_labels: Any = None,
+    root_notes: Mapping[int, list[str]] | None = None,
 ) -> dict:
     """Spec section 11 shape, without entity/as_of/policy_version (the caller adds them).
 
     ``labels`` name nodes in the reasons (people read them); ``path_labels``, when
     given, name the path nodes instead (machines match them, e.g. external ids).
     """
-    exp = explain(res, node, max_paths, labels)
+    exp = explain(res, node, max_paths, labels, root_notes)
     node_names = labels if path_labels is None else path_labels
 
     def name(i: int) -> Any:

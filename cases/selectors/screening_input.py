@@ -38,6 +38,7 @@ from cases.models import (
 )
 from cases.ownership import Graph, NodeClass
 from cases.ownership.graph import INT32_MAX, INT32_MIN
+from cases.selectors.restricted_lists import entity_memberships, person_memberships
 
 HUNDRED = Decimal(100)
 _MEASURE_OF = {InterestType.SHAREHOLDING.value: 0, InterestType.VOTING_RIGHTS.value: 1}
@@ -82,6 +83,8 @@ class ScreeningInput:
     names: list[str]
     root_reasons: dict[int, list[str]] = field(default_factory=dict)
     node_by_entity_pk: dict[int, int] = field(default_factory=dict)
+    #: Restricted-list reasons of member nodes, named again in the reasons of what they own.
+    list_reasons: dict[int, list[str]] = field(default_factory=dict)
 
     @cached_property
     def node_by_external_id(self) -> dict[str, int]:
@@ -94,10 +97,14 @@ class ScreeningInput:
 # --------------------------------------------------------------------------- classification
 
 
-def classify_entity(row: tuple, policy: PolicyView) -> tuple[NodeClass, list[str]]:
-    """Spec section 3 for one entity row (entity_type, jurisdiction, registered, business, listed)."""
+def classify_entity(row: tuple, policy: PolicyView, lists: tuple[str, ...] = ()) -> tuple[NodeClass, list[str]]:
+    """Spec section 3 for one entity row (entity_type, jurisdiction, registered, business, listed).
+
+    ``lists`` are the reasons of the entity's restricted-list memberships: a member is a
+    restricted root whatever its jurisdiction (the lists name parties, not countries).
+    """
     entity_type, jurisdiction, registered, business, is_listed = row
-    reasons = []
+    reasons = list(lists)
     if policy.restricted_code(jurisdiction):
         kind = "State/state body of" if entity_type in (EntityType.STATE, EntityType.STATE_BODY) else "Registered in"
         reasons.append(f"{kind} {jurisdiction} (restricted jurisdiction)")
@@ -115,7 +122,7 @@ def classify_entity(row: tuple, policy: PolicyView) -> tuple[NodeClass, list[str
     return (NodeClass.LISTED_ENTITY if is_listed else NodeClass.ENTITY), []
 
 
-def classify_person(row: tuple, policy: PolicyView) -> tuple[NodeClass, list[str]]:
+def classify_person(row: tuple, policy: PolicyView, lists: tuple[str, ...] = ()) -> tuple[NodeClass, list[str]]:
     """Spec section 3 for one person row (person_type, nationalities, residences, tax residencies)."""
     person_type, nationalities, residences, tax_residencies = row
     checks = (
@@ -123,7 +130,7 @@ def classify_person(row: tuple, policy: PolicyView) -> tuple[NodeClass, list[str
         (policy.count_residence, residences, "Residence"),
         (policy.count_tax_residence, tax_residencies, "Tax residence"),
     )
-    reasons = [
+    reasons = list(lists) + [
         f"{label} {code} (restricted jurisdiction)"
         for counts, codes, label in checks
         if counts
@@ -323,6 +330,7 @@ def load_screening_input(
     entity_classes: dict[tuple, tuple[NodeClass, list[str]]] = {}
     person_classes: dict[tuple, tuple[NodeClass, list[str]]] = {}
     share_bounds: dict[tuple, tuple[float, float, bool, bool]] = {}
+    entity_lists, person_lists, list_reasons = _list_reasons()
 
     def add_node(cls: NodeClass, external_id: str, name: str, entity_pk: int, reasons: list[str]) -> int:
         node = len(node_class)
@@ -350,12 +358,15 @@ def load_screening_input(
             )
             .iterator(chunk_size=20000)
         ):
-            key = (facts[0], facts[1], facts[2], tuple(facts[3] or ()), facts[4])
+            lists = entity_lists.get(pk, ())
+            key = (facts[0], facts[1], facts[2], tuple(facts[3] or ()), facts[4], lists)
             known = entity_classes.get(key)
             if known is None:
-                known = entity_classes[key] = classify_entity(tuple(facts), policy)
+                known = entity_classes[key] = classify_entity(tuple(facts), policy, lists)
             cls, reasons = known[0], list(known[1])
             node_by_entity[pk] = add_node(cls, external_id, name, pk, reasons)
+            if lists:
+                list_reasons[node_by_entity[pk]] = list(lists)
 
     person_ids: set[int] = set()
     summaries: set[int] = set()
@@ -380,12 +391,15 @@ def load_screening_input(
         ):
             if part is None and pk not in person_ids:
                 continue  # owns nothing in force: not a node
-            key = (facts[0], *(tuple(codes or ()) for codes in facts[1:]))
+            lists = person_lists.get(pk, ())
+            key = (facts[0], *(tuple(codes or ()) for codes in facts[1:]), lists)
             known = person_classes.get(key)
             if known is None:
-                known = person_classes[key] = classify_person(tuple(facts), policy)
+                known = person_classes[key] = classify_person(tuple(facts), policy, lists)
             cls, reasons = known[0], list(known[1])
             node_by_person[pk] = add_node(cls, external_id, name or "Unnamed person", -1, reasons)
+            if lists:
+                list_reasons[node_by_person[pk]] = list(lists)
 
     edges = _EdgeAccumulator()
 
@@ -467,7 +481,17 @@ def load_screening_input(
         names=names,
         root_reasons=root_reasons,
         node_by_entity_pk=node_by_entity,
+        list_reasons=list_reasons,
     )
+
+
+def _list_reasons() -> tuple[dict[int, tuple[str, ...]], dict[int, tuple[str, ...]], dict[int, list[str]]]:
+    """Restricted-list reasons per entity and person pk (lists are small: read whole, once per load)."""
+
+    def reasons(memberships) -> dict[int, tuple[str, ...]]:
+        return {pk: tuple(m.reason for m in found) for pk, found in memberships.items()}
+
+    return reasons(entity_memberships()), reasons(person_memberships()), {}
 
 
 def _owner(rel_id, ent_id, person_id, reason, rel_ext, unspecified_nodes, owner_node) -> int | None:

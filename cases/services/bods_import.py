@@ -25,10 +25,8 @@ replaces its details wholesale, ``closed`` ends it.
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -67,10 +65,10 @@ from cases.models import (
     Relationship,
 )
 from cases.services.bulk_sql import TableWriter, select_pairs, select_pairs_in_tables
+from cases.services.import_tuning import import_tuned
 
 BATCH_SIZE = 2000
 LOOKUP_CHUNK = 2000
-SQLITE_IMPORT_CACHE_KIB = 65536  # page cache while importing; SQLite's default is 2 MiB
 # Files at least this large are prepared by a second process; forking one costs tens of
 # milliseconds, about what preparing 2,000 statements costs.
 READER_PROCESS_MIN_BYTES = 4 << 20
@@ -124,7 +122,7 @@ def bods_import_file(*, path: str | Path, stdout: IO[str] | None = None, progres
     summary = ImportSummary(file_name=str(path), import_run_id=run.pk)
     show_progress = bool(progress and stdout is not None and stdout.isatty())
     try:
-        with _sqlite_page_cache(SQLITE_IMPORT_CACHE_KIB), _cyclic_gc_paused(), transaction.atomic():
+        with import_tuned(), transaction.atomic():
             _import_file(path=path, run=run, summary=summary, stdout=stdout, progress=show_progress)
             _finish_run(run=run, summary=summary)
     except BodsError as exc:
@@ -181,47 +179,6 @@ def _validate_batch(validator: StatementValidator, batch: list[Prepared]) -> Non
     for position, head, prechecked, _mapped in batch:
         validator.check_prechecked(position, head, prechecked)
     validator.finish()
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a file is imported; reference counting still frees everything.
-
-    Every parsed statement is a few dozen dicts and lists, so the collector ran
-    thousands of times per 100,000 statements, each time walking every live
-    object of the process: a fifth of the import's time. The import builds no
-    reference cycles (its batches are freed as soon as they are written), and
-    the collector is switched back on, if it was on, when the import ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-@contextmanager
-def _sqlite_page_cache(kib: int) -> Iterator[None]:
-    """A larger SQLite page cache for the import's one big transaction, then the connection's own again.
-
-    With the default 2 MiB, index pages of the growing tables are evicted and
-    read back for every batch; 64 MiB keeps them (about 15% of the import's time).
-    The cache is per connection and bounded, so memory stays bounded too.
-    """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (previous,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA cache_size = -{int(kib)}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 def _finish_run(*, run: ImportRun, summary: ImportSummary) -> None:

@@ -77,7 +77,9 @@ def decision_payload(
     *, result: ScreeningResult, data: ScreeningInput, node: int, as_of: datetime.date, policy_version: int
 ) -> dict:
     """The spec section 11 decision object for one node, with the adapter's root reasons first."""
-    body = result.decision_dict(node, data.names, MAX_PATHS, path_labels=data.external_ids)
+    body = result.decision_dict(
+        node, data.names, MAX_PATHS, path_labels=data.external_ids, root_notes=data.list_reasons
+    )
     root_reasons = data.root_reasons.get(node, [])
     for path in body.get("paths", []):
         # Path nodes are external ids (stable, what integrations match on); names are for people.

@@ -25,6 +25,7 @@ from .customers import customer_register
 from .effective import effective_recompute
 from .entities import entity_apply
 from .feed import effective_body_for, open_case_reference
+from .name_screening import name_screen_entity, needs_name_screening
 from .ownership import ownership_changed
 from .persons import person_apply
 from .relationships import relationship_apply
@@ -163,6 +164,9 @@ def screening_request_submit(
     effective = effective_recompute(entity=subject, actor=actor, reason="screening request")
     if effective is not None and effective.outcome in (Outcome.REVIEW, Outcome.BLOCK):
         case_open(subject=subject, trigger=CaseTrigger.API, actor=None, decision=effective.decision)
+    if not owners and not bods and needs_name_screening(subject):
+        # Only a name and a country: candidates from the lists and decided entities go to a case (never a block).
+        name_screen_entity(entity=subject, actor=actor)
     return {
         "customer_reference": customer.customer_reference,
         "customer_created": created,

@@ -42,6 +42,8 @@ API_LISTS = [
     "/api/v1/cases/",
     "/api/v1/overrides/",
     "/api/v1/exemptions/",
+    "/api/v1/restricted-lists/",
+    "/api/v1/restricted-list-members/",
 ]
 
 postgres_only = pytest.mark.skipif(

@@ -27,6 +27,8 @@ def test_quick_run_reports_every_sqlite_target(tmp_path):
         "engine, largest graph: screen < 5 s",
         "BODS import with validation (sqlite)",
         "first screen --all at 100 k entities (sqlite)",
+        "import_gleif (sqlite) ≥ 50 000 records/s",
+        "import_ftm (sqlite) ≥ 20 000 entities/s",
     ):
         assert label in table
     assert "benchmark failed" not in table
@@ -34,3 +36,4 @@ def test_quick_run_reports_every_sqlite_target(tmp_path):
     assert results["import (sqlite)"]["statements_applied"] == 5000
     assert results["screen --all (sqlite)"]["loaded"]["entities"] > 5000
     assert results["engine"]["engine"][0]["entities"] >= 10_000
+    assert results["source imports (sqlite)"]["records"] == 3000

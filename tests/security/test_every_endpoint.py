@@ -98,6 +98,20 @@ def _one_row_for_every_other_admin(tmp_path, user) -> None:
     bods_import_file(path=write_jsonl(tmp_path / "one.jsonl", [entity("probe-co", "Probe Co")]))
     AccessAttempt.objects.create(username="x", ip_address="127.0.0.1", user_agent="t", failures_since_start=1)
     AccessFailureLog.objects.create(username="x", ip_address="127.0.0.1", user_agent="t")
+    # A restricted-list member (with an identifier) and a name match for it.
+    from cases.models import Entity, NameMatch, RestrictedList, RestrictedListMember
+
+    member = RestrictedListMember.objects.create(
+        restricted_list=RestrictedList.objects.get(code="us-dod-1260h"), record_id="NK-probe", name="Probe Co"
+    )
+    member.identifiers.create(scheme="FTM", value="NK-probe")
+    NameMatch.objects.create(
+        entity=Entity.objects.get(external_id="probe-co"),
+        candidate_member=member,
+        candidate_name=member.name,
+        matched_name=member.name,
+        score=100,
+    )
 
 
 # ---------------------------------------------------------------- admin
@@ -238,6 +252,7 @@ def _api_url(path: str, world) -> str:
         "{external_id}": world["subject"].external_id,
         "{reference}": world["case"].reference,
         "{id}": str(Override.objects.get().pk if "/overrides/" in path else Exemption.objects.get().pk),
+        "{code}": "us-dod-1260h",
     }
     if path.startswith("/api/v1/persons/"):
         values["{external_id}"] = Person.objects.order_by("pk").first().external_id

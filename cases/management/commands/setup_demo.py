@@ -19,7 +19,11 @@ from django.db import transaction
 from cases.models import Entity
 from cases.services.bods_import import bods_import_file
 from cases.services.customers import customer_register
+from cases.services.ftm_import import ftm_import_file
+from cases.services.gleif_import import gleif_import_file, gleif_import_order
+from cases.services.restricted_lists import restricted_list_import_csv
 from cases.services.screening import screen_entities
+from cases.services.screening_requests import screening_request_submit
 
 DEMO_DIR = Path(settings.BASE_DIR) / "demo"
 DEMO_USERS = (
@@ -50,6 +54,7 @@ class Command(BaseCommand):
         for path in bods_files:
             summary = bods_import_file(path=path, stdout=self.stdout, progress=False)
             self.stdout.write(f"Imported {path.name}: {summary.describe()}")
+        self._import_sources(DEMO_DIR / "sources")
         registered = self._register_customers(DEMO_DIR / "customers.csv")
         self.stdout.write(f"Customers registered: {registered}")
         summary = screen_entities(trigger="onboarding")
@@ -57,6 +62,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Screened {summary.screened} entities in {summary.seconds:.2f} s ({counts}).")
         password = password or secrets.token_urlsafe(12)
         self._create_users(password)
+        self._submit_name_only_customer()
         self.stdout.write(
             self.style.SUCCESS(
                 "\nDemo ready at http://127.0.0.1:8000/admin/\n"
@@ -66,6 +72,26 @@ class Command(BaseCommand):
                 )
             )
         )
+
+    def _import_sources(self, directory: Path) -> None:
+        """The GLEIF + OpenSanctions + Entity List sample: a list-driven block and a name-match case."""
+        for path in gleif_import_order(sorted(directory.glob("*gleif-goldencopy*"))):
+            self.stdout.write(f"Imported {path.name}: {gleif_import_file(path=path, progress=False).describe()}")
+        for path in sorted(directory.glob("*.ftm.json")):
+            self.stdout.write(f"Imported {path.name}: {ftm_import_file(path=path, progress=False).describe()}")
+        for path in sorted(directory.glob("us-bis-entity-list-*.csv")):
+            _, loaded = restricted_list_import_csv(path=path, list_code="us-bis-entity-list", version="demo edition")
+            self.stdout.write(f"Loaded {path.name}: {loaded.members_after} members of {loaded.restricted_list}")
+
+    def _submit_name_only_customer(self) -> None:
+        """A customer known only by name and country: name screening opens a case with candidates."""
+        admin = get_user_model().objects.get(username="admin")
+        result = screening_request_submit(
+            actor=admin,
+            customer_reference="DEMO-NAME-ONLY",
+            entity={"external_id": "demo-name-only", "name": "Aero Dynamics Technologies BV", "jurisdiction": "NL"},
+        )
+        self.stdout.write(f"Name-only customer DEMO-NAME-ONLY: case {result['case']}")
 
     @transaction.atomic
     def _register_customers(self, path: Path) -> int:

@@ -1,0 +1,171 @@
+"""Import FollowTheMoney JSON lines (OpenSanctions / yente exports) into the graph and the lists.
+
+Companies, organisations, legal entities and public bodies become entities keyed on their
+FtM id (and their LEIs, so GLEIF and BODS records of the same company are the same
+entity); persons become persons; ``Ownership`` and ``Directorship`` become relationships.
+An entity of a dataset that a restricted list names (``RestrictedList.ftm_datasets``,
+e.g. ``us_dod_chinese_milcorps`` for the 1260H list) is a member of that list: the file
+is that list's current edition, so the list's members are replaced by the file's; an
+entity the file shows outside a list's datasets leaves that list (a delisting).
+
+One file is one transaction; a bad line rejects it with its line, id and property.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import IO
+
+from cases.models import RestrictedList, RestrictedListMember
+from cases.services.import_runs import (
+    SourceImportSummary,
+    batched,
+    file_date,
+    finish_run,
+    import_run,
+    with_progress,
+)
+from cases.services.rescreen import rescreen_request
+from cases.services.restricted_lists import restricted_list_load
+from cases.services.source_import import SourceWriter
+from cases.sources.errors import SourceError
+from cases.sources.ftm import FtmEntity, map_entity, read_entities
+from cases.sources.ftm.mapping import ENTITY_SCHEMAS, PERSON_SCHEMAS, entity_keys
+from cases.sources.lists import MemberData
+from cases.sources.records import EntityRecord, PersonRecord, RelationshipRecord
+
+
+def ftm_import_file(*, path: str | Path, stdout: IO[str] | None = None, progress: bool = True) -> SourceImportSummary:
+    """Validate and apply one FtM file; raises ``SourceImportError`` (and records a failed run) if invalid."""
+    path = Path(path)
+    with import_run(path) as run:
+        summary = SourceImportSummary(file_name=str(path), import_run_id=run.pk, kind="ftm")
+        writer = SourceWriter(run=run, system="ftm", file_label=path.name, file_date=file_date(path))
+        lists_by_dataset = _lists_by_dataset()
+        members: dict[int, list[MemberData]] = defaultdict(list)
+        current = _current_ftm_members()
+        delisted: dict[int, set[str]] = defaultdict(set)
+        entities = with_progress(read_entities(path), stdout=stdout, enabled=progress, desc=path.name)
+        for batch in batched(entities):
+            summary.records_read += len(batch)
+            records = [map_entity(entity) for entity in batch]
+            summary.records_ignored += sum(record is None for record in records)
+            writer.write_entities([r for r in records if isinstance(r, EntityRecord)])
+            writer.write_persons([r for r in records if isinstance(r, PersonRecord)])
+            writer.write_relationships([r for r in records if isinstance(r, RelationshipRecord)])
+            for entity in batch:
+                listed_on = {lid for dataset in entity.datasets for lid in lists_by_dataset.get(dataset, ())}
+                if entity.schema in ENTITY_SCHEMAS or entity.schema in PERSON_SCHEMAS:
+                    for list_id in listed_on:
+                        members[list_id].append(_member(entity))
+                for list_id, record_ids in current.items():
+                    if entity.id in record_ids and list_id not in listed_on:
+                        delisted[list_id].add(entity.id)  # the file says it left the list's dataset
+        writer.finish()
+        if summary.records_read == 0:
+            raise SourceError("the file contains no entities")
+        summary.counts = writer.summary.as_dict()
+        summary.affected_entity_ids = set(writer.summary.affected_entity_ids)
+        summary.affected_person_ids = set(writer.summary.affected_person_ids)
+        summary.counts["list_members"] = _load_lists(members, path, summary)
+        summary.counts["list_members_removed"] = _remove_delisted(
+            {pk: ids for pk, ids in delisted.items() if pk not in members}, path, summary
+        )
+        rescreen_request(
+            entity_ids=summary.affected_entity_ids, person_ids=summary.affected_person_ids, trigger="import"
+        )
+        finish_run(run, summary)
+    return summary
+
+
+def _lists_by_dataset() -> dict[str, list[int]]:
+    out: dict[str, list[int]] = defaultdict(list)
+    for pk, datasets in RestrictedList.objects.values_list("pk", "ftm_datasets"):
+        for dataset in datasets or []:
+            out[dataset].append(pk)
+    return out
+
+
+def _current_ftm_members() -> dict[int, set[str]]:
+    """Record ids of the members each list got from FtM files (lists are small: thousands of rows)."""
+    current: dict[int, set[str]] = defaultdict(set)
+    for list_id, record_id in RestrictedListMember.objects.filter(source__system="ftm").values_list(
+        "restricted_list_id", "record_id"
+    ):
+        current[list_id].add(record_id)
+    return current
+
+
+def _remove_delisted(delisted: dict[int, set[str]], path: Path, summary: SourceImportSummary) -> dict[str, int]:
+    """Lists this file has no members of, but which it shows members left: the same edition minus those."""
+    removed = {}
+    for restricted_list in RestrictedList.objects.filter(pk__in=list(delisted)):
+        keep = [
+            _stored_member(member)
+            for member in restricted_list.members.prefetch_related("identifiers")
+            if member.record_id not in delisted[restricted_list.pk]
+        ]
+        result = restricted_list_load(
+            restricted_list=restricted_list,
+            members=keep,
+            file_label=path.name,
+            version=restricted_list.version,
+            published_on=restricted_list.published_on,
+            system="ftm",
+        )
+        summary.affected_entity_ids |= result.affected_entity_ids
+        summary.affected_person_ids |= result.affected_person_ids
+        removed[restricted_list.code] = result.members_before - result.members_after
+    return removed
+
+
+def _stored_member(member: RestrictedListMember) -> MemberData:
+    return MemberData(
+        record_id=member.record_id,
+        name=member.name,
+        line=(member.source or {}).get("line", 0),
+        aliases=member.aliases,
+        countries=member.countries,
+        identifiers=[(i.scheme, i.value) for i in member.identifiers.all()],
+        listed_on=member.listed_on,
+        source={k: v for k, v in (member.source or {}).items() if k in ("datasets", "topics", "schema")},
+    )
+
+
+def _member(entity: FtmEntity) -> MemberData:
+    names = entity.properties.get("name", [])
+    aliases = [n for prop in ("name", "alias", "weakAlias", "previousName") for n in entity.properties.get(prop, [])]
+    countries = [
+        c.upper()
+        for prop in ("jurisdiction", "country", "mainCountry", "nationality")
+        for c in entity.properties.get(prop, [])
+    ]
+    listed = (entity.properties.get("createdAt") or [entity.first_seen or ""])[0][:10] or None
+    return MemberData(
+        record_id=entity.id,
+        name=names[0] if names else entity.id,
+        line=entity.line,
+        aliases=[a for a in dict.fromkeys(aliases) if names and a != names[0]],
+        countries=list(dict.fromkeys(countries)),
+        identifiers=entity_keys(entity),
+        listed_on=listed,
+        source={"datasets": entity.datasets, "topics": entity.properties.get("topics", []), "schema": entity.schema},
+    )
+
+
+def _load_lists(members: dict[int, list[MemberData]], path: Path, summary: SourceImportSummary) -> dict[str, int]:
+    """Each list with members in this file gets the file's members as its new edition."""
+    loaded = {}
+    for restricted_list in RestrictedList.objects.filter(pk__in=list(members)):
+        result = restricted_list_load(
+            restricted_list=restricted_list,
+            members=members[restricted_list.pk],
+            file_label=path.name,
+            version=file_date(path),
+            system="ftm",
+        )
+        summary.affected_entity_ids |= result.affected_entity_ids
+        summary.affected_person_ids |= result.affected_person_ids
+        loaded[restricted_list.code] = result.members_after
+    return loaded

@@ -1,0 +1,464 @@
+"""Write neutral source records (GLEIF, FtM) into the ownership graph: keyed upserts, change detection.
+
+Shared by ``gleif_import`` and ``ftm_import``. Every record names its parties by keys
+(``("XI-LEI", lei)``, ``("FTM", id)``); the writer resolves them through
+``EntityIdentifier`` so the same LEI from GLEIF, OpenSanctions and a BODS register is one
+entity. Rows go through ``bulk_sql.TableWriter`` (one statement per batch, no model
+instances); a record whose mapped values equal what is stored is not written at all, so
+a re-import of the same file changes nothing and re-screens nothing, and a newer file
+re-screens exactly the entities it changed (``affected_entity_ids``).
+
+Several sources may describe one entity. A record from the source that created the
+entity replaces its values; a record from another source is *merged*: names and
+countries are added, never removed, and empty fields are filled. The screening
+attributes can therefore only grow more cautious when a source is added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pycountry
+from django.db import connection
+from django.utils import timezone
+
+from cases.bods.mapping import INTEREST_FIELDS
+from cases.models import Entity, EntityIdentifier, ImportRun, Interest, Jurisdiction, Person, Relationship
+from cases.services.bulk_sql import TableWriter, select_pairs
+from cases.sources.errors import SourceError
+from cases.sources.records import EntityRecord, Key, PersonRecord, RelationshipRecord
+
+ENTITY_VALUES = [
+    "name",
+    "alternate_names",
+    "entity_type",
+    "entity_subtype",
+    "jurisdiction_id",
+    "registered_address_country_id",
+    "business_address_countries",
+    "addresses",
+    "founding_date",
+    "is_closed",
+]
+PERSON_VALUES = [
+    "name",
+    "names",
+    "person_type",
+    "nationalities",
+    "residence_countries",
+    "tax_residencies",
+    "birth_date",
+    "is_closed",
+]
+RELATIONSHIP_VALUES = [
+    "subject_id",
+    "interested_entity_id",
+    "interested_person_id",
+    "unspecified_reason",
+    "unspecified_description",
+    "is_closed",
+]
+#: The interest columns, in the BODS importer's order (one definition of an interest row).
+INTEREST_VALUES = INTEREST_FIELDS
+_RECORD_COLUMNS = ["external_id", "statement_id", "statement_date", "source", "created_at", "updated_at"]
+_CHILD_LOOKUP_CHUNK = 2000
+
+
+@dataclass
+class WriteCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+@dataclass
+class WriteSummary:
+    entities: WriteCounts = field(default_factory=WriteCounts)
+    persons: WriteCounts = field(default_factory=WriteCounts)
+    relationships: WriteCounts = field(default_factory=WriteCounts)
+    affected_entity_ids: set[int] = field(default_factory=set)
+    affected_person_ids: set[int] = field(default_factory=set)
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {
+            "entities": self.entities.as_dict(),
+            "persons": self.persons.as_dict(),
+            "relationships": self.relationships.as_dict(),
+        }
+
+
+class SourceWriter:
+    """Applies batches of records of one file, inside the caller's transaction."""
+
+    def __init__(self, *, run: ImportRun, system: str, file_label: str, file_date: str = ""):
+        self.run = run
+        self.system = system
+        self.provenance = {"system": system, "file": file_label, "fileDate": file_date, "importRun": run.pk}
+        self.now = timezone.now()
+        self.summary = WriteSummary()
+        self._entities = TableWriter(Entity)
+        self._persons = TableWriter(Person)
+        self._relationships = TableWriter(Relationship)
+        self._interests = TableWriter(Interest)
+        self._identifiers = TableWriter(EntityIdentifier)
+        self._jurisdictions = set(Jurisdiction.objects.values_list("code", flat=True))
+        self._deferred: list[RelationshipRecord] = []
+
+    # ---------------------------------------------------------------- entities
+
+    def write_entities(self, records: list[EntityRecord]) -> None:
+        records = list({record.record_id: record for record in records}.values())
+        if not records:
+            return
+        self._ensure_jurisdictions(records)
+        found = self.resolve_entities([record.keys for record in records], [r.record_id for r in records])
+        existing = self._existing_entities(found.values())
+        inserts, identifier_rows = [], []
+        updates: list[tuple[int, dict[str, Any]]] = []
+        for record, pk in zip(records, (found.get(i) for i in range(len(records))), strict=True):
+            source = {**record.source, **self.provenance, "line": record.line}
+            if pk is None:
+                inserts.append(record)
+                continue
+            stored_values, stored_source = existing[pk]
+            merged = stored_source.get("system") != self.system
+            if merged:
+                values, source = _merge(stored_values, record.values), _merge_source(stored_source, self.system, source)
+            elif _is_stale(stored_source, record.updated):
+                self.summary.entities.unchanged += 1
+                continue
+            else:
+                values = record.values
+            if values == stored_values:
+                self.summary.entities.unchanged += 1
+                if merged and self.system not in stored_source.get("additionalSources", {}):
+                    updates.append((pk, {"source": source}))  # first confirmation by this source: provenance only
+            else:
+                updates.append(
+                    (pk, {**values, "source": source, "statement_date": self.now.date(), "updated_at": self.now})
+                )
+                self.summary.entities.updated += 1
+                self.summary.affected_entity_ids.add(pk)
+            identifier_rows += [(pk, ident) for ident in record.identifiers]
+        if updates:
+            self._entities.update(updates)
+        self._add_identifiers(identifier_rows)
+        if inserts:
+            pks = self._insert_entities(inserts)
+            self._identifiers.insert(
+                ["entity_id", "scheme", "scheme_name", "value", "uri"],
+                [
+                    {"entity_id": pk, "scheme": scheme, "scheme_name": name, "value": value, "uri": uri}
+                    for record, pk in zip(inserts, pks, strict=True)
+                    for scheme, name, value, uri in dict.fromkeys(record.identifiers)
+                ],
+            )
+
+    def _insert_entities(self, records: list[EntityRecord]) -> list[int]:
+        attnames = [*_RECORD_COLUMNS, *ENTITY_VALUES, "is_listed", "listing", "dissolution_date"]
+        rows = [
+            (
+                record.record_id[:255],
+                "",
+                self.now.date(),
+                {**record.source, **self.provenance, "line": record.line},
+                self.now,
+                self.now,
+                *(record.values[name] for name in ENTITY_VALUES),
+                False,
+                {},
+                None,
+            )
+            for record in records
+        ]
+        pks = self._entities.insert_returning_ids(attnames, rows, key="external_id")
+        self.summary.entities.created += len(pks)
+        self.summary.affected_entity_ids.update(pks)
+        return pks
+
+    def resolve_entities(self, keys_per_record: list[list[Key]], external_ids: list[str]) -> dict[int, int]:
+        """Index of a record -> the pk of the entity its keys (or, failing that, its external id) name."""
+        wanted = {value for keys in keys_per_record for _scheme, value in keys}
+        by_key: dict[Key, int] = {}
+        for scheme, value, entity_id in _identifier_rows(sorted(wanted)):
+            by_key.setdefault((scheme, value), entity_id)
+        by_external = select_pairs(Entity, "external_id", "id", [e[:255] for e in external_ids])
+        found: dict[int, int] = {}
+        for index, keys in enumerate(keys_per_record):
+            pk = next((by_key[key] for key in keys if key in by_key), None)
+            if pk is None:
+                pk = by_external.get(external_ids[index][:255])
+            if pk is not None:
+                found[index] = pk
+        return found
+
+    def _existing_entities(self, pks: Iterable[int]) -> dict[int, tuple[dict[str, Any], dict[str, Any]]]:
+        out = {}
+        pks = sorted(set(pks))
+        for start in range(0, len(pks), _CHILD_LOOKUP_CHUNK):
+            for pk, *values, source in Entity.objects.filter(
+                pk__in=pks[start : start + _CHILD_LOOKUP_CHUNK]
+            ).values_list("pk", *ENTITY_VALUES, "source"):
+                out[pk] = (dict(zip(ENTITY_VALUES, values, strict=True)), source or {})
+        return out
+
+    def _add_identifiers(self, rows: list[tuple[int, tuple[str, str, str, str]]]) -> None:
+        if not rows:
+            return
+        pks = sorted({pk for pk, _ in rows})
+        have: set[tuple[int, str, str]] = set()
+        for start in range(0, len(pks), _CHILD_LOOKUP_CHUNK):
+            have.update(
+                EntityIdentifier.objects.filter(entity_id__in=pks[start : start + _CHILD_LOOKUP_CHUNK]).values_list(
+                    "entity_id", "scheme", "value"
+                )
+            )
+        new = {}
+        for pk, (scheme, scheme_name, value, uri) in rows:
+            key = (pk, scheme, value)
+            if key not in have and key not in new:
+                new[key] = {"entity_id": pk, "scheme": scheme, "scheme_name": scheme_name, "value": value, "uri": uri}
+        self._identifiers.insert(["entity_id", "scheme", "scheme_name", "value", "uri"], list(new.values()))
+
+    def _ensure_jurisdictions(self, records: list[EntityRecord]) -> None:
+        wanted = {r.values.get("jurisdiction_id") for r in records} | {
+            r.values.get("registered_address_country_id") for r in records
+        }
+        missing = sorted(code for code in wanted - self._jurisdictions if code)
+        rows = []
+        for code in missing:
+            found = pycountry.subdivisions.get(code=code) if "-" in code else pycountry.countries.get(alpha_2=code)
+            rows.append(Jurisdiction(code=code, name=found.name))
+        Jurisdiction.objects.bulk_create(rows, ignore_conflicts=True)
+        self._jurisdictions.update(missing)
+
+    # ---------------------------------------------------------------- persons
+
+    def write_persons(self, records: list[PersonRecord]) -> None:
+        records = list({record.record_id: record for record in records}.values())
+        if not records:
+            return
+        ids = [record.record_id[:255] for record in records]
+        found = select_pairs(Person, "external_id", "id", ids)
+        stored = {}
+        pks = sorted(found.values())
+        for start in range(0, len(pks), _CHILD_LOOKUP_CHUNK):
+            for pk, *values in Person.objects.filter(pk__in=pks[start : start + _CHILD_LOOKUP_CHUNK]).values_list(
+                "pk", *PERSON_VALUES
+            ):
+                stored[pk] = dict(zip(PERSON_VALUES, values, strict=True))
+        inserts, updates = [], []
+        for record, external_id in zip(records, ids, strict=True):
+            source = {**record.source, **self.provenance, "line": record.line}
+            pk = found.get(external_id)
+            if pk is None:
+                inserts.append(
+                    (
+                        external_id,
+                        "",
+                        self.now.date(),
+                        source,
+                        self.now,
+                        self.now,
+                        *(record.values[n] for n in PERSON_VALUES),
+                    )
+                )
+            elif stored[pk] == record.values:
+                self.summary.persons.unchanged += 1
+            else:
+                updates.append((pk, {**record.values, "source": source, "updated_at": self.now}))
+                self.summary.persons.updated += 1
+                self.summary.affected_person_ids.add(pk)
+        if updates:
+            self._persons.update(updates)
+        if inserts:
+            new = self._persons.insert_returning_ids([*_RECORD_COLUMNS, *PERSON_VALUES], inserts, key="external_id")
+            self.summary.persons.created += len(new)
+            self.summary.affected_person_ids.update(new)
+
+    # ---------------------------------------------------------------- relationships
+
+    def write_relationships(self, records: list[RelationshipRecord], *, final: bool = False) -> None:
+        """Write the records whose parties exist; keep the others for ``finish`` (parties later in the file)."""
+        records = list({record.record_id: record for record in records}.values())
+        if not records:
+            return
+        parties = self._resolve_parties(records)
+        ready = []
+        for record in records:
+            subject, owner = parties.get(record.subject), parties.get(record.owner) if record.owner else ("", None)
+            if subject is None or subject[0] != "entity" or owner is None:
+                if final:
+                    raise _missing_party(record, subject, owner)
+                self._deferred.append(record)
+                continue
+            values = dict(record.values)
+            values["subject_id"] = subject[1]
+            values["interested_entity_id"] = owner[1] if owner[0] == "entity" else None
+            values["interested_person_id"] = owner[1] if owner[0] == "person" else None
+            if values["interested_entity_id"] == values["subject_id"]:
+                raise SourceError("an entity cannot own itself", line=record.line, record=record.record_id)
+            ready.append((record, values))
+        if ready:
+            self._save_relationships(ready)
+
+    def finish(self) -> None:
+        """Write relationships whose parties came later in the file; a party still missing is an error."""
+        deferred, self._deferred = self._deferred, []
+        for start in range(0, len(deferred), 5000):
+            self.write_relationships(deferred[start : start + 5000], final=True)
+
+    def _resolve_parties(self, records: list[RelationshipRecord]) -> dict[Key, tuple[str, int]]:
+        keys = list({key for record in records for key in (record.subject, record.owner) if key})
+        entity_pks = self.resolve_entities([[key] for key in keys], [value for _scheme, value in keys])
+        out: dict[Key, tuple[str, int]] = {keys[index]: ("entity", pk) for index, pk in entity_pks.items()}
+        rest = [key for key in keys if key not in out]
+        persons = select_pairs(Person, "external_id", "id", [value[:255] for _scheme, value in rest])
+        out.update({key: ("person", persons[key[1]]) for key in rest if key[1] in persons})
+        return out
+
+    def _save_relationships(self, ready: list[tuple[RelationshipRecord, dict[str, Any]]]) -> None:
+        ids = [record.record_id[:255] for record, _ in ready]
+        found = select_pairs(Relationship, "external_id", "id", ids)
+        stored = self._stored_relationships(found.values())
+        inserts, updates, replaced = [], [], []
+        for (record, values), external_id in zip(ready, ids, strict=True):
+            source = {**record.source, **self.provenance, "line": record.line}
+            pk = found.get(external_id)
+            if pk is None:
+                inserts.append((record, values, source))
+                continue
+            old_values, old_interests, old_source = stored[pk]
+            if _is_stale(old_source, record.updated):
+                self.summary.relationships.unchanged += 1
+                continue
+            if old_values == values and old_interests == [
+                tuple(i[n] for n in INTEREST_VALUES) for i in record.interests
+            ]:
+                self.summary.relationships.unchanged += 1
+                continue
+            updates.append(
+                (pk, {**values, "source": source, "statement_date": self.now.date(), "updated_at": self.now})
+            )
+            replaced.append((pk, record.interests))
+            self.summary.relationships.updated += 1
+            self.summary.affected_entity_ids.update({values["subject_id"], old_values["subject_id"]})
+        if updates:
+            self._relationships.update(updates)
+            Interest.objects.filter(relationship_id__in=[pk for pk, _ in replaced]).delete()
+        if inserts:
+            rows = [
+                (
+                    external_id_of(record),
+                    "",
+                    self.now.date(),
+                    source,
+                    self.now,
+                    self.now,
+                    *(values[n] for n in RELATIONSHIP_VALUES),
+                    False,
+                    [],
+                )
+                for record, values, source in inserts
+            ]
+            attnames = [*_RECORD_COLUMNS, *RELATIONSHIP_VALUES, "is_component", "component_record_ids"]
+            pks = self._relationships.insert_returning_ids(attnames, rows, key="external_id")
+            replaced += [(pk, record.interests) for pk, (record, _, _) in zip(pks, inserts, strict=True)]
+            self.summary.relationships.created += len(pks)
+            self.summary.affected_entity_ids.update(values["subject_id"] for _, values, _ in inserts)
+        self._interests.insert(
+            ["relationship_id", *INTEREST_VALUES],
+            [{"relationship_id": pk, **item} for pk, items in replaced for item in items],
+        )
+
+    def _stored_relationships(self, pks: Iterable[int]):
+        pks = sorted(set(pks))
+        out: dict[int, tuple[dict[str, Any], list[tuple], dict[str, Any]]] = {}
+        for start in range(0, len(pks), _CHILD_LOOKUP_CHUNK):
+            part = pks[start : start + _CHILD_LOOKUP_CHUNK]
+            for pk, *values, source in Relationship.objects.filter(pk__in=part).values_list(
+                "pk", *RELATIONSHIP_VALUES, "source"
+            ):
+                out[pk] = (dict(zip(RELATIONSHIP_VALUES, values, strict=True)), [], source or {})
+            for relationship_id, *values in (
+                Interest.objects.filter(relationship_id__in=part)
+                .order_by("pk")
+                .values_list("relationship_id", *INTEREST_VALUES)
+            ):
+                out[relationship_id][1].append(tuple(values))
+        return out
+
+
+def _identifier_rows(values: list[str]) -> Iterable[tuple[str, str, int]]:
+    """``(scheme, value, entity_id)`` of every identifier with one of ``values``: raw SQL per chunk.
+
+    The ORM's ``__in`` compiles each of thousands of parameters separately, which cost more
+    than the indexed lookup itself at import batch sizes.
+    """
+    table = connection.ops.quote_name(EntityIdentifier._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), _CHILD_LOOKUP_CHUNK):
+            part = values[start : start + _CHILD_LOOKUP_CHUNK]
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"SELECT scheme, value, entity_id FROM {table} WHERE value = ANY(%s)",  # noqa: S608
+                    [part],
+                )
+            else:
+                marks = ", ".join(["%s"] * len(part))
+                cursor.execute(f"SELECT scheme, value, entity_id FROM {table} WHERE value IN ({marks})", part)  # noqa: S608
+            yield from cursor.fetchall()
+
+
+def external_id_of(record: RelationshipRecord) -> str:
+    return record.record_id[:255]
+
+
+def _missing_party(record: RelationshipRecord, subject, owner) -> SourceError:
+    gleif = record.record_id.startswith("gleif-")
+    if subject is None or subject[0] != "entity":
+        what, field_name = record.subject, "Relationship.StartNode.NodeID" if gleif else "properties.asset"
+    else:
+        what, field_name = record.owner, "Relationship.EndNode.NodeID" if gleif else "properties.owner"
+    if gleif and record.owner is None:
+        field_name = "LEI"
+    hint = "import its LEI-CDF record first" if gleif else "it is neither in this file nor in the database"
+    return SourceError(
+        f"{what[0]} {what[1]} is not a known entity: {hint}",
+        line=record.line,
+        record=record.record_id,
+        field=field_name,
+    )
+
+
+def _is_stale(stored_source: dict[str, Any], updated: str) -> bool:
+    """An older record than the stored one (a delta applied out of order) must not overwrite it."""
+    stored = str(stored_source.get("lastUpdate") or stored_source.get("lastSeen") or "")
+    return bool(updated and stored and updated[:19] < stored[:19])
+
+
+def _merge(stored: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
+    """Another source's view of the same entity: add names and countries, fill what is empty."""
+    merged = dict(stored)
+    names = [stored["name"], *stored["alternate_names"]]
+    merged["alternate_names"] = list(stored["alternate_names"]) + [
+        name for name in [incoming["name"], *incoming["alternate_names"]] if name not in names
+    ]
+    for name in ("jurisdiction_id", "registered_address_country_id", "founding_date"):
+        if not stored.get(name):
+            merged[name] = incoming.get(name)
+    merged["business_address_countries"] = list(
+        dict.fromkeys([*stored["business_address_countries"], *incoming["business_address_countries"]])
+    )
+    return merged
+
+
+def _merge_source(stored: dict[str, Any], system: str, incoming: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(stored)
+    merged["additionalSources"] = {**stored.get("additionalSources", {}), system: incoming}
+    return merged

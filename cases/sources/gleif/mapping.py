@@ -1,0 +1,316 @@
+"""Map flat GLEIF records (golden-copy column names) to the neutral records, validating as it goes.
+
+What is mapped and why (docs/data-sources.md has the full table):
+
+* LEI-CDF: legal name, other and transliterated names, legal jurisdiction, legal and
+  headquarters address countries (the spec's registered and business addresses), the
+  registration authority's id as an identifier; status, category, legal form and the
+  registration block are kept as provenance (they do not change a screening decision).
+* RR-CDF: ``IS_DIRECTLY_CONSOLIDATED_BY`` / ``IS_ULTIMATELY_CONSOLIDATED_BY`` (and
+  ``IS_INTERNATIONAL_BRANCH_OF``) become a *control* interest of the parent in the child,
+  not a share: accounting consolidation means the parent controls the child (IFRS 10 /
+  ASC 810), and GLEIF publishes no percentage. Fund relationships are ignored.
+* Reporting exceptions: a parent that is not reported becomes an unspecified (unknown)
+  owner with a share of unknown size (0–100 %), the spec's undisclosed-owner rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cases.sources.errors import SourceError
+from cases.sources.lei import is_valid_lei
+from cases.sources.records import (
+    LEI_SCHEME,
+    EntityRecord,
+    RelationshipRecord,
+    country_code,
+    date_value,
+    interest,
+)
+
+ENTITY_FILE = "LEIData"
+RELATIONSHIP_FILE = "RelationshipData"
+EXCEPTION_FILE = "ReportingExceptionData"
+
+CONTROL_INTEREST = "controlViaCompanyRulesOrArticles"
+SHAREHOLDING = "shareholding"
+
+#: RR-CDF 2.1 relationship types mapped as control (parent -> child); the others are ignored.
+CONTROL_RELATIONSHIPS = {
+    "IS_DIRECTLY_CONSOLIDATED_BY": "direct",
+    "IS_ULTIMATELY_CONSOLIDATED_BY": "indirect",
+    "IS_INTERNATIONAL_BRANCH_OF": "direct",
+}
+IGNORED_RELATIONSHIPS = frozenset({"IS_FUND-MANAGED_BY", "IS_SUBFUND_OF", "IS_FEEDER_TO"})
+#: A relationship in one of these states no longer holds.
+ENDED_STATUSES = frozenset({"INACTIVE"})
+ENDED_REGISTRATIONS = frozenset({"RETIRED", "ANNULLED", "DUPLICATE"})
+
+EXCEPTION_CATEGORIES = {
+    "DIRECT_ACCOUNTING_CONSOLIDATION_PARENT": "direct",
+    "ULTIMATE_ACCOUNTING_CONSOLIDATION_PARENT": "indirect",
+}
+#: Reporting-exception reasons and the BODS unspecified-owner reason each is kept as.
+EXCEPTION_REASONS = {
+    "NATURAL_PERSONS": "interestedPartyHasNotProvidedInformation",
+    "NON_CONSOLIDATING": "informationUnknownToPublisher",
+    "NO_KNOWN_PERSON": "subjectUnableToConfirmOrIdentifyBeneficialOwner",
+    "NON_PUBLIC": "subjectExemptFromDisclosure",
+    "NO_LEI": "interestedPartyHasNotProvidedInformation",
+    "BINDING_LEGAL_COMMITMENTS": "subjectExemptFromDisclosure",
+    "LEGAL_OBSTACLES": "subjectExemptFromDisclosure",
+    "DISCLOSURE_DETRIMENTAL": "subjectExemptFromDisclosure",
+    "DETRIMENT_NOT_EXCLUDED": "subjectExemptFromDisclosure",
+    "CONSENT_NOT_OBTAINED": "subjectExemptFromDisclosure",
+}
+
+_GLEIF_RECORD_URL = "https://search.gleif.org/#/record/"
+
+
+def lei_value(flat: dict[str, str], column: str, *, line: int, record: str = "") -> str:
+    value = flat.get(column, "").strip().upper()
+    if not value:
+        raise SourceError("is required", line=line, record=record, field=column)
+    if not is_valid_lei(value):
+        raise SourceError(
+            f"{value!r} is not an LEI (20 characters with ISO 17442 check digits)",
+            line=line,
+            record=record,
+            field=column,
+        )
+    return value
+
+
+def repeated(flat: dict[str, str], column: str) -> list[str]:
+    """A column that may repeat: ``X`` or ``X.1``, ``X.2`` … in order."""
+    values = [flat[column]] if column in flat else []
+    index = 1
+    while f"{column}.{index}" in flat:
+        values.append(flat[f"{column}.{index}"])
+        index += 1
+    return values
+
+
+def _address_columns(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}.{name}" for name in ("FirstAddressLine", "City", "Region", "PostalCode"))
+
+
+_ADDRESS_COLUMNS = {
+    prefix: _address_columns(prefix) for prefix in ("Entity.LegalAddress", "Entity.HeadquartersAddress")
+}
+
+
+def _address(flat: dict[str, str], prefix: str, address_type: str, country: str | None) -> dict[str, Any] | None:
+    first, city, region, postal = _ADDRESS_COLUMNS[prefix]
+    lines = [flat.get(first, "")]
+    if f"{prefix}.AdditionalAddressLine.1" in flat or f"{prefix}.AdditionalAddressLine" in flat:
+        lines += repeated(flat, f"{prefix}.AdditionalAddressLine")
+    lines += [flat.get(city, ""), flat.get(region, "")]
+    text = ", ".join(part for part in lines if part)
+    if not text and not country:
+        return None
+    address: dict[str, Any] = {"type": address_type, "address": text}
+    if postal in flat:
+        address["postCode"] = flat[postal]
+    if country:
+        address["country"] = {"code": country}
+    return address
+
+
+def map_entity(line: int, flat: dict[str, str]) -> EntityRecord:
+    lei = lei_value(flat, "LEI", line=line)
+    name = flat.get("Entity.LegalName", "").strip()
+    if not name:
+        raise SourceError("is required", line=line, record=lei, field="Entity.LegalName")
+
+    def country(column: str) -> str | None:
+        return country_code(flat.get(column), line=line, record=lei, field_name=column)
+
+    jurisdiction = country("Entity.LegalJurisdiction")
+    legal_country = country("Entity.LegalAddress.Country")
+    hq_country = country("Entity.HeadquartersAddress.Country")
+    others = repeated(flat, "Entity.OtherEntityNames.OtherEntityName") + repeated(
+        flat, "Entity.TransliteratedOtherEntityNames.TransliteratedOtherEntityName"
+    )
+    addresses = [
+        address
+        for address in (
+            _address(flat, "Entity.LegalAddress", "registered", legal_country),
+            _address(flat, "Entity.HeadquartersAddress", "business", hq_country),
+        )
+        if address
+    ]
+    url = _GLEIF_RECORD_URL + lei
+    identifiers = [(LEI_SCHEME, "Global Legal Entity Identifier Index", lei, url)]
+    authority = flat.get("Entity.RegistrationAuthority.RegistrationAuthorityID", "")
+    authority_entity = flat.get("Entity.RegistrationAuthority.RegistrationAuthorityEntityID", "")
+    if authority and authority_entity:
+        identifiers.append((f"GLEIF-RA-{authority}"[:100], "GLEIF registration authority", authority_entity, ""))
+    founded = date_value(
+        flat.get("Entity.EntityCreationDate"), line=line, record=lei, field_name="Entity.EntityCreationDate"
+    )
+    last_update = flat.get("Registration.LastUpdateDate", "")
+    date_value(last_update, line=line, record=lei, field_name="Registration.LastUpdateDate")
+    values = {
+        "name": name[:500],
+        "alternate_names": [other for other in others if other and other != name],
+        "entity_type": "registeredEntity",
+        "entity_subtype": "",
+        "jurisdiction_id": jurisdiction,
+        "registered_address_country_id": legal_country,
+        "business_address_countries": [hq_country] if hq_country else [],
+        "addresses": addresses,
+        "founding_date": founded,
+        "is_closed": False,
+    }
+    source = {
+        "type": ["officialRegister"],
+        "description": "GLEIF LEI-CDF golden copy",
+        "url": url,
+        "recordId": lei,
+        "lastUpdate": last_update,
+        "entityStatus": flat.get("Entity.EntityStatus", ""),
+        "entityCategory": flat.get("Entity.EntityCategory", ""),
+        "legalForm": flat.get("Entity.LegalForm.EntityLegalFormCode", ""),
+        "registrationStatus": flat.get("Registration.RegistrationStatus", ""),
+        "validationSources": flat.get("Registration.ValidationSources", ""),
+    }
+    return EntityRecord(
+        record_id=lei,
+        line=line,
+        keys=[(LEI_SCHEME, lei)],
+        values=values,
+        identifiers=identifiers,
+        source=source,
+        updated=last_update,
+    )
+
+
+def _periods(flat: dict[str, str]) -> list[dict[str, str]]:
+    """Relationship periods: CSV ``Relationship.Period.1.startDate`` or XML ``…RelationshipPeriod.StartDate``."""
+    periods: dict[str, dict[str, str]] = {}
+    for key, value in flat.items():
+        if key.startswith("Relationship.Period."):
+            _, _, index, name = key.split(".", 3)
+            periods.setdefault(index, {})[name[0].lower() + name[1:]] = value
+        elif key.startswith("Relationship.RelationshipPeriods.RelationshipPeriod"):
+            rest = key[len("Relationship.RelationshipPeriods.RelationshipPeriod") :].lstrip(".")
+            index, _, name = rest.rpartition(".")
+            periods.setdefault(index or "1", {})[name[0].lower() + name[1:]] = value
+    return [periods[index] for index in sorted(periods)]
+
+
+def map_relationship(line: int, flat: dict[str, str]) -> RelationshipRecord | None:
+    """A control relationship, or None for a relationship type that is not mapped (fund links)."""
+    child = lei_value(flat, "Relationship.StartNode.NodeID", line=line)
+    kind = flat.get("Relationship.RelationshipType", "")
+    if kind in IGNORED_RELATIONSHIPS:
+        return None
+    if kind not in CONTROL_RELATIONSHIPS:
+        raise SourceError(
+            f"unknown relationship type {kind!r}", line=line, record=child, field="Relationship.RelationshipType"
+        )
+    for node in ("StartNode", "EndNode"):
+        node_type = flat.get(f"Relationship.{node}.NodeIDType", "LEI")
+        if node_type != "LEI":
+            raise SourceError(
+                f"node id type {node_type!r} (only LEI nodes are relationships)",
+                line=line,
+                record=child,
+                field=f"Relationship.{node}.NodeIDType",
+            )
+    parent = lei_value(flat, "Relationship.EndNode.NodeID", line=line, record=child)
+    if parent == child:
+        raise SourceError(
+            "an entity cannot be its own parent", line=line, record=child, field="Relationship.EndNode.NodeID"
+        )
+    record_id = f"gleif-rr:{child}:{kind}:{parent}"
+    start = end = None
+    for period in _periods(flat):
+        if period.get("periodType") == "RELATIONSHIP_PERIOD":
+            start = date_value(
+                period.get("startDate"), line=line, record=record_id, field_name="Relationship.Period.startDate"
+            )
+            end = date_value(
+                period.get("endDate"), line=line, record=record_id, field_name="Relationship.Period.endDate"
+            )
+    if start and end and end < start:
+        raise SourceError("ends before it starts", line=line, record=record_id, field="Relationship.Period.endDate")
+    status = flat.get("Relationship.RelationshipStatus", "ACTIVE")
+    registration = flat.get("Registration.RegistrationStatus", "")
+    validation = flat.get("Registration.ValidationSources", "")
+    details = f"GLEIF {kind}: accounting consolidation (control)"
+    if validation:
+        details += f"; validation {validation}"
+    return RelationshipRecord(
+        record_id=record_id,
+        line=line,
+        subject=(LEI_SCHEME, child),
+        owner=(LEI_SCHEME, parent),
+        values={
+            "is_closed": status in ENDED_STATUSES or registration in ENDED_REGISTRATIONS,
+            "unspecified_reason": "",
+            "unspecified_description": "",
+        },
+        interests=[
+            interest(
+                CONTROL_INTEREST,
+                direct_or_indirect=CONTROL_RELATIONSHIPS[kind],
+                start=start,
+                end=end,
+                details=details,
+                beneficial=False,
+            )
+        ],
+        source={
+            "type": ["officialRegister"],
+            "description": "GLEIF RR-CDF golden copy",
+            "url": _GLEIF_RECORD_URL + child,
+            "recordId": record_id,
+            "relationshipType": kind,
+            "relationshipStatus": status,
+            "registrationStatus": registration,
+            "validationSources": validation,
+            "lastUpdate": flat.get("Registration.LastUpdateDate", ""),
+        },
+        updated=flat.get("Registration.LastUpdateDate", ""),
+    )
+
+
+def map_exception(line: int, flat: dict[str, str]) -> RelationshipRecord:
+    lei = lei_value(flat, "LEI", line=line)
+    category = flat.get("ExceptionCategory", "")
+    if category not in EXCEPTION_CATEGORIES:
+        raise SourceError(f"unknown exception category {category!r}", line=line, record=lei, field="ExceptionCategory")
+    reasons = repeated(flat, "ExceptionReason")
+    if not reasons:
+        raise SourceError("is required", line=line, record=lei, field="ExceptionReason")
+    for reason in reasons:
+        if reason not in EXCEPTION_REASONS:
+            raise SourceError(f"unknown exception reason {reason!r}", line=line, record=lei, field="ExceptionReason")
+    record_id = f"gleif-repex:{lei}:{category}"
+    description = f"GLEIF reporting exception: {category} not reported ({', '.join(reasons)})"
+    return RelationshipRecord(
+        record_id=record_id,
+        line=line,
+        subject=(LEI_SCHEME, lei),
+        owner=None,
+        values={
+            "is_closed": False,
+            "unspecified_reason": EXCEPTION_REASONS[reasons[0]],
+            "unspecified_description": description,
+        },
+        interests=[
+            interest(SHAREHOLDING, direct_or_indirect=EXCEPTION_CATEGORIES[category], details=description),
+        ],
+        source={
+            "type": ["officialRegister"],
+            "description": "GLEIF Reporting Exceptions golden copy",
+            "url": _GLEIF_RECORD_URL + lei,
+            "recordId": record_id,
+            "exceptionCategory": category,
+            "exceptionReasons": reasons,
+            "exceptionReferences": repeated(flat, "ExceptionReference"),
+        },
+    )

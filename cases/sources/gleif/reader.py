@@ -1,0 +1,128 @@
+"""Stream GLEIF records from the golden-copy CSV or XML, zipped or not, as flat dicts.
+
+Both formats yield the same shape: a dict keyed by the golden-copy CSV's dotted column
+names (``LEI``, ``Entity.LegalName``, ``Entity.LegalAddress.Country``, …). An XML record
+is flattened into the same names by the path of local element names below the record
+element, so one mapper serves both formats. Repeated XML elements are numbered
+(``Entity.OtherEntityNames.OtherEntityName.2``) as the CSV numbers its repeated columns.
+
+XML is read with lxml's ``iterparse`` restricted to the record tag, each record cleared
+(and its finished siblings dropped) once flattened: memory stays constant on the
+multi-gigabyte concatenated files. lxml rather than the standard library because it
+parses about twice as fast and reports the line of every record and of a syntax error.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from ..errors import SourceError
+from ..files import first_character, open_binary, open_text
+
+#: XML record element per file kind (namespaces: LEI-CDF 3.1, RR-CDF 2.1, Reporting Exceptions 2.1).
+RECORD_TAGS = {
+    "LEIData": "LEIRecord",
+    "RelationshipData": "RelationshipRecord",
+    "ReportingExceptionData": "Exception",
+}
+#: A CSV header column that tells the kind of file it is.
+CSV_MARKERS = {"Entity.LegalName": "LEIData", "Relationship.StartNode.NodeID": "RelationshipData"}
+CSV_EXCEPTION_MARKER = "ExceptionCategory"
+
+
+@dataclass(frozen=True)
+class GleifFile:
+    path: Path
+    kind: str  # LEIData, RelationshipData or ReportingExceptionData
+    format: str  # "xml" or "csv"
+
+
+def detect(path: str | Path) -> GleifFile:
+    """Which GLEIF file this is, from its content (names of downloaded files vary)."""
+    path = Path(path)
+    if first_character(path) == "<":
+        with open_binary(path) as stream:
+            try:
+                for _event, element in etree.iterparse(stream, events=("start",)):
+                    root = etree.QName(element).localname
+                    break
+                else:  # pragma: no cover - iterparse raises on an empty document
+                    raise SourceError("the XML document is empty", file=str(path))
+            except etree.XMLSyntaxError as exc:
+                raise SourceError(f"broken XML: {exc.msg}", file=str(path), line=exc.lineno) from exc
+        if root not in RECORD_TAGS:
+            raise SourceError(f"unknown GLEIF XML root element {root!r}", file=str(path), line=1)
+        return GleifFile(path, root, "xml")
+    with open_text(path) as text:
+        header = next(csv.reader(text), [])
+    for column, kind in CSV_MARKERS.items():
+        if column in header:
+            return GleifFile(path, kind, "csv")
+    if CSV_EXCEPTION_MARKER in header:
+        return GleifFile(path, "ReportingExceptionData", "csv")
+    raise SourceError(
+        "not a GLEIF golden-copy file (no Entity.LegalName, Relationship.StartNode.NodeID or ExceptionCategory column)",
+        file=str(path),
+        line=1,
+    )
+
+
+def read_records(source: GleifFile) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line, flat record)`` for every record of the file, in file order."""
+    if source.format == "csv":
+        yield from _csv_records(source.path)
+    else:
+        yield from _xml_records(source.path, RECORD_TAGS[source.kind])
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    with open_text(path) as text:
+        reader = csv.DictReader(text)
+        try:
+            for row in reader:
+                if None in row:
+                    raise SourceError("more values than header columns", file=str(path), line=reader.line_num)
+                yield reader.line_num, {key: value for key, value in row.items() if value}
+        except csv.Error as exc:
+            raise SourceError(f"broken CSV: {exc}", file=str(path), line=reader.line_num) from exc
+
+
+def _xml_records(path: Path, record_tag: str) -> Iterator[tuple[int, dict[str, str]]]:
+    with open_binary(path) as stream:
+        records = etree.iterparse(stream, events=("end",), tag=f"{{*}}{record_tag}", huge_tree=True)
+        try:
+            for _event, element in records:
+                line = element.sourceline or 0
+                flat: dict[str, str] = {}
+                _flatten(element, "", flat)
+                element.clear(keep_tail=False)
+                parent = element.getparent()
+                while parent is not None and element.getprevious() is not None:
+                    del parent[0]
+                yield line, flat
+        except etree.XMLSyntaxError as exc:
+            raise SourceError(f"broken XML: {exc.msg}", file=str(path), line=exc.lineno) from exc
+
+
+def _flatten(element, prefix: str, out: dict[str, str]) -> None:
+    children = [child for child in element if isinstance(child.tag, str)]
+    counts: dict[str, int] = {}
+    for child in children:
+        name = etree.QName(child).localname
+        counts[name] = counts.get(name, 0) + 1
+    seen: dict[str, int] = {}
+    for child in children:
+        name = etree.QName(child).localname
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            name = f"{name}.{seen[name]}"
+        key = f"{prefix}{name}"
+        if len(child):
+            _flatten(child, key + ".", out)
+        elif child.text and child.text.strip():
+            out[key] = child.text.strip()

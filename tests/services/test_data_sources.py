@@ -1,0 +1,295 @@
+"""GLEIF, FtM and restricted-list imports end to end: joins on LEI, the spec's decisions, all-or-nothing."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from cases.models import (
+    AuditEvent,
+    Case,
+    CurrentDecision,
+    Entity,
+    ImportRun,
+    NameMatch,
+    Relationship,
+    RescreenRequest,
+    RestrictedList,
+    RestrictedListMember,
+)
+from cases.services.bods_import import bods_import_file
+from cases.services.ftm_import import ftm_import_file
+from cases.services.gleif_import import gleif_import_file
+from cases.services.import_runs import SourceImportError
+from cases.services.restricted_lists import restricted_list_import_csv
+from cases.services.screening import downstream_entity_ids, screen_entities
+from cases.services.screening_requests import screening_request_submit
+from tests.bods.builders import entity, person, relationship, snapshot, write_jsonl
+from tests.sources.conftest import ENTITY_LIST_CSV, FTM, LEI_CSV, LEI_XML, REPEX_CSV, RR_CSV, RR_XML
+
+pytestmark = pytest.mark.django_db
+
+LUX = "5493001LUXHOLD000051"
+PARENT = "5299009PARENTIND0097"
+GREAT_WALL = "300300GREATWALL00009"
+LISTED = "5493007LISTEDPLC0085"
+LUX_SUB = "5493002LUXSUB0000011"
+PRC_OWNER = "300300PRCOWNER000040"
+
+
+def by_lei(lei: str) -> Entity:
+    return Entity.objects.get(identifiers__scheme="XI-LEI", identifiers__value=lei)
+
+
+def decide(*leis: str) -> dict[str, dict]:
+    entities = [by_lei(lei) for lei in leis]
+    screen_entities(entity_ids=[e.pk for e in entities], trigger="import")
+    return {lei: CurrentDecision.objects.get(entity=e).decision.payload for lei, e in zip(leis, entities, strict=True)}
+
+
+def import_all(tmp_path):
+    """BODS register (the Luxembourg customer with its LEI, 40 % held by a clean person), then GLEIF, then FtM."""
+    bods = [
+        entity("lu-register-1", "LUX HOLDINGS SARL", "LU", identifiers=[{"scheme": "XI-LEI", "id": LUX}]),
+        person("lu-person-1", "Marie Weber", "LU"),
+        relationship("lu-rel-1", "lu-person-1", "lu-register-1", 40),
+        entity(
+            "gb-listed",
+            "Listed Widgets PLC",
+            "GB",
+            identifiers=[{"scheme": "XI-LEI", "id": LISTED}],
+            publicListing={"hasPublicListing": True},
+        ),
+    ]
+    bods_import_file(path=write_jsonl(tmp_path / "register.jsonl", bods))
+    for path in (LEI_CSV, RR_CSV):
+        gleif_import_file(path=path)
+    return ftm_import_file(path=FTM)
+
+
+def test_chain_across_bods_gleif_and_ftm_joined_on_lei(tmp_path):
+    import_all(tmp_path)
+    lux = by_lei(LUX)
+    assert lux.external_id == "lu-register-1"  # GLEIF and FtM records of the LEI landed on the BODS entity
+    assert Entity.objects.filter(identifiers__value=LUX).count() == 1
+    assert {"XI-LEI", "FTM"} <= set(lux.identifiers.values_list("scheme", flat=True))
+    assert "Lux Holdings S.à r.l." in lux.alternate_names
+    payloads = decide(LUX, PARENT)
+    # Parent is consolidated by a Chinese company (GLEIF RR): control, whatever the percentages (spec 6).
+    parent = payloads[PARENT]
+    assert parent["outcome"] == "block"
+    assert any("Controlled by restricted party Great Wall" in reason for reason in parent["reasons"])
+    assert parent["methods"]["control_chain"]["low"] == 0.0  # control changes the outcome, not the figures
+    # The customer: 60 % (FtM) held by a restricted (controlled) parent, 40 % by a clean person (BODS).
+    lux_decision = payloads[LUX]
+    assert lux_decision["outcome"] == "block"
+    assert lux_decision["methods"]["control_chain"] == {"outcome": "block", "low": 60.0, "high": 60.0}
+    assert lux_decision["methods"]["look_through"]["outcome"] == "review"  # 0 % proven, 60 % possible
+    assert lux_decision["methods"]["look_through"]["high"] == 60.0
+
+
+def test_reporting_exception_makes_the_figure_an_interval(tmp_path):
+    import_all(tmp_path)
+    before = decide(LISTED)[LISTED]
+    # Listed (BODS: the undisclosed remainder is public float), 30 % held by a Chinese company (FtM).
+    assert before["methods"]["look_through"] == {"outcome": "allow", "low": 30.0, "high": 30.0}
+    summary = gleif_import_file(path=REPEX_CSV)
+    assert by_lei(LISTED).pk in summary.affected_entity_ids
+    exception = Relationship.objects.get(external_id=f"gleif-repex:{LISTED}:DIRECT_ACCOUNTING_CONSOLIDATION_PARENT")
+    assert exception.unspecified_reason == "subjectExemptFromDisclosure"
+    after = decide(LISTED)[LISTED]
+    assert after["methods"]["look_through"]["low"] == 30.0
+    assert after["methods"]["look_through"]["high"] == 100.0
+    assert after["outcome"] == "review"
+
+
+def test_1260h_member_two_levels_up_blocks_and_is_named(tmp_path):
+    summary = import_all(tmp_path)
+    assert summary.counts["list_members"] == {"us-dod-1260h": 1}
+    member = RestrictedListMember.objects.get(restricted_list__code="us-dod-1260h")
+    assert member.record_id == "NK-milcorp" and member.countries == ["NL"]
+    payloads = decide(LUX_SUB, "5299000AERODYN000018")
+    payload = payloads[LUX_SUB]
+    # Luxembourg subsidiary <- 100 % Dutch holding <- 60 % AeroDynamics (Dutch, but on the 1260H list).
+    assert payload["outcome"] == "block"
+    assert payload["methods"]["look_through"]["low"] == 60.0
+    assert any("US DoD 1260H" in reason and "AeroDynamics" in reason for reason in payload["reasons"])
+    root = payloads["5299000AERODYN000018"]
+    assert root["reasons"][0].startswith("Listed on US DoD 1260H list")
+
+
+def test_reimport_changes_nothing_and_a_newer_file_rescreens_what_changed(tmp_path):
+    gleif_import_file(path=LEI_CSV)
+    before = snapshot()
+    again = gleif_import_file(path=LEI_XML)  # the same records, other format
+    assert again.counts["entities"] == {"created": 0, "updated": 0, "unchanged": 8}
+    assert again.affected_entity_ids == set()
+    assert snapshot() == before
+    newer = tmp_path / "20240302-0800-gleif-goldencopy-lei2-intra-day.csv"
+    newer.write_text(
+        LEI_CSV.read_text()
+        .replace('"Listed Widgets PLC"', '"Listed Widgets Group PLC"', 1)
+        .replace("2024-03-01T10:00:00+00:00", "2024-03-02T08:00:00+00:00")
+    )
+    delta = gleif_import_file(path=newer)
+    assert delta.affected_entity_ids == {by_lei(LISTED).pk}
+    assert RescreenRequest.objects.filter(entity_ids=[by_lei(LISTED).pk], trigger="import").exists()
+    listed = by_lei(LISTED)
+    assert listed.name == "Listed Widgets Group PLC"
+    assert listed.source["file"] == newer.name and listed.source["recordId"] == LISTED
+    # An older file applied afterwards does not undo the newer record.
+    stale = gleif_import_file(path=LEI_CSV)
+    assert stale.affected_entity_ids == set()
+    assert by_lei(LISTED).name == "Listed Widgets Group PLC"
+
+
+@pytest.mark.parametrize(
+    ("source", "replace", "importer", "expected"),
+    [
+        (LEI_CSV, ("5493002LUXSUB0000011", "5493002LUXSUB0000012"), gleif_import_file, "line 7, field LEI"),
+        (RR_XML, ("</rr:RelationshipType>", "</rr:RelationshipTyp>"), gleif_import_file, "broken XML"),
+        (FTM, ('"percentage": ["100"]', '"percentage": ["150"]'), ftm_import_file, "line 9, record NK-own-3"),
+    ],
+)
+def test_bad_row_rejects_the_whole_file(tmp_path, source, replace, importer, expected):
+    gleif_import_file(path=LEI_CSV) if importer is ftm_import_file else None
+    bad = tmp_path / f"bad{''.join(source.suffixes)}"
+    bad.write_text(source.read_text().replace(*replace))
+    before = snapshot()
+    members = RestrictedListMember.objects.count()
+    with pytest.raises(SourceImportError) as error:
+        importer(path=bad)
+    assert str(bad) in error.value.message and expected in error.value.message
+    assert snapshot() == before
+    assert RestrictedListMember.objects.count() == members
+    run = ImportRun.objects.get(file_name=str(bad))
+    assert run.status == ImportRun.Status.FAILED and run.error == error.value.message
+
+
+def test_bad_lei_error_names_the_field(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(LEI_CSV.read_text().replace("5493002LUXSUB0000011", "5493002LUXSUB0000012"))
+    with pytest.raises(SourceImportError) as error:
+        gleif_import_file(path=bad)
+    assert error.value.message.endswith(
+        "field LEI: '5493002LUXSUB0000012' is not an LEI (20 characters with ISO 17442 check digits)"
+    )
+    assert not Entity.objects.exists()
+
+
+def test_relationship_to_an_unknown_lei_is_rejected(tmp_path):
+    with pytest.raises(SourceImportError) as error:
+        gleif_import_file(path=RR_CSV)
+    assert "field Relationship.StartNode.NodeID" in error.value.message
+    assert not Relationship.objects.exists()
+
+
+def test_csv_list_load_replaces_members_and_rescreens_exactly_the_matched(tmp_path):
+    gleif_import_file(path=LEI_CSV)
+    owner = by_lei(PRC_OWNER)
+    _, loaded = restricted_list_import_csv(path=ENTITY_LIST_CSV, list_code="us-bis-entity-list", version="2024-03-01")
+    assert loaded.members_after == 2
+    assert loaded.affected_entity_ids == {owner.pk}
+    event = AuditEvent.objects.filter(action="restricted_list.loaded").latest("pk")
+    assert event.after["members"] == 2
+    payload = decide(PRC_OWNER)[PRC_OWNER]
+    assert payload["reasons"][0].startswith("Listed on US Commerce Entity List (2024-03-01)")
+    # The same edition again: nothing to re-screen. A new edition without the member: the owner is re-screened.
+    _, same = restricted_list_import_csv(path=ENTITY_LIST_CSV, list_code="us-bis-entity-list", version="2024-03-01")
+    assert same.affected_entity_ids == set()
+    edition = tmp_path / "entity-list.csv"
+    edition.write_text("\n".join(ENTITY_LIST_CSV.read_text().splitlines()[::2]) + "\n")  # header and EL-0002
+    _, removed = restricted_list_import_csv(path=edition, list_code="us-bis-entity-list", version="2024-04-01")
+    assert removed.affected_entity_ids == {owner.pk}
+    assert RestrictedList.objects.get(code="us-bis-entity-list").members.count() == 1
+
+
+def test_list_csv_with_a_bad_lei_changes_nothing(tmp_path):
+    restricted_list_import_csv(path=ENTITY_LIST_CSV, list_code="us-bis-entity-list")
+    bad = tmp_path / "bad-list.csv"
+    bad.write_text(ENTITY_LIST_CSV.read_text().replace("300300PRCOWNER000040", "300300PRCOWNER000041"))
+    with pytest.raises(SourceImportError) as error:
+        restricted_list_import_csv(path=bad, list_code="us-bis-entity-list")
+    assert "line 2, record EL-0001, field lei" in error.value.message
+    assert RestrictedList.objects.get(code="us-bis-entity-list").members.count() == 2
+
+
+def test_customer_with_only_a_name_gets_a_case_with_candidates_not_a_block(tmp_path, integration):
+    ftm_import_file(path=FTM)
+    result = screening_request_submit(
+        actor=integration,
+        customer_reference="crm-77",
+        entity={"external_id": "crm-77", "name": "Aero Dynamics Technologies BV", "jurisdiction": "NL"},
+    )
+    assert result["decision"]["outcome"] != "block"  # a name match never blocks on its own
+    assert result["case"] is not None
+    [match] = NameMatch.objects.filter(entity__external_id="crm-77")
+    assert match.candidate_member.record_id == "NK-milcorp"
+    assert match.score >= 88 and match.country_matches
+    case = Case.objects.get(reference=result["case"])
+    assert "Name screening" in case.notes.get().text
+    assert AuditEvent.objects.filter(action="name_screening.matched").exists()
+
+
+def test_customer_with_an_unrelated_name_gets_no_match(integration):
+    ftm_import_file(path=FTM)
+    screening_request_submit(
+        actor=integration, customer_reference="crm-78", entity={"external_id": "crm-78", "name": "Pineapple Ltd"}
+    )
+    assert not NameMatch.objects.exists()
+
+
+def test_import_gleif_command_orders_files_and_stops_at_a_bad_one(tmp_path, capsys):
+    call_command("import_gleif", str(RR_CSV), str(LEI_XML), "--no-screen")  # RR given first, applied second
+    assert Relationship.objects.filter(external_id__startswith="gleif-rr:").count() == 3
+    bad = tmp_path / "bad.csv"
+    bad.write_text(LEI_CSV.read_text().replace(GREAT_WALL, "300300GREATWALL00008"))
+    with pytest.raises(CommandError, match="nothing from this file was imported"):
+        call_command("import_gleif", str(bad))
+
+
+def test_import_ftm_and_list_commands(tmp_path):
+    call_command("import_gleif", str(LEI_CSV))
+    call_command("import_ftm", str(FTM))
+    call_command(
+        "import_restricted_list", str(ENTITY_LIST_CSV), "--list", "us-bis-entity-list", "--published-on", "2024-03-01"
+    )
+    assert CurrentDecision.objects.filter(entity=by_lei(PRC_OWNER), outcome="block").exists()
+    with pytest.raises(CommandError, match="No restricted list 'nope'"):
+        call_command("import_restricted_list", str(ENTITY_LIST_CSV), "--list", "nope")
+
+
+def _ftm_line(entity_id, schema, datasets, **properties):
+    return json.dumps(
+        {
+            "id": entity_id,
+            "schema": schema,
+            "properties": properties,
+            "datasets": datasets,
+            "referents": [],
+            "first_seen": "2024-01-01T00:00:00",
+            "last_seen": "2024-03-01T00:00:00",
+        }
+    )
+
+
+def test_sdn_person_owning_a_majority_blocks_and_leaving_the_list_rescreens(tmp_path):
+    lines = [
+        _ftm_line("Q-sdn-1", "Person", ["us_ofac_sdn"], name=["Ivan Example"], nationality=["de"]),
+        _ftm_line("NK-fr-co", "Company", ["fr_companies"], name=["Exemple SAS"], jurisdiction=["fr"]),
+        _ftm_line("NK-own-9", "Ownership", ["fr_companies"], owner=["Q-sdn-1"], asset=["NK-fr-co"], percentage=["51"]),
+    ]
+    first = tmp_path / "20240301-entities.ftm.json"
+    first.write_text("\n".join(lines) + "\n")
+    ftm_import_file(path=first)
+    company = Entity.objects.get(external_id="NK-fr-co")
+    screen_entities(entity_ids=[company.pk], trigger="import")
+    payload = CurrentDecision.objects.get(entity=company).decision.payload
+    assert payload["outcome"] == "block"
+    assert any("OFAC Specially Designated Nationals" in reason for reason in payload["reasons"])
+    # The next export no longer has him on the list: the company is re-screened, and allowed.
+    delisted = tmp_path / "20240302-entities.ftm.json"
+    delisted.write_text("\n".join([lines[0].replace('"us_ofac_sdn"', '"de_companies"'), *lines[1:]]) + "\n")
+    summary = ftm_import_file(path=delisted)
+    assert company.pk in downstream_entity_ids(summary.affected_entity_ids, summary.affected_person_ids)

@@ -1,0 +1,145 @@
+"""The pure readers and mappers: both GLEIF formats give the same records, errors name line/record/field."""
+
+import gzip
+import zipfile
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cases.sources import SourceError, is_valid_lei, lei_check_digits
+from cases.sources.ftm import map_entity, read_entities
+from cases.sources.gleif import map_entity as map_lei_record
+from cases.sources.gleif import map_exception, map_relationship, read_records
+from cases.sources.gleif.reader import detect
+from cases.sources.lists import read_list_csv
+
+from .conftest import ENTITY_LIST_CSV, FTM, LEI_CSV, LEI_XML, REPEX_CSV, REPEX_XML, RR_CSV, RR_XML
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=18, max_size=18))
+def test_lei_check_digits_make_a_valid_lei_and_any_changed_digit_breaks_it(base):
+    lei = base + lei_check_digits(base)
+    assert is_valid_lei(lei)
+    wrong = f"{(int(lei[-2:]) + 1) % 100:02d}"
+    assert not is_valid_lei(base + wrong)
+
+
+def test_known_leis():
+    assert is_valid_lei("5493001KJTIIGC8Y1R12")  # Bloomberg Finance L.P.
+    assert not is_valid_lei("5493001KJTIIGC8Y1R13")
+    assert not is_valid_lei("5493001KJTIIGC8Y1R1")
+    assert not is_valid_lei("5493001kjtiigc8y1r12")
+
+
+def mapped(path, mapper):
+    return [mapper(line, flat) for line, flat in read_records(detect(path))]
+
+
+@pytest.mark.parametrize(
+    ("csv_path", "xml_path", "mapper"),
+    [(LEI_CSV, LEI_XML, map_lei_record), (RR_CSV, RR_XML, map_relationship), (REPEX_CSV, REPEX_XML, map_exception)],
+)
+def test_csv_and_xml_map_to_the_same_records(csv_path, xml_path, mapper):
+    from_csv, from_xml = mapped(csv_path, mapper), mapped(xml_path, mapper)
+    assert len(from_csv) == len(from_xml) > 0
+
+    def comparable(record):
+        return (record.record_id, getattr(record, "keys", None), record.values, getattr(record, "interests", None))
+
+    assert [comparable(r) for r in from_csv] == [comparable(r) for r in from_xml]
+
+
+def test_lei_record_mapping():
+    great_wall = next(r for r in mapped(LEI_XML, map_lei_record) if r.record_id == "300300GREATWALL00009")
+    assert great_wall.values["name"] == "Great Wall Defence Technology Co., Ltd."
+    assert great_wall.values["alternate_names"] == ["长城防务科技有限公司"]
+    assert great_wall.values["jurisdiction_id"] == "CN"
+    assert great_wall.values["registered_address_country_id"] == "CN"
+    assert great_wall.values["business_address_countries"] == ["CN"]
+    assert great_wall.identifiers[0][:3] == ("XI-LEI", "Global Legal Entity Identifier Index", "300300GREATWALL00009")
+    assert great_wall.source["registrationStatus"] == "ISSUED"
+    assert great_wall.source["entityCategory"] == "GENERAL"
+
+
+def test_consolidation_is_a_control_interest_in_force_from_the_relationship_period():
+    direct, ultimate, _ = mapped(RR_CSV, map_relationship)
+    assert direct.subject == ("XI-LEI", "5299009PARENTIND0097")
+    assert direct.owner == ("XI-LEI", "300300GREATWALL00009")
+    [interest] = direct.interests
+    assert interest["interest_type"] == "controlViaCompanyRulesOrArticles"
+    assert interest["share_exact"] is None
+    assert str(interest["start_date"]) == "2018-07-01"  # RELATIONSHIP_PERIOD, not the accounting period
+    assert interest["end_date"] is None
+    assert ultimate.interests[0]["direct_or_indirect"] == "indirect"
+
+
+def test_reporting_exception_is_an_unspecified_owner_of_unknown_share():
+    listed, _ = mapped(REPEX_XML, map_exception)
+    assert listed.owner is None
+    assert listed.values["unspecified_reason"] == "subjectExemptFromDisclosure"
+    assert "NON_PUBLIC" in listed.values["unspecified_description"]
+    assert listed.interests[0]["interest_type"] == "shareholding"
+    assert listed.interests[0]["share_exact"] is None  # 0–100 %
+
+
+def test_zip_and_gzip_are_streamed_the_same(tmp_path):
+    zipped = tmp_path / "lei.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(LEI_CSV, LEI_CSV.name)
+    gzipped = tmp_path / "lei.xml.gz"
+    gzipped.write_bytes(gzip.compress(LEI_XML.read_bytes()))
+    plain = mapped(LEI_CSV, map_lei_record)
+    assert [r.values for r in mapped(zipped, map_lei_record)] == [r.values for r in plain]
+    assert [r.values for r in mapped(gzipped, map_lei_record)] == [r.values for r in plain]
+
+
+def test_broken_xml_names_the_line(tmp_path):
+    broken = tmp_path / "broken.xml"
+    broken.write_text(LEI_XML.read_text().replace("</lei:LegalJurisdiction>", "</lei:LegalJurisdictio>", 3))
+    with pytest.raises(SourceError) as error:
+        mapped(broken, map_lei_record)
+    assert "broken XML" in error.value.reason
+    assert error.value.line is not None and error.value.line > 10
+
+
+def test_bad_lei_names_line_and_field(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(LEI_CSV.read_text().replace("5493002LUXSUB0000011", "5493002LUXSUB0000012"))
+    with pytest.raises(SourceError) as error:
+        mapped(bad, map_lei_record)
+    assert error.value.field == "LEI"
+    assert error.value.line == 7
+    assert "check digits" in error.value.reason
+
+
+def test_ftm_entities_and_links():
+    records = {entity.id: map_entity(entity) for entity in read_entities(FTM)}
+    assert records["NK-milcorp-sanction"] is None  # Sanction: not mapped (membership comes from datasets)
+    ownership = records["NK-own-2"]
+    assert ownership.owner == ("FTM", "NK-milcorp") and ownership.subject == ("FTM", "NK-nlint")
+    assert str(ownership.interests[0]["share_exact"]) == "60.00000000"
+    milcorp = records["NK-milcorp"]
+    assert ("XI-LEI", "5299000AERODYN000018") in milcorp.keys
+    assert milcorp.values["alternate_names"] == ["AeroDyn Tech"]
+    director = records["NK-dir-1"]
+    assert director.interests[0]["interest_type"] == "boardMember"
+    assert str(director.interests[0]["start_date"]) == "2015-01-01"
+    person = records["Q-anna-schmidt"]
+    assert person.values["nationalities"] == ["DE"]
+
+
+def test_ftm_percentage_over_100_names_line_record_and_property(tmp_path):
+    bad = tmp_path / "bad.ftm.json"
+    bad.write_text(FTM.read_text().replace('"percentage": ["100"]', '"percentage": ["150"]'))
+    with pytest.raises(SourceError) as error:
+        [map_entity(entity) for entity in read_entities(bad)]
+    assert (error.value.line, error.value.record, error.value.field) == (9, "NK-own-3", "properties.percentage")
+
+
+def test_list_csv_members():
+    members = list(read_list_csv(ENTITY_LIST_CSV))
+    assert [m.record_id for m in members] == ["EL-0001", "EL-0002"]
+    assert members[0].identifiers == [("XI-LEI", "300300PRCOWNER000040")]
+    assert members[0].aliases == ["Shenzhen Precision", "SZ Precision Owner"]
+    assert members[1].countries == ["HK"]

@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> dict:
         from django.core.management import call_command
 
         from benchmarks.rescreen_bench import load
-        from cases.services.audit import audit_verification
         from cases.services.audit_anchor import audit_checkpoint_write
+        from cases.services.audit_verify import audit_verification
 
         write_seconds = _write_events(args.events)
         verify_seconds, verified = _timed(audit_verification)

@@ -1,4 +1,4 @@
-"""The decision evidence report as a PDF (ReportLab), from ``cases.selectors.evidence.Evidence``.
+"""The decision evidence report as a PDF (ReportLab), from ``cases.services.evidence.Evidence``.
 
 ReportLab rather than WeasyPrint: it is pure Python wheels (no Pango/Cairo system libraries to keep in
 step on every server and in CI), it is maintained, and its drawing primitives draw the ownership graph
@@ -11,12 +11,15 @@ import io
 from collections import defaultdict
 from xml.sax.saxutils import escape
 
+from django.http import HttpResponse
 from reportlab.graphics.shapes import Drawing, Line, Polygon, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from cases.services.evidence import decision_evidence
 
 GRAPH_WIDTH, NODE_WIDTH, NODE_HEIGHT, LAYER_GAP = 170 * mm, 34 * mm, 11 * mm, 20 * mm
 MAX_DRAWN_NODES = 40
@@ -45,10 +48,6 @@ def _table(rows: list[list], widths=None, header: bool = True) -> Table:
 
 def evidence_pdf_response(decision):
     """The report as a download, for the admin and the API (the same bytes from the same selector)."""
-    from django.http import HttpResponse
-
-    from cases.selectors.evidence import decision_evidence
-
     pdf = render_evidence_pdf(decision_evidence(decision=decision))
     response = HttpResponse(pdf, content_type="application/pdf")
     name = f"decision-{decision.pk}-{decision.entity.external_id}.pdf".replace('"', "")

@@ -9,7 +9,7 @@ a regulator asks about "why was this customer allowed on 3 March":
 * **same data?** the ownership rows as they stand today, read for the decision's as-of date, still give
   that input (``input_fingerprint_match``); if not, the records behind that date have changed since.
 
-``record_decision_inputs`` is called where decisions are stored (``services.screening._store_chunk``).
+The inputs are recorded by ``decision_inputs.record_decision_inputs`` where decisions are stored.
 """
 
 from __future__ import annotations
@@ -26,38 +26,10 @@ from cases.ownership.snapshot import (
     UpstreamIndex,
     graph_from_snapshot,
     snapshot_fingerprint,
-    snapshot_of,
 )
 from cases.selectors.screening_input import PolicyView, ScreeningInput, load_screening_input
-from cases.services.bulk_sql import TableWriter
-
-
-def record_decision_inputs(*, data: ScreeningInput, nodes: list[int], decision_ids: list[int]) -> None:
-    """Store each new decision's input snapshot (one raw multi-row insert)."""
-    if not decision_ids:
-        return
-    index = _index_of(data)
-    rows = []
-    for node, decision_id in zip(nodes, decision_ids, strict=True):
-        try:
-            snapshot = _snapshot(index, data, node)
-        except ClosureTooLarge:
-            continue  # replay reports that no input was kept
-        rows.append({"decision_id": decision_id, "fingerprint": snapshot_fingerprint(snapshot), "snapshot": snapshot})
-    TableWriter(DecisionInput).insert(["decision_id", "fingerprint", "snapshot"], rows)
-
-
-def _index_of(data: ScreeningInput) -> UpstreamIndex:
-    """One index per loaded graph, shared by all its chunks (kept on the input object)."""
-    index = getattr(data, "_upstream_index", None)
-    if index is None:
-        index = UpstreamIndex(data.graph)
-        object.__setattr__(data, "_upstream_index", index)
-    return index
-
-
-def _snapshot(index: UpstreamIndex, data: ScreeningInput, node: int) -> dict:
-    return snapshot_of(index, node, labels=data.external_ids, names=data.names, root_reasons=data.root_reasons)
+from cases.services.decision_inputs import decision_input_snapshot
+from cases.services.screening import decision_payload, engine_policy
 
 
 @dataclass(frozen=True)
@@ -106,8 +78,6 @@ class Replay:
 
 def decision_replay(*, decision: Decision) -> Replay:
     """Replay ``decision`` (read-only: nothing is stored)."""
-    from cases.services.screening import decision_payload, engine_policy
-
     stored = DecisionInput.objects.filter(decision=decision).first()
     if stored is None:
         return Replay(
@@ -145,15 +115,14 @@ def decision_replay(*, decision: Decision) -> Replay:
 
 def _today_fingerprint(decision: Decision) -> str:
     """The fingerprint of the entity's input rebuilt from today's rows for the decision's date and policy."""
-    from cases.services.screening import upstream_closure
-
-    scope = upstream_closure([decision.entity_id])
-    data = load_screening_input(policy=PolicyView.of(decision.policy), as_of=decision.as_of, entity_ids=scope)
+    data = load_screening_input(
+        policy=PolicyView.of(decision.policy), as_of=decision.as_of, entity_ids=[decision.entity_id]
+    )
     node = data.node_by_entity_pk.get(decision.entity_id)
     if node is None:
         return ""
     try:
-        return snapshot_fingerprint(_snapshot(UpstreamIndex(data.graph), data, node))
+        return snapshot_fingerprint(decision_input_snapshot(UpstreamIndex(data.graph), data, node))
     except ClosureTooLarge:
         return ""
 

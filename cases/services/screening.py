@@ -41,8 +41,8 @@ from cases.selectors.screening_input import (
 )
 from cases.services.bulk_sql import TableWriter, select_pairs
 from cases.services.consequences import DecisionChange, decision_consequences
+from cases.services.decision_inputs import record_decision_inputs
 from cases.services.policy import policy_get_active
-from cases.services.replay import record_decision_inputs
 
 CHUNK_SIZE = 2000
 MAX_PATHS = 10

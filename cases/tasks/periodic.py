@@ -27,6 +27,7 @@ from django_tasks import task
 
 from cases.models import ScheduledJob
 from cases.services import queue
+from cases.services.audit_anchor import audit_checkpoint_write
 from cases.services.cases import cases_escalate_overdue
 from cases.services.exemptions import exemptions_expire
 from cases.services.idempotency import idempotency_keys_purge
@@ -55,7 +56,6 @@ def purge_idempotency_keys() -> dict:
 @task(queue_name="default")
 def audit_checkpoint() -> dict:
     """Anchor the audit chain's head outside the database (docs/security.md T14)."""
-    from cases.services.audit_anchor import audit_checkpoint_write
 
     def run() -> dict:
         checkpoint = audit_checkpoint_write()

@@ -24,7 +24,7 @@ from cases.models import (
     Relationship,
 )
 from cases.roles import INVESTIGATOR, MANAGER
-from cases.services.audit import audit_verify
+from cases.services.audit_verify import audit_verify
 from cases.services.cases import case_add_note, case_assign, case_open, case_start_review
 from cases.services.overrides import override_approve, override_propose, override_reject
 from cases.services.relationships import relationship_update

@@ -6,7 +6,8 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
 from cases.models import AppendOnlyError, AuditEvent
-from cases.services.audit import audit_record, audit_verify
+from cases.services.audit import audit_record
+from cases.services.audit_verify import audit_verify
 from cases.services.policy import policy_publish
 
 from .conftest import decide

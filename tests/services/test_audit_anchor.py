@@ -17,8 +17,9 @@ from django.db import connection
 
 from cases.audit_keys import AuditKeyError, parse_hmac_keys
 from cases.models import AuditChainHead, AuditEvent
-from cases.services.audit import audit_event_payload, audit_record, audit_verification, audit_verify
+from cases.services.audit import audit_event_payload, audit_record
 from cases.services.audit_anchor import AuditAnchorError, audit_checkpoint_write, load_checkpoints
+from cases.services.audit_verify import audit_verification, audit_verify
 
 from .test_audit import drop_triggers, three_events
 

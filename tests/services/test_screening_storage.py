@@ -16,7 +16,8 @@ import cases.services.bulk_sql as bulk_sql
 import cases.services.screening as screening
 from cases.models import AuditEvent, CurrentDecision, Decision, InterestType, Outcome, Relationship
 from cases.selectors.screening_input import upstream_entity_ids
-from cases.services.audit import AuditEntry, audit_record, audit_record_many, audit_verify
+from cases.services.audit import AuditEntry, audit_record, audit_record_many
+from cases.services.audit_verify import audit_verify
 from cases.services.bulk_sql import TableWriter
 from cases.services.policy import policy_get_active, policy_publish
 from cases.services.screening import screen_entities

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.services.audit import audit_verification
+from cases.services.audit_verify import audit_verification
 
 
 class Command(BaseCommand):

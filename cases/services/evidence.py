@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cases.models import AuditEvent, Customer, Decision, Entity, Exemption, Override, Relationship
 from cases.selectors.graph import upstream_graph
+from cases.services.audit_anchor import load_checkpoints
 from cases.services.replay import Replay, decision_replay
 
 
@@ -35,8 +36,6 @@ class Evidence:
 
 
 def decision_evidence(*, decision: Decision) -> Evidence:
-    from cases.services.audit_anchor import load_checkpoints
-
     entity = decision.entity
     graph = upstream_graph(entity, as_of=decision.as_of)
     event = (

@@ -331,11 +331,6 @@ def _moved_since(seen: dict[int, tuple], versions: dict[int, tuple], entity_ids,
     }
 
 
-def _numeric_signature(policy_id, outcome, methods: dict) -> tuple:
-    lt, cc = methods["look_through"], methods["control_chain"]
-    return (policy_id, outcome, lt["outcome"], lt["low"], lt["high"], cc["outcome"], cc["low"], cc["high"])
-
-
 @transaction.atomic
 def _store_chunk(
     *,
@@ -381,14 +376,16 @@ def _store_chunk(
     kept_payload_ids: dict[int, int] = {}  # entity id -> decision id whose stored payload is reused
     outcomes = result.outcome[nodes].tolist()
     is_root = (data.graph.node_class[nodes] == NodeClass.RESTRICTED_ROOT).tolist()
-    for node, entity_id, outcome_value, root in zip(nodes.tolist(), entity_ids, outcomes, is_root, strict=True):
+    figures = [None] * len(entity_ids) if reexplain else result.figure_rows(nodes)
+    rows = zip(nodes.tolist(), entity_ids, outcomes, is_root, figures, strict=True)
+    for node, entity_id, outcome_value, root, figure_row in rows:
         if entity_id in raced:
             continue
         before = current.get(entity_id)
         if before is not None and not reexplain:
             outcome = _OUTCOME_LABELS[outcome_value]
-            methods = result.method_figures(node)
-            if _numeric_signature(policy.pk, outcome, methods) == (before[4], before[2], *before[5:]):
+            # Policy, outcome and both methods' figures as stored: the decision did not change.
+            if (policy.pk, outcome, *figure_row) == (before[4], before[2], *before[5:]):
                 summary.counts[outcome] += 1
                 summary.screened += 1
                 unchanged.append(entity_id)

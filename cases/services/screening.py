@@ -41,6 +41,7 @@ from cases.selectors.screening_input import (
 from cases.services.bulk_sql import TableWriter, select_pairs
 from cases.services.consequences import DecisionChange, decision_consequences
 from cases.services.policy import policy_get_active
+from cases.services.rescreen_requests import rescreen_request
 
 CHUNK_SIZE = 2000
 MAX_PATHS = 10
@@ -57,7 +58,7 @@ class ScreenSummary:
     engine_seconds: float = 0.0
     superseded: int = 0
     #: Entities not stored because another screening stored a decision for them after this one read
-    #: the graph: the caller records them again (``rescreen_request``) to decide them from newer data.
+    #: the graph; recorded again (``rescreen_request``, same transaction) to be decided from newer data.
     raced: list[int] = field(default_factory=list)
     payloads: list[dict] = field(default_factory=list)
 
@@ -364,6 +365,7 @@ def _store_chunk(
     versions = _current_versions(entity_ids)
     raced = _moved_since(seen, versions, entity_ids, snapshot_at)
     summary.raced.extend(sorted(raced))
+    rescreen_request(entity_ids=raced, trigger=trigger, actor=actor)  # decided again, from newer data
     # A screening of newer data has already stored these: its result stands.
     superseded = {pk for pk, (_decision_id, screened_at) in versions.items() if screened_at > snapshot_at}
     # Where the current decision has not moved since ``seen`` was read, ``seen`` is what is stored now.

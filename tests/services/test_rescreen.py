@@ -348,6 +348,7 @@ def test_a_decision_stored_by_another_screening_meanwhile_is_not_overwritten(gra
     summary = screen_entities(entity_ids=[graph["y"].pk, z.pk, graph["w"].pk])
     assert summary.raced == [z.pk]
     assert CurrentDecision.objects.get(entity=z).decision_id == moved["decision_id"]
+    assert z.pk in RescreenRequest.objects.get().entity_ids  # recorded again, in the same transaction
     assert CurrentDecision.objects.get(entity=graph["y"]).outcome == "block"  # the others are stored
 
 

@@ -80,6 +80,27 @@ class ScreeningResult:
         """Both methods' outcome and [low, high] in percent (driving measure): the numeric decision."""
         return method_dicts(self, int(node))
 
+    def figure_rows(self, nodes: np.ndarray) -> list[tuple]:
+        """``method_figures`` of many nodes as flat tuples (look-through outcome label, low, high,
+        control-chain outcome label, low, high), the driving measure picked for all nodes at once.
+
+        A run where nothing changed compares these with the stored figures for every entity; one
+        dict per node and method cost more than the comparison itself. Same values as
+        ``method_figures``: the same float products, rounded by the same ``round``.
+        """
+        nodes = np.asarray(nodes, dtype=np.int64)
+        picked = np.arange(nodes.size)
+        columns: list[list] = []
+        for fig, outcomes in ((self.lt, self.lt_outcome), (self.cc, self.cc_outcome)):
+            lows, highs = fig.low[nodes], fig.high[nodes]
+            by_low = np.abs(lows[:, 0] - lows[:, 1]) > EPS
+            by_high = np.where(highs[:, 0] >= highs[:, 1] - EPS, 0, 1)
+            measure = np.where(by_low, np.argmax(lows, axis=1), by_high)
+            columns.append([_OUTCOME_LABELS[value] for value in outcomes[nodes].tolist()])
+            columns.append([round(value, 9) for value in (lows[picked, measure] * 100).tolist()])
+            columns.append([round(value, 9) for value in (highs[picked, measure] * 100).tolist()])
+        return list(zip(*columns, strict=True))
+
     def explain(self, node: int, max_paths: int = 10):
         return explain(self, int(node), max_paths)
 
@@ -87,6 +108,9 @@ class ScreeningResult:
         self, node: int, labels: Any = None, max_paths: int = 10, path_labels: Any = None, root_notes=None
     ) -> dict:
         return decision_dict(self, int(node), labels, max_paths, path_labels, root_notes)
+
+
+_OUTCOME_LABELS = {int(outcome): outcome.label for outcome in Outcome}
 
 
 def screen(graph: Graph, policy: Policy | None = None, *, as_of_day: int | None = None) -> ScreeningResult:

@@ -31,31 +31,18 @@ def effective_compute(*, entity, today: datetime.date | None = None) -> dict | N
         .order_by("-decided_at")
         .first()
     )
+    decision = current.decision
     if exemption is not None:
-        return {
-            "outcome": Outcome.ALLOW,
-            "source": EffectiveSource.EXEMPTION,
-            "decision": current.decision,
-            "override": None,
-            "exemption": exemption,
-        }
+        return _effective(Outcome.ALLOW, EffectiveSource.EXEMPTION, decision, exemption=exemption)
     override = (
         Override.objects.filter(case__subject=entity, status=OverrideStatus.APPLIED, decision_id=current.decision_id)
         .order_by("-applied_at", "-id")
         .first()
     )
     if override is not None:
-        return {
-            "outcome": override.proposed_outcome,
-            "source": EffectiveSource.OVERRIDE,
-            "decision": current.decision,
-            "override": override,
-            "exemption": None,
-        }
-    return {
-        "outcome": current.decision.outcome,
-        "source": EffectiveSource.AUTOMATIC,
-        "decision": current.decision,
-        "override": None,
-        "exemption": None,
-    }
+        return _effective(override.proposed_outcome, EffectiveSource.OVERRIDE, decision, override=override)
+    return _effective(decision.outcome, EffectiveSource.AUTOMATIC, decision)
+
+
+def _effective(outcome: str, source: str, decision, *, override=None, exemption=None) -> dict:
+    return {"outcome": outcome, "source": source, "decision": decision, "override": override, "exemption": exemption}

@@ -196,9 +196,7 @@ def _screen_requests(*, rows, as_of, summary: ProcessSummary) -> None:
         affected = downstream_entity_ids(entities, persons)
         summary.seeds += len(entities) + len(persons)
         summary.affected += len(affected)
-        actor = _user(actor_id)
-        result = screen_entities(entity_ids=affected, as_of=as_of, trigger=trigger, actor=actor)
-        rescreen_request(entity_ids=result.raced, trigger=trigger, actor=actor)
+        result = screen_entities(entity_ids=affected, as_of=as_of, trigger=trigger, actor=_user(actor_id))
         summary.screened += result.screened
         summary.changed += result.changed
 
@@ -286,7 +284,6 @@ def rescreen_portfolio(
                 break
 
             def checkpoint(summary: ScreenSummary, last_id: int = ids[-1]) -> None:
-                rescreen_request(entity_ids=summary.raced, trigger=kind, actor=actor)
                 run.last_entity_id = last_id
                 run.screened += summary.screened
                 run.changed += summary.changed
@@ -359,7 +356,7 @@ def rescreen_changed(
     affected = downstream_entity_ids(entity_ids, person_ids)
     if len(affected) > inline_limit:
         return None
-    summary = screen_entities(entity_ids=affected, trigger=trigger, actor=actor)
+    # Withdrawn first: an entity the screening must record again (raced) goes into the row after this.
+    # Should the screening fail, this function's transaction rolls back and the row is whole again.
     rescreen_request_withdraw(entity_ids=entity_ids, person_ids=person_ids)
-    rescreen_request(entity_ids=summary.raced, trigger=trigger, actor=actor)
-    return summary
+    return screen_entities(entity_ids=affected, trigger=trigger, actor=actor)

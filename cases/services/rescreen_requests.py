@@ -5,8 +5,9 @@ policy change) to the transaction's ``RescreenRequest`` row, creating it on the
 first call, and registers one on-commit kick that enqueues the worker
 (``cases.services.queue``). Callers: the services, explicitly, through
 ``rescreen.rescreen_changed``; the model receivers (``cases.receivers_ownership``)
-as the safety net for shell and plain-ORM writes; the screening adapter for
-entities it could not store because a concurrent screening moved them.
+as the safety net for shell and plain-ORM writes; the screening adapter, in the
+chunk's transaction, for entities it could not store because a concurrent
+screening moved them (``ScreenSummary.raced``).
 
 The row is the only state: the kick remembers which row is this transaction's,
 and every call reads that row back. After a rolled-back savepoint the row holds

@@ -43,6 +43,7 @@ from cases.services.bulk_sql import TableWriter, select_pairs
 from cases.services.consequences import DecisionChange, decision_consequences
 from cases.services.decision_inputs import record_decision_inputs
 from cases.services.policy import policy_get_active
+from cases.services.rescreen_requests import rescreen_request
 
 CHUNK_SIZE = 2000
 MAX_PATHS = 10
@@ -59,7 +60,7 @@ class ScreenSummary:
     engine_seconds: float = 0.0
     superseded: int = 0
     #: Entities not stored because another screening stored a decision for them after this one read
-    #: the graph: the caller records them again (``rescreen_request``) to decide them from newer data.
+    #: the graph; recorded again (``rescreen_request``, same transaction) to be decided from newer data.
     raced: list[int] = field(default_factory=list)
     payloads: list[dict] = field(default_factory=list)
 
@@ -254,18 +255,35 @@ def _lock_entities(entity_ids: list[int]) -> None:
 
 def _current_decisions(entity_ids: list[int]) -> dict[int, tuple]:
     """``{entity id: (decision id, fingerprint, outcome, screened_at, policy id, look-through outcome, low,
-    high, control-chain outcome, low, high)}`` of the entities' current decisions: one raw query (per
-    ``IN_CHUNK`` ids on SQLite), as the ORM's ``__in`` compiles each id separately."""
-    if not entity_ids:
-        return {}
+    high, control-chain outcome, low, high)}`` of the entities' current decisions."""
     quote = connection.ops.quote_name
-    current, decision = quote(CurrentDecision._meta.db_table), quote(Decision._meta.db_table)
-    sql = (
+    return _current_rows(
         f"SELECT c.entity_id, c.decision_id, d.result_fingerprint, c.outcome, c.screened_at, d.policy_id, "  # noqa: S608
         f"d.look_through_outcome, d.look_through_low, d.look_through_high, "
         f"d.control_chain_outcome, d.control_chain_low, d.control_chain_high "
-        f"FROM {current} c JOIN {decision} d ON d.id = c.decision_id WHERE "
+        f"FROM {quote(CurrentDecision._meta.db_table)} c JOIN {quote(Decision._meta.db_table)} d "
+        f"ON d.id = c.decision_id WHERE ",
+        entity_ids,
+        screened_at=3,
     )
+
+
+def _current_versions(entity_ids: list[int]) -> dict[int, tuple]:
+    """``{entity id: (decision id, screened_at)}``: enough to tell whether a current decision moved, without
+    the join to the decisions."""
+    table = connection.ops.quote_name(CurrentDecision._meta.db_table)
+    return _current_rows(
+        f"SELECT c.entity_id, c.decision_id, c.screened_at FROM {table} c WHERE ",  # noqa: S608
+        entity_ids,
+        screened_at=1,
+    )
+
+
+def _current_rows(sql: str, entity_ids: list[int], *, screened_at: int) -> dict[int, tuple]:
+    """``{entity id: the other columns}`` from ``sql`` (which selects ``c.entity_id`` first): one raw query
+    (per ``IN_CHUNK`` ids on SQLite), as the ORM's ``__in`` compiles each id separately."""
+    if not entity_ids:
+        return {}
     convert = getattr(connection.ops, "convert_datetimefield_value", None)  # SQLite: naive UTC text -> aware
     found: dict[int, tuple] = {}
     with connection.cursor() as cursor:
@@ -277,9 +295,10 @@ def _current_decisions(entity_ids: list[int]) -> dict[int, tuple]:
             ]
         for query, params in parts:
             cursor.execute(query, params)
-            for row in cursor.fetchall():
-                screened_at = row[4] if convert is None else convert(row[4], None, connection)
-                found[row[0]] = (row[1], row[2], row[3], screened_at, *row[5:])
+            for entity_id, *columns in cursor.fetchall():
+                if convert is not None:
+                    columns[screened_at] = convert(columns[screened_at], None, connection)
+                found[entity_id] = tuple(columns)
     return found
 
 
@@ -300,26 +319,21 @@ def _one_snapshot():
         yield
 
 
-def _moved_since(seen: dict[int, tuple], current: dict[int, tuple], entity_ids, snapshot_at) -> set[int]:
+def _moved_since(seen: dict[int, tuple], versions: dict[int, tuple], entity_ids, snapshot_at) -> set[int]:
     """Entities whose current decision changed after ``seen`` was read, by a screening that read its graph
     no later than this one (a later one supersedes this result instead). Its data may lack changes this
     screening saw, and this screening's data may lack the ones it saw, so neither result may stand: the
     caller records the entity again and it is decided from a snapshot that has both."""
 
-    def version(row):
+    def seen_version(pk):
+        row = seen.get(pk)
         return None if row is None else (row[0], row[3])
 
     return {
         pk
         for pk in entity_ids
-        if version(current.get(pk)) != version(seen.get(pk))
-        and not (current.get(pk) is not None and current[pk][3] > snapshot_at)
+        if versions.get(pk) != seen_version(pk) and not (pk in versions and versions[pk][1] > snapshot_at)
     }
-
-
-def _numeric_signature(policy_id, outcome, methods: dict) -> tuple:
-    lt, cc = methods["look_through"], methods["control_chain"]
-    return (policy_id, outcome, lt["outcome"], lt["low"], lt["high"], cc["outcome"], cc["low"], cc["high"])
 
 
 @transaction.atomic
@@ -352,9 +366,14 @@ def _store_chunk(
     _lock_entities(entity_ids)
     # Read the current decisions in a separate statement: after a lock wait, PostgreSQL re-reads only the
     # locked row, so columns joined into the locking query would be the stale pre-wait ones.
-    current = _current_decisions(entity_ids)
-    raced = _moved_since(seen, current, entity_ids, snapshot_at)
-    summary.raced.extend(raced)
+    versions = _current_versions(entity_ids)
+    raced = _moved_since(seen, versions, entity_ids, snapshot_at)
+    summary.raced.extend(sorted(raced))
+    rescreen_request(entity_ids=raced, trigger=trigger, actor=actor)  # decided again, from newer data
+    # A screening of newer data has already stored these: its result stands.
+    superseded = {pk for pk, (_decision_id, screened_at) in versions.items() if screened_at > snapshot_at}
+    # Where the current decision has not moved since ``seen`` was read, ``seen`` is what is stored now.
+    current = {pk: seen[pk] for pk in entity_ids if pk in seen and pk not in raced and pk not in superseded}
     now = snapshot_at
     computed_at = timezone.now()
     new_rows: list[tuple] = []
@@ -364,14 +383,16 @@ def _store_chunk(
     kept_payload_ids: dict[int, int] = {}  # entity id -> decision id whose stored payload is reused
     outcomes = result.outcome[nodes].tolist()
     is_root = (data.graph.node_class[nodes] == NodeClass.RESTRICTED_ROOT).tolist()
-    for node, entity_id, outcome_value, root in zip(nodes.tolist(), entity_ids, outcomes, is_root, strict=True):
+    figures = [None] * len(entity_ids) if reexplain else result.figure_rows(nodes)
+    rows = zip(nodes.tolist(), entity_ids, outcomes, is_root, figures, strict=True)
+    for node, entity_id, outcome_value, root, figure_row in rows:
         if entity_id in raced:
             continue
         before = current.get(entity_id)
-        if before is not None and not reexplain and before[3] <= snapshot_at:
+        if before is not None and not reexplain:
             outcome = _OUTCOME_LABELS[outcome_value]
-            methods = result.method_figures(node)
-            if _numeric_signature(policy.pk, outcome, methods) == (before[4], before[2], *before[5:]):
+            # Policy, outcome and both methods' figures as stored: the decision did not change.
+            if (policy.pk, outcome, *figure_row) == (before[4], before[2], *before[5:]):
                 summary.counts[outcome] += 1
                 summary.screened += 1
                 unchanged.append(entity_id)
@@ -381,9 +402,9 @@ def _store_chunk(
         summary.counts[payload["outcome"]] += 1
         summary.screened += 1
         _emit(payload, summary=summary, collect=collect, sink=sink)
-        if before is not None and before[3] > snapshot_at:
+        if entity_id in superseded:
             summary.superseded += 1
-            continue  # a screening of newer data has already been stored
+            continue
         fingerprint = result_fingerprint(payload)
         if before is not None and before[1] == fingerprint:
             unchanged.append(entity_id)

@@ -36,3 +36,18 @@ def test_plain_rows_round_trip():
     assert len(nodes) == data.node_class.size and len(stakes) == data.owner.size
     row = next(r for r in stakes if r["share_min"] is not None)
     assert Decimal(row["share_min"]) <= Decimal(row["share_max"])
+
+
+def test_figure_rows_are_method_figures_for_every_node():
+    """The bulk figures a nothing-changed run compares are exactly the per-node ones it replaced."""
+    data = generate(3_000, seed=5)
+    res = screen(data.to_graph(labels=True), as_of_day=TODAY)
+    nodes = np.arange(data.node_class.size)
+    expected = []
+    for node in nodes:
+        methods = res.method_figures(node)
+        lt, cc = methods["look_through"], methods["control_chain"]
+        expected.append((lt["outcome"], lt["low"], lt["high"], cc["outcome"], cc["low"], cc["high"]))
+    assert res.figure_rows(nodes) == expected
+    assert res.figure_rows(nodes[::7]) == expected[::7]
+    assert res.figure_rows(np.array([], dtype=int)) == []

@@ -320,12 +320,13 @@ def test_a_write_too_large_to_decide_inline_is_left_to_the_worker_once(graph):
 
 
 def _store_over(entity, monkeypatch) -> dict:
-    """Make another screening store a decision for ``entity`` between the graph read and the lock."""
+    """Make another screening store a decision for ``entity`` while this one reads the graph (once)."""
     moved: dict = {}
-    lock = screening_service._lock_entities
+    load = screening_service.load_screening_input
 
-    def store_then_lock(entity_ids):
-        if entity.pk in entity_ids and not moved:
+    def load_while_another_stores(**kwargs):
+        data = load(**kwargs)
+        if not moved:
             current = CurrentDecision.objects.get(entity=entity)
             decision = current.decision
             decision.pk = None
@@ -333,9 +334,9 @@ def _store_over(entity, monkeypatch) -> dict:
             decision.save()
             CurrentDecision.objects.filter(pk=current.pk).update(decision=decision)
             moved["decision_id"] = decision.pk
-        lock(entity_ids)
+        return data
 
-    monkeypatch.setattr(screening_service, "_lock_entities", store_then_lock)
+    monkeypatch.setattr(screening_service, "load_screening_input", load_while_another_stores)
     return moved
 
 
@@ -347,6 +348,7 @@ def test_a_decision_stored_by_another_screening_meanwhile_is_not_overwritten(gra
     summary = screen_entities(entity_ids=[graph["y"].pk, z.pk, graph["w"].pk])
     assert summary.raced == [z.pk]
     assert CurrentDecision.objects.get(entity=z).decision_id == moved["decision_id"]
+    assert z.pk in RescreenRequest.objects.get().entity_ids  # recorded again, in the same transaction
     assert CurrentDecision.objects.get(entity=graph["y"]).outcome == "block"  # the others are stored
 
 

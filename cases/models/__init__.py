@@ -109,6 +109,6 @@ __all__ += [
 ]
 
 # Background re-screening bookkeeping (cases/models/rescreen.py).
-from .rescreen import RescreenRequest, ScheduledJob, ScreenRun  # noqa: E402
+from .rescreen import RescreenRequest, ScheduledJob, ScreenRun, ScreenRunChunk  # noqa: E402
 
-__all__ += ["RescreenRequest", "ScheduledJob", "ScreenRun"]
+__all__ += ["RescreenRequest", "ScheduledJob", "ScreenRun", "ScreenRunChunk"]

@@ -54,6 +54,17 @@ def _enqueue_retry(attempt: int) -> None:
 
 
 @task(queue_name="screening")
+def screen_portfolio_chunks(run_id: int, actor_id: int | None = None) -> dict:
+    """Help decide one portfolio run: claim its chunks until none is left (a duplicate finds none)."""
+    from django.contrib.auth import get_user_model
+
+    from cases.services.rescreen import rescreen_portfolio_work
+
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    return {"run": run_id, "chunks": rescreen_portfolio_work(run_id=run_id, actor=actor)}
+
+
+@task(queue_name="screening")
 def rescreen_all(kind: str = "periodic", as_of: str | None = None) -> dict:
     """Re-decide the whole portfolio, resuming an unfinished run of the same kind and date."""
     from cases.services.rescreen import rescreen_portfolio

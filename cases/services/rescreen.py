@@ -12,15 +12,20 @@ Flow of an ownership change (entity, person, relationship, interest) or a policy
    task (once per transaction).
 3. **Process** (worker): ``rescreen_process_pending`` claims rows with a lease,
    re-decides everything downstream of their seeds (for ``all_entities``: every
-   entity, chunked and resumable through a ``ScreenRun`` checkpoint), then deletes
-   the rows it claimed. A worker that dies leaves its rows; once the lease runs out
-   the next run (or the scheduler's sweep) retries them.
+   entity, in a ``ScreenRun`` whose id-range chunks ``PORTFOLIO_WORKERS`` workers
+   claim with leases), then deletes the rows it claimed. A worker that dies leaves
+   its rows (and its chunk); once the lease runs out the next run (or the
+   scheduler's sweep) retries them.
 
 Exactly-once effects come from the screening adapter itself: a decision whose
 result is unchanged is not stored again and sends no ``decisions_changed``
 signal, and each stored chunk (decisions, cases, audit, effective decisions,
 feed entries) commits atomically. Re-processing a request after a crash therefore
-re-decides the same entities and changes nothing that was already committed.
+re-decides the same entities and changes nothing that was already committed. A
+portfolio chunk additionally commits only while its worker still holds the chunk's
+lease (``_screen_chunk``), so two workers never both store one chunk. None of this
+depends on the task backend: the database backend and RQ (at-least-once delivery,
+no transaction with our tables) give the same guarantees (``tests/tasks/test_rq.py``).
 """
 
 from __future__ import annotations

@@ -44,9 +44,14 @@ def work(run_id: int, receivers: bool) -> dict:
         from cases.signals import decisions_changed
 
         decisions_changed.disconnect(on_decisions_changed, dispatch_uid="cases.receivers.on_decisions_changed")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     chunks = rescreen_portfolio_work(run_id=run_id, wait=True)
-    return {"chunks": chunks, "seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": _rss_mb()}
+    return {
+        "chunks": chunks,
+        "seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(time.process_time() - cpu, 1),  # this process only; the server's backend is apart
+        "peak_rss_mb": _rss_mb(),
+    }
 
 
 def shared_run(*, label: str, workers: int, chunk_size: int, receivers: bool) -> dict:
@@ -93,7 +98,12 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(result))
         return result
 
-    report: dict = {"entities": args.entities, "chunk_size": args.chunk_size, "cpu_cores": os.cpu_count()}
+    report: dict = {
+        "entities": args.entities,
+        "chunk_size": args.chunk_size,
+        "cpu_cores": os.cpu_count(),
+        "load_average_at_start": os.getloadavg()[0],
+    }
     if args.keep:
         _django(os.environ["DATABASE_URL"])
     else:

@@ -292,3 +292,12 @@ def test_two_workers_race_over_one_portfolio_run_and_decide_each_entity_once(rq)
     assert all(c.attempts == 1 and c.finished_at for c in chunks)  # none claimed twice
     assert sum(c.screened for c in chunks) == run.screened == len(entities)
     assert_one_decision_each_under_the_new_policy(len(entities))
+
+
+def test_readiness_reports_the_rq_backlog(rq, client):
+    screening.process_rescreen_requests.enqueue()
+    periodic.expire_exemptions.enqueue()
+    backlog = client.get("/health/ready/").json()["checks"]["backlog"]
+    assert backlog["tasks_ready"] == 2 and backlog["oldest_task_age_seconds"] >= 0
+    rq.drain()
+    assert client.get("/health/ready/").json()["checks"]["backlog"]["tasks_ready"] == 0

@@ -538,6 +538,10 @@ def _screen_chunk(*, chunk: ScreenRunChunk, worker_id: str, actor, on_payloads) 
             heartbeat_at=now,
         )
 
+    if not ids:  # every entity of the range was deleted since it was cut
+        with transaction.atomic():
+            commit(ScreenSummary(as_of=run.as_of, policy_version=run.policy_version))
+        return 0
     # A portfolio run re-decides everything; data changes were already re-screened
     # incrementally (with full explanations), so unchanged figures need no new explanation.
     summary = screen_entities(

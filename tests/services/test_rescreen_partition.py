@@ -137,6 +137,17 @@ def test_resume_with_take_over_does_not_wait_for_a_killed_process(portfolio, mon
     assert done.status == ScreenRun.Status.FINISHED and done.screened == len(portfolio)
 
 
+def test_a_chunk_whose_entities_were_all_deleted_is_finished_empty(portfolio):
+    run = _open_run(kind="manual", as_of=AS_OF, resume=False, chunk_size=5)
+    chunk = _claim_chunk(run_id=run.pk, worker_id="a")
+    vanished = EntityFactory()  # a chunk of its own, past the portfolio; then deleted (never screened)
+    ScreenRunChunk.objects.filter(pk=chunk.pk).update(first_entity_id=vanished.pk, last_entity_id=vanished.pk)
+    vanished.delete()
+    chunk.refresh_from_db()
+    assert _screen_chunk(chunk=chunk, worker_id="a", actor=None, on_payloads=None) == 0
+    assert ScreenRunChunk.objects.get(pk=chunk.pk).finished_at is not None
+
+
 def test_workers_enqueue_helpers_that_join_the_run(portfolio):
     from django_tasks_db.models import DBTaskResult
 

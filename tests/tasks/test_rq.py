@@ -243,7 +243,7 @@ def test_a_job_run_twice_changes_nothing_the_second_time(rq):
 
 
 def test_a_worker_killed_mid_job_loses_nothing_and_the_sweep_completes_it(rq):
-    entities = build_portfolio(rq, 200)
+    entities = build_portfolio(rq, 120)
     worker = rq.start()
     rq.wait_registered(1)
     policy_publish(user=None, restricted_codes=RESTRICT_GB)  # a policy change: one all-entities request
@@ -274,7 +274,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_sweep_completes_it(rq):
 
 
 def test_two_workers_race_over_one_portfolio_run_and_decide_each_entity_once(rq):
-    entities = build_portfolio(rq, 200)
+    entities = build_portfolio(rq, 120)
     for _ in range(2):
         rq.start(PORTFOLIO_WORKERS="2")
     rq.wait_registered(2)

@@ -56,7 +56,8 @@ def test_two_workers_share_a_run_and_decide_every_entity_once(portfolio):
     assert (a.first_entity_id, b.first_entity_id) == (portfolio[0].pk, portfolio[5].pk)
     _screen_chunk(chunk=b, worker_id="b", actor=None, on_payloads=None)  # out of order: b commits first
     run.refresh_from_db()
-    assert run.last_entity_id == 0 and run.screened == 5  # a's range is still open: nothing before it is "done"
+    assert run.screened == 5
+    assert run.last_entity_id == portfolio[0].pk - 1  # a's range is still open: only the ids before it are done
     _screen_chunk(chunk=a, worker_id="a", actor=None, on_payloads=None)
     run.refresh_from_db()
     assert run.last_entity_id == portfolio[9].pk

@@ -206,14 +206,31 @@ WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 *
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
 
 # Background work (Django's tasks API, backported by django-tasks). The database
-# backend needs no broker: a single machine runs `manage.py db_worker` beside the
-# web server. A Redis/RQ backend is a settings change (docs/scaling.md).
-TASKS = {
-    "default": {
-        "BACKEND": env("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
-        "QUEUES": ["default", "screening", "webhooks"],
-    }
+# backend needs no broker: a single machine runs `manage.py run_worker` beside the
+# web server. TASKS_BACKEND=rq (or the dotted path django_tasks_rq.RQBackend) puts the
+# queues on Redis through RQ instead, at RQ_URL; `run_worker` then runs an RQ worker
+# (docs/scaling.md). Either way the durable state stays in our tables.
+TASK_QUEUES = ["default", "screening", "webhooks"]
+TASK_BACKENDS = {"database": "django_tasks_db.DatabaseBackend", "rq": "django_tasks_rq.RQBackend"}
+_tasks_backend = env("TASKS_BACKEND", default="database")
+TASKS = {"default": {"BACKEND": TASK_BACKENDS.get(_tasks_backend, _tasks_backend), "QUEUES": TASK_QUEUES}}
+# Queues of the RQ backend (read by django-rq only when it is selected). A job runs until its
+# timeout, then RQ kills it: screening jobs drain for at most 5 minutes (cases/tasks/screening.py)
+# but a portfolio run lasts as long as the portfolio needs, so that queue's timeout is a day.
+RQ_URL = env("RQ_URL", default="redis://127.0.0.1:6379/0")
+RQ_QUEUES = {
+    name: {"URL": RQ_URL, "DEFAULT_TIMEOUT": timeout}
+    for name, timeout in (
+        ("default", env.int("RQ_DEFAULT_TIMEOUT", default=3600)),
+        ("screening", env.int("RQ_SCREENING_TIMEOUT", default=24 * 3600)),
+        ("webhooks", env.int("RQ_DEFAULT_TIMEOUT", default=3600)),
+    )
 }
+if TASKS["default"]["BACKEND"] == TASK_BACKENDS["rq"]:
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("django_tasks_db") + 1, "django_rq")
+# Entities per chunk of a portfolio run, and how many workers share one run (cases/services/rescreen.py).
+PORTFOLIO_CHUNK = env.int("PORTFOLIO_CHUNK", default=5000)
+PORTFOLIO_WORKERS = env.int("PORTFOLIO_WORKERS", default=1)
 
 # Production hardening: on by default unless DEBUG, each overridable.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -110,9 +110,9 @@ __all__ += [
 ]
 
 # Background re-screening bookkeeping (cases/models/rescreen.py).
-from .rescreen import RescreenRequest, ScheduledJob, ScreenRun  # noqa: E402
+from .rescreen import RescreenRequest, ScheduledJob, ScreenRun, ScreenRunChunk  # noqa: E402
 
-__all__ += ["RescreenRequest", "ScheduledJob", "ScreenRun"]
+__all__ += ["RescreenRequest", "ScheduledJob", "ScreenRun", "ScreenRunChunk"]
 
 # Restricted-party lists and name-screening matches (cases/models/restricted_lists.py).
 from .restricted_lists import (  # noqa: E402

@@ -8,8 +8,11 @@
   of their seeds, and deletes them. A worker that dies leaves its rows behind;
   the lease runs out and another worker (or the periodic sweep) retries them.
 * ``ScreenRun``: a portfolio-wide re-screen (``screen --all``, periodic, policy
-  change) that stores a checkpoint (the last entity id finished) after every
-  chunk, so it can resume where it was killed.
+  change), cut into ``ScreenRunChunk`` id ranges as workers claim them. Several
+  workers share one run: each claims a chunk with a lease, and a chunk's decisions
+  commit together with its ``finished_at``, only while the worker still holds the
+  lease, so a chunk is decided once however many workers, crashes and retries
+  there are. A killed run resumes with the chunks not finished.
 * ``ScheduledJob``: the tiny scheduler's table (django-tasks has no cron): one row
   per periodic job with its interval and ``next_run_at``.
 """
@@ -54,6 +57,10 @@ class ScreenRun(models.Model):
     as_of = models.DateField()
     policy_version = models.PositiveIntegerField()
     last_entity_id = models.BigIntegerField(default=0, help_text="Checkpoint: every entity id <= this is done.")
+    frontier_entity_id = models.BigIntegerField(
+        default=0, help_text="Every entity id <= this belongs to a chunk (claimed, maybe not finished)."
+    )
+    chunk_size = models.PositiveIntegerField(default=5000, help_text="Entities per chunk cut from the frontier.")
     total = models.PositiveIntegerField(default=0)
     screened = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0)
@@ -67,6 +74,33 @@ class ScreenRun(models.Model):
 
     def __str__(self) -> str:
         return f"Screen run {self.pk} ({self.kind}, {self.status}, {self.screened}/{self.total})"
+
+
+class ScreenRunChunk(models.Model):
+    """One id range of a portfolio run, decided by whichever worker holds its lease when it commits."""
+
+    run = models.ForeignKey(ScreenRun, on_delete=models.CASCADE, related_name="chunks")
+    first_entity_id = models.BigIntegerField()
+    last_entity_id = models.BigIntegerField()
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    screened = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "first_entity_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "first_entity_id"], name="screenrunchunk_unique_start"),
+            models.CheckConstraint(
+                condition=models.Q(last_entity_id__gte=models.F("first_entity_id")), name="screenrunchunk_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "finished" if self.finished_at else f"claimed by {self.claimed_by or 'nobody'}"
+        return f"Chunk {self.first_entity_id}–{self.last_entity_id} of run {self.run_id} ({state})"
 
 
 class ScheduledJob(models.Model):

@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 #: Drain pending ``RescreenRequest`` rows (``cases.tasks.screening``).
 RESCREEN = "rescreen"
+#: Help decide a partitioned portfolio run's chunks (``cases.tasks.screening``; kwargs run_id, actor_id).
+PORTFOLIO_CHUNKS = "portfolio_chunks"
 #: Send due webhook deliveries (``cases.tasks.webhooks``).
 WEBHOOKS = "webhooks"
 
@@ -29,12 +31,13 @@ def provide(job: str, task) -> None:
     _providers[job] = task
 
 
-def enqueue(job: str, *, run_after: datetime.datetime | None = None) -> None:
-    """Enqueue ``job`` now or at ``run_after``; a failure is logged (the sweep catches up)."""
+def enqueue(job: str, *, run_after: datetime.datetime | None = None, **arguments) -> None:
+    """Enqueue ``job`` (with the task's JSON ``arguments``) now or at ``run_after``; a failure is logged
+    (the sweep catches up)."""
     try:
         task = _providers[job]
         if run_after is not None:
             task = task.using(run_after=run_after)
-        task.enqueue()
+        task.enqueue(**arguments)
     except Exception:  # noqa: BLE001 - the durable rows are the source of truth
         logger.exception("Could not enqueue the %s job; the scheduler's sweep will pick it up", job)

@@ -16,9 +16,10 @@ Flow of an ownership change (entity, person, relationship, interest) or a policy
    transaction that left a row.
 4. **Process** (worker): ``rescreen_process_pending`` claims rows with a lease,
    re-decides everything downstream of their seeds (for ``all_entities``: every
-   entity, chunked and resumable through a ``ScreenRun`` checkpoint), then deletes
-   the rows it claimed. A worker that dies leaves its rows; once the lease runs out
-   the next run (or the scheduler's sweep) retries them.
+   entity, in a ``ScreenRun`` whose id-range chunks ``PORTFOLIO_WORKERS`` workers
+   claim with leases), then deletes the rows it claimed. A worker that dies leaves
+   its rows (and its chunk); once the lease runs out the next run (or the
+   scheduler's sweep) retries them.
 
 Exactly-once effects come from the screening adapter itself: a decision whose
 result is unchanged is not stored again and has no consequences
@@ -28,7 +29,11 @@ a crash therefore re-decides the same entities and changes nothing that was alre
 committed. Two screenings of one entity at once (the worker and an inline decision,
 two workers) cannot overwrite each other with stale data: the adapter does not store
 over a decision that moved after it read the graph (``ScreenSummary.raced``) and
-the entity is recorded again, to be decided from a snapshot that has both changes.
+the entity is recorded again, to be decided from a snapshot that has both changes. A
+portfolio chunk additionally commits only while its worker still holds the chunk's
+lease (``_screen_chunk``), so two workers never both store one chunk. None of this
+depends on the task backend: the database backend and RQ (at-least-once delivery,
+no transaction with our tables) give the same guarantees (``tests/tasks/test_rq.py``).
 """
 
 from __future__ import annotations
@@ -41,11 +46,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from cases.models import Entity, RescreenRequest, ScreenRun
+from cases.models import Entity, RescreenRequest, ScreenRun, ScreenRunChunk
 
+from . import queue
 from .policy import policy_get_active
 from .rescreen_requests import rescreen_request, rescreen_request_withdraw, seed_ids
 from .screening import ScreenSummary, downstream_entity_ids, screen_entities
@@ -56,10 +63,19 @@ logger = logging.getLogger(__name__)
 LEASE = datetime.timedelta(minutes=10)
 #: Requests claimed per incremental batch.
 CLAIM_LIMIT = 500
-#: Entities per chunk of a portfolio run (each chunk loads its upstream closure, one transaction).
-PORTFOLIO_CHUNK = 5000
+#: How long a chunk of a portfolio run is protected from other workers (a chunk takes seconds).
+CHUNK_LEASE = datetime.timedelta(minutes=5)
+#: How often the owner of a run, waiting for chunks other workers hold, looks again.
+CHUNK_POLL_SECONDS = 1.0
 #: Downstream sets up to this size are re-decided inline by ``ownership_changed`` (API writes).
 INLINE_LIMIT = 1000
+
+
+def enqueue_portfolio_helpers(*, run_id: int, count: int, actor=None) -> None:
+    """Ask ``count`` more workers to share a portfolio run; if that fails the run's owner does it all."""
+    actor_id = getattr(actor, "pk", None)
+    for _ in range(count):
+        queue.enqueue(queue.PORTFOLIO_CHUNKS, run_id=run_id, actor_id=actor_id)
 
 
 # --------------------------------------------------------------------------- processing
@@ -234,25 +250,65 @@ def _user(pk: int | None):
 # --------------------------------------------------------------------------- portfolio runs
 
 
+class LeaseLost(Exception):
+    """Another worker took this chunk over (our lease ran out, or ``take_over``): ours is rolled back."""
+
+
 def rescreen_portfolio(
     *,
     kind: str = "manual",
     as_of: datetime.date | None = None,
     resume: bool = False,
+    take_over: bool = False,
     actor=None,
-    chunk_size: int = PORTFOLIO_CHUNK,
+    chunk_size: int | None = None,
+    workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     on_payloads: Callable[[list[dict]], None] | None = None,
     heartbeat: Callable[[], None] | None = None,
     stop_after_chunks: int | None = None,
 ) -> ScreenRun:
-    """Re-decide every entity in entity-id order, ``chunk_size`` at a time, with a checkpoint.
+    """Re-decide every entity, in entity-id chunks that ``workers`` workers share; returns the run.
 
-    Each chunk loads only its upstream closure (bounded memory), and stores its
-    decisions and the run's checkpoint in one transaction: a killed run resumes
-    (``resume=True``: the latest unfinished run of the same kind, policy version
-    and date) after the last chunk that committed, and never repeats an effect.
+    Each chunk loads only its upstream closure (bounded memory) and commits its
+    decisions with its own ``finished_at`` (``_screen_chunk``), so a killed run
+    resumes (``resume=True``: the latest unfinished run of the same kind, policy
+    version and date) with the chunks not finished, and never repeats an effect.
+    With ``workers`` > 1 (default: the ``PORTFOLIO_WORKERS`` setting) helper tasks
+    join the run; this call works chunks too and returns when every chunk is
+    finished, taking over the chunks of a helper whose lease ran out.
+    ``take_over`` (``screen --all --resume``: the operator says the earlier process
+    is gone) makes the chunks still leased claimable at once; that is safe even if
+    their worker lives, since its commit then fails.
     """
+    from django.conf import settings
+
+    workers = settings.PORTFOLIO_WORKERS if workers is None else workers
+    run = _open_run(kind=kind, as_of=as_of, resume=resume, chunk_size=chunk_size or settings.PORTFOLIO_CHUNK)
+    if take_over:
+        run.chunks.filter(finished_at__isnull=True).update(claimed_by="", claimed_until=None)
+    if progress and run.screened:
+        progress(run.screened)
+    if workers > 1:
+        enqueue_portfolio_helpers(run_id=run.pk, count=workers - 1, actor=actor)
+    try:
+        rescreen_portfolio_work(
+            run_id=run.pk,
+            actor=actor,
+            wait=True,
+            progress=progress,
+            on_payloads=on_payloads,
+            heartbeat=heartbeat,
+            stop_after_chunks=stop_after_chunks,
+        )
+    except BaseException as exc:
+        ScreenRun.objects.filter(pk=run.pk).update(status=ScreenRun.Status.FAILED, error=repr(exc)[:5000])
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def _open_run(*, kind: str, as_of: datetime.date | None, resume: bool, chunk_size: int) -> ScreenRun:
     as_of = as_of or timezone.localdate()
     policy = policy_get_active()
     run = None
@@ -264,58 +320,175 @@ def rescreen_portfolio(
             .first()
         )
     if run is None:
-        run = ScreenRun.objects.create(
-            kind=kind, as_of=as_of, policy_version=policy.version, total=Entity.objects.count()
+        return ScreenRun.objects.create(
+            kind=kind, as_of=as_of, policy_version=policy.version, total=Entity.objects.count(), chunk_size=chunk_size
         )
-    else:
-        ScreenRun.objects.filter(pk=run.pk).update(status=ScreenRun.Status.RUNNING, error="")
-        run.refresh_from_db()
-        if progress:
-            progress(run.screened)
-    chunks = 0
-    try:
-        while True:
-            ids = list(
-                Entity.objects.filter(pk__gt=run.last_entity_id)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:chunk_size]
-            )
-            if not ids:
-                break
+    ScreenRun.objects.filter(pk=run.pk).update(status=ScreenRun.Status.RUNNING, error="", chunk_size=chunk_size)
+    run.refresh_from_db()
+    return run
 
-            def checkpoint(summary: ScreenSummary, last_id: int = ids[-1]) -> None:
-                run.last_entity_id = last_id
-                run.screened += summary.screened
-                run.changed += summary.changed
-                run.save(update_fields=["last_entity_id", "screened", "changed", "heartbeat_at"])
 
-            # A portfolio run re-decides everything; data changes were already re-screened
-            # incrementally (with full explanations), so unchanged figures need no new explanation.
-            # The chunk's decisions and the checkpoint commit together (``on_stored``); the graph is
-            # read before, on one snapshot.
-            screen_entities(
-                entity_ids=ids,
-                as_of=as_of,
-                trigger=kind,
-                actor=actor,
-                on_payloads=on_payloads,
-                reexplain=False,
-                on_stored=checkpoint,
-            )
+def rescreen_portfolio_work(
+    *,
+    run_id: int,
+    worker_id: str | None = None,
+    actor=None,
+    wait: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_payloads: Callable[[list[dict]], None] | None = None,
+    heartbeat: Callable[[], None] | None = None,
+    stop_after_chunks: int | None = None,
+) -> int:
+    """Claim and decide chunks of one run until none is left; returns how many this worker committed.
+
+    A helper (``wait=False``) stops when nothing is claimable; the run's owner
+    (``wait=True``) also waits for chunks other workers hold, takes over those
+    whose lease ran out, and finishes the run. A chunk whose lease was lost is
+    rolled back and left to its new holder.
+    """
+    worker_id = worker_id or uuid.uuid4().hex
+    committed = 0
+    while True:
+        chunk = _claim_chunk(run_id=run_id, worker_id=worker_id)
+        if chunk is None:
+            if _finish_if_complete(run_id) or not wait:
+                return committed
             if heartbeat:
                 heartbeat()
-            if progress:
-                progress(len(ids))
-            chunks += 1
-            if stop_after_chunks is not None and chunks >= stop_after_chunks and len(ids) == chunk_size:
-                return run  # stopped early on purpose (tests, benchmarks); resumable
-    except BaseException as exc:
-        ScreenRun.objects.filter(pk=run.pk).update(status=ScreenRun.Status.FAILED, error=repr(exc)[:5000])
-        raise
-    run.status = ScreenRun.Status.FINISHED
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "finished_at", "heartbeat_at"])
-    return run
+            time.sleep(CHUNK_POLL_SECONDS)
+            continue
+        try:
+            screened = _screen_chunk(chunk=chunk, worker_id=worker_id, actor=actor, on_payloads=on_payloads)
+        except LeaseLost:
+            logger.warning("Chunk %s of run %s was taken over by another worker", chunk.pk, run_id)
+            continue
+        except BaseException:
+            _release_chunk(chunk_id=chunk.pk, worker_id=worker_id)
+            raise
+        committed += 1
+        if heartbeat:
+            heartbeat()
+        if progress:
+            progress(screened)
+        if stop_after_chunks is not None and committed >= stop_after_chunks:
+            _finish_if_complete(run_id)
+            return committed  # stopped early on purpose (tests, benchmarks); resumable
+
+
+@transaction.atomic
+def _claim_chunk(*, run_id: int, worker_id: str) -> ScreenRunChunk | None:
+    """Lease the first abandoned chunk, else cut the next ``chunk_size`` ids from the frontier.
+
+    The run's row lock serialises claims (a few milliseconds each), so no two
+    workers cut or re-lease the same range.
+    """
+    run = ScreenRun.objects.select_for_update().get(pk=run_id)
+    if run.status == ScreenRun.Status.FINISHED:
+        return None
+    now = timezone.now()
+    abandoned = (
+        run.chunks.filter(finished_at__isnull=True)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .order_by("first_entity_id")
+        .first()
+    )
+    if abandoned is not None:
+        abandoned.claimed_by, abandoned.claimed_until = worker_id, now + CHUNK_LEASE
+        abandoned.attempts += 1
+        abandoned.save(update_fields=["claimed_by", "claimed_until", "attempts"])
+        return abandoned
+    ids = list(
+        Entity.objects.filter(pk__gt=run.frontier_entity_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: run.chunk_size]
+    )
+    if not ids:
+        return None
+    ScreenRun.objects.filter(pk=run_id).update(frontier_entity_id=ids[-1])
+    return ScreenRunChunk.objects.create(
+        run=run,
+        first_entity_id=ids[0],
+        last_entity_id=ids[-1],
+        claimed_by=worker_id,
+        claimed_until=now + CHUNK_LEASE,
+        attempts=1,
+    )
+
+
+def _screen_chunk(*, chunk: ScreenRunChunk, worker_id: str, actor, on_payloads) -> int:
+    """Decide one chunk; its decisions, ``finished_at`` and the run's counters commit together.
+
+    The commit is fenced by the lease: if another worker holds the chunk by now,
+    ``LeaseLost`` rolls this chunk's decisions back, so the chunk is decided once.
+    """
+    run = chunk.run
+    ids = list(
+        Entity.objects.filter(pk__gte=chunk.first_entity_id, pk__lte=chunk.last_entity_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+    def commit(summary: ScreenSummary) -> None:
+        # Lock order run → chunk, as in ``_claim_chunk`` (no deadlock with a claim re-leasing this chunk).
+        locked = ScreenRun.objects.select_for_update().filter(pk=run.pk)
+        list(locked.values_list("pk", flat=True))
+        now = timezone.now()
+        held = ScreenRunChunk.objects.filter(pk=chunk.pk, claimed_by=worker_id, finished_at__isnull=True).update(
+            finished_at=now, screened=summary.screened, changed=summary.changed
+        )
+        if not held:
+            raise LeaseLost(f"chunk {chunk.pk} of run {run.pk}")
+        first_open = run.chunks.filter(finished_at__isnull=True).aggregate(first=Min("first_entity_id"))["first"]
+        done_up_to = F("frontier_entity_id") if first_open is None else Value(first_open - 1)
+        locked.update(
+            screened=F("screened") + summary.screened,
+            changed=F("changed") + summary.changed,
+            last_entity_id=Greatest(F("last_entity_id"), done_up_to),
+            heartbeat_at=now,
+        )
+
+    if not ids:  # every entity of the range was deleted since it was cut
+        with transaction.atomic():
+            commit(ScreenSummary(as_of=run.as_of, policy_version=run.policy_version))
+        return 0
+    # A portfolio run re-decides everything; data changes were already re-screened
+    # incrementally (with full explanations), so unchanged figures need no new explanation.
+    summary = screen_entities(
+        entity_ids=ids,
+        as_of=run.as_of,
+        trigger=run.kind,
+        actor=actor,
+        on_payloads=on_payloads,
+        reexplain=False,
+        on_stored=commit,
+    )
+    return summary.screened
+
+
+def _release_chunk(*, chunk_id: int, worker_id: str) -> None:
+    """A failed chunk is claimable again at once (its decisions were rolled back)."""
+    ScreenRunChunk.objects.filter(pk=chunk_id, claimed_by=worker_id, finished_at__isnull=True).update(
+        claimed_by="", claimed_until=None
+    )
+
+
+@transaction.atomic
+def _finish_if_complete(run_id: int) -> bool:
+    """Mark the run finished once every id is in a finished chunk; True if it is (now or before)."""
+    run = ScreenRun.objects.select_for_update().get(pk=run_id)
+    if run.status == ScreenRun.Status.FINISHED:
+        return True
+    if run.chunks.filter(finished_at__isnull=True).exists():
+        return False
+    if Entity.objects.filter(pk__gt=run.frontier_entity_id).exists():
+        return False
+    ScreenRun.objects.filter(pk=run_id).update(
+        status=ScreenRun.Status.FINISHED,
+        finished_at=timezone.now(),
+        last_entity_id=run.frontier_entity_id,
+        error="",
+    )
+    return True
 
 
 def pending_count() -> int:

@@ -13,11 +13,17 @@ from __future__ import annotations
 import datetime
 import logging
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tasks import task
 
 from cases.services import queue
-from cases.services.rescreen import has_claimable_requests, rescreen_portfolio, rescreen_process_pending
+from cases.services.rescreen import (
+    has_claimable_requests,
+    rescreen_portfolio,
+    rescreen_portfolio_work,
+    rescreen_process_pending,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +60,13 @@ def _enqueue_retry(attempt: int) -> None:
 
 
 @task(queue_name="screening")
+def screen_portfolio_chunks(run_id: int, actor_id: int | None = None) -> dict:
+    """Help decide one portfolio run: claim its chunks until none is left (a duplicate finds none)."""
+    actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
+    return {"run": run_id, "chunks": rescreen_portfolio_work(run_id=run_id, actor=actor)}
+
+
+@task(queue_name="screening")
 def rescreen_all(kind: str = "periodic", as_of: str | None = None) -> dict:
     """Re-decide the whole portfolio, resuming an unfinished run of the same kind and date."""
     day = datetime.date.fromisoformat(as_of) if as_of else None
@@ -62,3 +75,4 @@ def rescreen_all(kind: str = "periodic", as_of: str | None = None) -> dict:
 
 
 queue.provide(queue.RESCREEN, process_rescreen_requests)
+queue.provide(queue.PORTFOLIO_CHUNKS, screen_portfolio_chunks)

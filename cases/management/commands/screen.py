@@ -2,8 +2,10 @@
 
 ``--all`` streams through the portfolio in entity-id chunks (each loads only its
 upstream closure, so memory stays bounded), printing each chunk as it is stored,
-and checkpoints a ``ScreenRun`` after every chunk: ``--all --resume`` continues the
-latest unfinished run of the same date and policy version after it was killed.
+and commits each chunk of its ``ScreenRun`` atomically: ``--all --resume`` continues the
+latest unfinished run of the same date and policy version after it was killed (taking
+over its chunks in flight at once). ``--workers N`` lets N−1 background workers share
+the run (``PORTFOLIO_WORKERS``; docs/scaling.md).
 """
 
 import datetime
@@ -13,7 +15,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.services.rescreen import PORTFOLIO_CHUNK, rescreen_portfolio
+from cases.services.rescreen import rescreen_portfolio
 from cases.services.screening import entity_ids_for_external_ids, screen_entities
 
 
@@ -28,15 +30,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--resume", action="store_true", help="With --all: continue the latest unfinished run (same date/policy)."
         )
-        parser.add_argument("--chunk-size", type=int, default=PORTFOLIO_CHUNK, help="With --all: entities per chunk.")
+        parser.add_argument(
+            "--chunk-size", type=_positive, default=None, help="With --all: entities per chunk (PORTFOLIO_CHUNK)."
+        )
+        parser.add_argument(
+            "--workers",
+            type=_positive,
+            default=None,
+            help="With --all: workers sharing the run, this process included (PORTFOLIO_WORKERS).",
+        )
 
-    def handle(self, *args, external_ids, all, as_of, json: bool, resume: bool, chunk_size: int, **options):
+    def handle(self, *args, external_ids, all, as_of, json: bool, resume: bool, chunk_size, workers, **options):
         if all == bool(external_ids):
             raise CommandError("Give one or more EXTERNAL_IDs, or --all (not both).")
-        if resume and not all:
-            raise CommandError("--resume only applies to --all.")
+        if (resume or chunk_size or workers) and not all:
+            raise CommandError("--resume, --chunk-size and --workers only apply to --all.")
         if all:
-            self._screen_all(as_of=as_of, json=json, resume=resume, chunk_size=chunk_size)
+            self._screen_all(as_of=as_of, json=json, resume=resume, chunk_size=chunk_size, workers=workers)
             return
         entity_ids = None
         if external_ids:
@@ -59,7 +69,7 @@ class Command(BaseCommand):
         else:
             self._print_table(summary)
 
-    def _screen_all(self, *, as_of, json: bool, resume: bool, chunk_size: int) -> None:
+    def _screen_all(self, *, as_of, json: bool, resume: bool, chunk_size, workers) -> None:
         from collections import Counter
 
         from cases.models import Entity
@@ -84,7 +94,9 @@ class Command(BaseCommand):
             kind="manual",
             as_of=as_of,
             resume=resume,
+            take_over=resume,
             chunk_size=chunk_size,
+            workers=workers,
             progress=progress.update if progress else None,
             on_payloads=emit,
         )
@@ -130,6 +142,12 @@ class Command(BaseCommand):
                 f"{summary.changed} decisions changed."
             )
         )
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise CommandError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
 
 
 def _date(value: str) -> datetime.date:

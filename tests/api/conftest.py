@@ -12,7 +12,8 @@ from tests.services.conftest import decide, make_user  # noqa: F401  (shared hel
 
 def _reseed_after_flush(sender, **kwargs):
     """After a transactional test's flush (post_migrate), put back the migrations' seed data (jurisdictions,
-    default policy), so later transactional tests without serialized_rollback find the baseline."""
+    default policy, the restricted lists), so later transactional tests without serialized_rollback find
+    the baseline."""
     if getattr(sender, "name", None) != "cases":
         return
     from importlib import import_module
@@ -20,6 +21,7 @@ def _reseed_after_flush(sender, **kwargs):
     from django.apps import apps as global_apps
 
     import_module("cases.migrations.0002_jurisdictions_and_default_policy").seed(global_apps, None)
+    import_module("cases.migrations.0009_restricted_lists").seed_lists(global_apps, None)
 
 
 post_migrate.connect(_reseed_after_flush, dispatch_uid="tests.api.reseed_after_flush")

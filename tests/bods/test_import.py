@@ -523,9 +523,13 @@ def test_demo_file_imports_and_names_every_customer():
     import csv
     from pathlib import Path
 
+    from cases.services.gleif_import import gleif_import_file, gleif_import_order
+
     demo = Path(__file__).resolve().parents[2] / "demo"
     summary = bods_import_file(path=demo / "demo.bods.jsonl.gz")
     assert summary.statements_applied > 200
+    for path in gleif_import_order(sorted((demo / "sources").glob("*gleif-goldencopy*"))):
+        gleif_import_file(path=path, progress=False)  # the customers of the list-driven sample are LEI records
     with (demo / "customers.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) >= 40

@@ -30,12 +30,16 @@ SECRET_KEY = env("SECRET_KEY", default="insecure-development-key-change-me" if D
 if not SECRET_KEY:
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("Set SECRET_KEY in the environment (or DEBUG=true for local use).")
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. On your own machine run commands with DEBUG=true "
+        "(for example `DEBUG=true python manage.py setup_demo`, as `make run` does); "
+        "in production set SECRET_KEY (and ALLOWED_HOSTS) in the environment, see docs/operations.md."
+    )
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "cases.admin_site.WorkplaceAdminConfig",  # django.contrib.admin with the workplace's home page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -3,10 +3,6 @@ from django.urls import include, path
 
 from compliance import health
 
-admin.site.site_header = "Ownership screening"
-admin.site.site_title = "Ownership screening"
-admin.site.index_title = "Compliance workplace"
-
 # Uploaded evidence (MEDIA_ROOT) is deliberately not routed: files are only served by the
 # permission-checked admin download (cases/admin/casework.py, evidence_download_view).
 urlpatterns = [

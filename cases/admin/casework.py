@@ -29,6 +29,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from cases.models import (
     AuditEvent,
     Case,
+    CaseMention,
     CaseStatus,
     EffectiveDecision,
     Exemption,
@@ -40,6 +41,7 @@ from cases.selectors.workplace import may_approve, queue_counts, queue_filters, 
 from cases.services import cases as case_services
 from cases.services import exemptions as exemption_services
 from cases.services import overrides as override_services
+from cases.services import workplace as workplace_services
 from cases.services.approvals import exemption_may_decide, exemption_may_revoke
 from cases.services.screening import screen_entities
 
@@ -53,6 +55,7 @@ from .site import (
     interval,
     outcome_badge,
 )
+from .timeline import action_label, case_timeline
 
 #: What an evidence download may be served as: the upload allow-list's types (never text/html).
 EVIDENCE_CONTENT_TYPES = frozenset(case_services._CONTENT_TYPES.values())
@@ -461,7 +464,7 @@ class CaseAdmin(EvidenceHistoryAdmin):
             messages.error(request, f"Unknown case action {action!r}.")
             return back
         handler.run(request, case)
-        return back
+        return HttpResponseRedirect(f"{back.url}#tab-{handler.tab}")
 
 
 # ------------------------------------------------------------------ case page actions (POST handlers)
@@ -518,6 +521,7 @@ class CaseAction:
     success: str | Callable[[object], tuple[int, str]]
     fields: Callable[[Case], dict[str, forms.Field]] = lambda case: {}
     target: Callable[[Case], dict] = lambda case: {"case": case}
+    tab: str = "why"  # where the page opens after the POST
 
     def run(self, request, case: Case) -> None:
         form = type("CaseActionForm", (forms.Form,), self.fields(case))(request.POST, request.FILES)
@@ -541,7 +545,9 @@ CASE_ACTIONS: dict[str, CaseAction] = {
         case_services.case_assign, "Case assigned to {result.assignee.username}.", fields=_assignee_fields
     ),
     "start": CaseAction(case_services.case_start_review, "Review started."),
-    "note": CaseAction(case_services.case_add_note, "Note added.", fields=lambda case: {"text": _text()}),
+    "note": CaseAction(
+        case_services.case_add_note, "Note added.", fields=lambda case: {"text": _text()}, tab="history"
+    ),
     "evidence": CaseAction(
         case_services.case_attach_evidence,
         "Evidence {result.original_name} attached.",
@@ -549,9 +555,13 @@ CASE_ACTIONS: dict[str, CaseAction] = {
             "file": forms.FileField(error_messages={"required": "Choose a file to upload."}),
             "description": _text(),
         },
+        tab="evidence",
     ),
     "link": CaseAction(
-        case_services.case_add_link, "Link added.", fields=lambda case: {"url": _text(), "description": _text()}
+        case_services.case_add_link,
+        "Link added.",
+        fields=lambda case: {"url": _text(), "description": _text()},
+        tab="evidence",
     ),
     "confirm": CaseAction(
         case_services.case_confirm_outcome,
@@ -580,27 +590,34 @@ CASE_ACTIONS: dict[str, CaseAction] = {
         "Exemption requested; a manager must approve it (four-eyes).",
         fields=lambda case: {"reason": _text(), "expires_on": forms.DateField(input_formats=["%Y-%m-%d"])},
         target=lambda case: {"entity": case.subject, "case": case},
+        tab="evidence",
     ),
     "exemption-approve": CaseAction(
         exemption_services.exemption_approve,
         "Exemption approved: the effective outcome is allow until it expires.",
         fields=lambda case: {"exemption": _exemption_field(case), "note": _text()},
         target=lambda case: {},
+        tab="evidence",
     ),
     "exemption-reject": CaseAction(
         exemption_services.exemption_reject,
         "Exemption rejected.",
         fields=lambda case: {"exemption": _exemption_field(case), "note": _text()},
         target=lambda case: {},
+        tab="evidence",
     ),
     "exemption-revoke": CaseAction(
         exemption_services.exemption_revoke,
         "Exemption revoked.",
         fields=lambda case: {"exemption": _exemption_field(case), "reason": _text()},
         target=lambda case: {},
+        tab="evidence",
     ),
     "reopen": CaseAction(case_services.case_reopen, "Case reopened.", fields=lambda case: {"reason": _text()}),
     "rescreen": CaseAction(case_services.case_rescreen_subject, _rescreen_message),
+    "mentions-read": CaseAction(
+        workplace_services.mentions_mark_read, "Mentions marked as read.", target=lambda case: {"case": case}
+    ),
 }
 
 
@@ -652,6 +669,9 @@ def case_page_context(request, case: Case) -> dict:
     if exemptions:
         targets |= Q(target_type="cases.exemption", target_id__in=[str(e.pk) for e in exemptions])
     audit = list(AuditEvent.objects.filter(targets).order_by("-seq")[:200])
+    for event in audit:
+        event.action_label = action_label(event.action)
+    notes = list(case.notes.select_related("author"))
     allowed = case_services.case_allowed_actions(case=case, user=user, overrides=overrides, exemptions=exemptions)
     for exemption in exemptions:
         exemption.may_decide = exemption_may_decide(exemption=exemption, user=user)
@@ -667,7 +687,11 @@ def case_page_context(request, case: Case) -> dict:
         "pending_is_mine": bool(pending) and pending.proposed_by_id == user.pk,
         "overrides": overrides,
         "exemptions": exemptions,
-        "notes": list(case.notes.select_related("author")),
+        "notes": notes,
+        "timeline": case_timeline(notes=notes, audit_events=audit, decisions=context["decision_history"]),
+        "my_mentions": list(
+            CaseMention.objects.filter(case=case, user=user, read_at__isnull=True).select_related("note__author")
+        ),
         "evidence": list(case.evidence.select_related("added_by")),
         "audit_events": audit,
         "case_history": field_history(case),

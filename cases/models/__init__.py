@@ -112,3 +112,8 @@ __all__ += [
 from .rescreen import RescreenRequest, ScheduledJob, ScreenRun  # noqa: E402
 
 __all__ += ["RescreenRequest", "ScheduledJob", "ScreenRun"]
+
+# The investigator's workplace: saved queue filters, @mentions (cases/models/workplace.py).
+from .workplace import CaseMention, SavedQueueFilter  # noqa: E402
+
+__all__ += ["CaseMention", "SavedQueueFilter"]

@@ -23,6 +23,7 @@ class WorkplaceAdminSite(admin.AdminSite):
     index_title = _("Compliance workplace")
     index_template = "admin/cases/home.html"
     enable_nav_sidebar = False  # the home page and breadcrumbs lead everywhere; the queue needs the width
+    site_url = None  # there is no public site to "view"
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)

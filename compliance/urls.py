@@ -8,6 +8,7 @@ from compliance import health
 urlpatterns = [
     path("health/", health.live, name="health-live"),
     path("health/ready/", health.ready, name="health-ready"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the admin's language switcher
     path("admin/", admin.site.urls),
     path("api/", include("cases.api.urls")),
 ]

@@ -36,6 +36,7 @@ from cases.models import (
     Outcome,
     Override,
     OverrideStatus,
+    SavedQueueFilter,
 )
 from cases.selectors.workplace import may_approve, queue_counts, queue_filters, restricted_countries_by_decision
 from cases.services import cases as case_services
@@ -44,6 +45,7 @@ from cases.services import overrides as override_services
 from cases.services import workplace as workplace_services
 from cases.services.approvals import exemption_may_decide, exemption_may_revoke
 from cases.services.screening import screen_entities
+from cases.services.workplace import clean_queue_query
 
 from .parties import entity_screening_context
 from .site import (
@@ -123,7 +125,13 @@ def confirm_page(modeladmin, request, queryset, *, title: str, action: str, form
 
 
 class AssignForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=None, label="Assign to", help_text="Users who may work cases.")
+    user = forms.ModelChoiceField(
+        queryset=None,
+        label=_("Assign to"),
+        help_text=_("Users who may work cases."),
+        empty_label=_("Choose an investigator…"),
+        widget=forms.Select(attrs={"aria-label": _("Assign to")}),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -359,7 +367,39 @@ class CaseAdmin(EvidenceHistoryAdmin):
             for key, label in QUEUE_LABELS.items()
         ]
         extra_context["queue_all_active"] = not current
+        extra_context["saved_filters"] = list(SavedQueueFilter.objects.filter(user=request.user))
+        extra_context["current_query"] = clean_queue_query(request.GET.urlencode())
+        extra_context["saved_filter_url"] = reverse("admin:cases_case_saved_filters")
         return super().changelist_view(request, extra_context)
+
+    def saved_filters_view(self, request):
+        """POST: save the queue's current query under a name, or delete one of the user's saved filters."""
+        back = reverse("admin:cases_case_changelist")
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        if request.POST.get("delete"):
+            saved = SavedQueueFilter.objects.filter(pk=request.POST["delete"], user=request.user).first()
+            if saved is None:
+                messages.error(request, _("No such saved filter."))
+                return HttpResponseRedirect(back)
+            call_service(
+                request,
+                workplace_services.queue_filter_delete,
+                saved_filter=saved,
+                user=request.user,
+                success=_("Saved filter deleted."),
+            )
+            return HttpResponseRedirect(back)
+        query = request.POST.get("query", "")
+        saved = call_service(
+            request,
+            workplace_services.queue_filter_save,
+            user=request.user,
+            name=request.POST.get("name", ""),
+            query=query,
+            success=_("Filter saved."),
+        )
+        return HttpResponseRedirect(f"{back}?{saved.query}" if saved else f"{back}?{query}")
 
     # -- bulk actions (each with a confirmation page)
     @admin.action(description="Assign selected cases to me", permissions=["work"])
@@ -413,6 +453,11 @@ class CaseAdmin(EvidenceHistoryAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
+            path(
+                "saved-filters/",
+                self.admin_site.admin_view(self.saved_filters_view),
+                name="{}_{}_saved_filters".format(*info),
+            ),
             path(
                 "<path:object_id>/do/<slug:action>/",
                 self.admin_site.admin_view(self.case_action_view),

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from cases.models import Case, CaseStatus, DecisionChangeEvent, Exemption, ExemptionStatus, Override, OverrideStatus
+from cases.models import (
+    Case,
+    CaseMention,
+    CaseStatus,
+    DecisionChangeEvent,
+    Exemption,
+    ExemptionStatus,
+    Override,
+    OverrideStatus,
+)
 
 #: How far ahead the home page warns about exemptions running out.
 EXPIRY_WARNING_DAYS = 30
@@ -63,6 +72,7 @@ class Home:
     expiring: list[Exemption]
     expiring_count: int
     recent_changes: list[DecisionChangeEvent]
+    mentions: list[CaseMention]
 
 
 def home_for(user, *, now: datetime.datetime | None = None) -> Home:
@@ -86,6 +96,11 @@ def home_for(user, *, now: datetime.datetime | None = None) -> Home:
         expiring=list(expiring.select_related("entity").order_by("expires_on", "pk")[:HOME_LIST_LENGTH]),
         expiring_count=expiring.count(),
         recent_changes=list(DecisionChangeEvent.objects.select_related("entity").order_by("-seq")[:HOME_LIST_LENGTH]),
+        mentions=list(
+            CaseMention.objects.filter(user=user, read_at__isnull=True)
+            .select_related("case", "note__author")
+            .order_by("-created_at", "-id")[:HOME_LIST_LENGTH]
+        ),
     )
 
 

@@ -76,8 +76,10 @@ class Home:
 
 
 def home_for(user, *, now: datetime.datetime | None = None) -> Home:
+    """Only what the user may view: without ``view_case`` no case is listed or counted, and so on."""
     now = now or timezone.now()
     today = timezone.localdate(now)
+    sees_cases = user.has_perm("cases.view_case")
     filters = queue_filters(user, now)
     cases = Case.objects.select_related("subject", "subject__current", "assignee")
     expiring = Exemption.objects.filter(
@@ -85,22 +87,30 @@ def home_for(user, *, now: datetime.datetime | None = None) -> Home:
         expires_on__gte=today,
         expires_on__lte=today + datetime.timedelta(days=EXPIRY_WARNING_DAYS),
     )
-    approves = may_approve(user)
+    sees_exemptions = user.has_perm("cases.view_exemption")
+
+    def first(query: Q) -> list[Case]:
+        return list(cases.filter(query).order_by("due_at", "pk")[:HOME_LIST_LENGTH]) if sees_cases else []
+
     return Home(
-        counts=queue_counts(user, now),
-        my_cases=list(cases.filter(filters["mine"]).order_by("due_at", "pk")[:HOME_LIST_LENGTH]),
-        overdue=list(cases.filter(filters["overdue"]).order_by("due_at", "pk")[:HOME_LIST_LENGTH]),
-        pending_me=list(cases.filter(filters["pending_me"]).order_by("due_at", "pk")[:HOME_LIST_LENGTH])
-        if approves
+        counts=queue_counts(user, now) if sees_cases else dict.fromkeys(filters, 0),
+        my_cases=first(filters["mine"]),
+        overdue=first(filters["overdue"]),
+        pending_me=first(filters["pending_me"]) if may_approve(user) else [],
+        expiring=list(expiring.select_related("entity").order_by("expires_on", "pk")[:HOME_LIST_LENGTH])
+        if sees_exemptions
         else [],
-        expiring=list(expiring.select_related("entity").order_by("expires_on", "pk")[:HOME_LIST_LENGTH]),
-        expiring_count=expiring.count(),
-        recent_changes=list(DecisionChangeEvent.objects.select_related("entity").order_by("-seq")[:HOME_LIST_LENGTH]),
+        expiring_count=expiring.count() if sees_exemptions else 0,
+        recent_changes=list(DecisionChangeEvent.objects.select_related("entity").order_by("-seq")[:HOME_LIST_LENGTH])
+        if user.has_perm("cases.view_decision")
+        else [],
         mentions=list(
             CaseMention.objects.filter(user=user, read_at__isnull=True)
             .select_related("case", "note__author")
             .order_by("-created_at", "-id")[:HOME_LIST_LENGTH]
-        ),
+        )
+        if sees_cases
+        else [],
     )
 
 

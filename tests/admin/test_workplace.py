@@ -123,3 +123,11 @@ def test_the_admin_speaks_simplified_chinese(scenario, investigator):
     assert "合规工作台" in html and "我的未结案件" in html
     client.post(reverse("set_language"), {"language": "en-gb", "next": "/admin/"})
     assert "My open cases" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_home_page_lists_nothing_a_user_may_not_view(scenario, staff_without_perms):
+    response = client_for(staff_without_perms).get(reverse("admin:index"))
+    assert response.status_code == 200
+    home = response.context["home"]
+    assert home.counts["open"] == 0 and not home.overdue and not home.recent_changes
+    assert scenario["case"].reference not in response.content.decode()

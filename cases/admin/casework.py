@@ -374,6 +374,8 @@ class CaseAdmin(EvidenceHistoryAdmin):
 
     def saved_filters_view(self, request):
         """POST: save the queue's current query under a name, or delete one of the user's saved filters."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         back = reverse("admin:cases_case_changelist")
         if request.method != "POST":
             return HttpResponseRedirect(back)

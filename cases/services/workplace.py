@@ -62,8 +62,9 @@ def queue_filter_delete(*, saved_filter: SavedQueueFilter, user) -> None:
 def mentions_mark_read(*, case: Case, actor) -> int:
     """Mark ``actor``'s unread mentions on ``case`` as read; returns how many."""
     require_perm(actor, "view_case", "read mentions")
-    unread = CaseMention.objects.filter(case=case, user=actor, read_at__isnull=True)
-    count = unread.update(read_at=timezone.now())
-    if count:
-        audit_record(actor=actor, action="case.mentions_read", target=case, after={"count": count})
+    unread = list(CaseMention.objects.filter(case=case, user=actor, read_at__isnull=True).values_list("pk", flat=True))
+    if not unread:
+        return 0  # nothing to write: a stray click changes nothing
+    count = CaseMention.objects.filter(pk__in=unread).update(read_at=timezone.now())
+    audit_record(actor=actor, action="case.mentions_read", target=case, after={"count": count})
     return count

@@ -30,12 +30,16 @@ SECRET_KEY = env("SECRET_KEY", default="insecure-development-key-change-me" if D
 if not SECRET_KEY:
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("Set SECRET_KEY in the environment (or DEBUG=true for local use).")
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. On your own machine run commands with DEBUG=true "
+        "(for example `DEBUG=true python manage.py setup_demo`, as `make run` does); "
+        "in production set SECRET_KEY (and ALLOWED_HOSTS) in the environment, see docs/operations.md."
+    )
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "cases.admin_site.WorkplaceAdminConfig",  # django.contrib.admin with the workplace's home page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -58,6 +62,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # English or Simplified Chinese, from the browser or the switcher
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -110,6 +115,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
+# The workplace in English and Simplified Chinese (compliance teams in APAC). The project's own strings
+# are in locale/ (compiled .mo committed); Django's admin ships its own zh_Hans catalogue.
+LANGUAGES = [("en-gb", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

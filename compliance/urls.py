@@ -3,15 +3,12 @@ from django.urls import include, path
 
 from compliance import health
 
-admin.site.site_header = "Ownership screening"
-admin.site.site_title = "Ownership screening"
-admin.site.index_title = "Compliance workplace"
-
 # Uploaded evidence (MEDIA_ROOT) is deliberately not routed: files are only served by the
 # permission-checked admin download (cases/admin/casework.py, evidence_download_view).
 urlpatterns = [
     path("health/", health.live, name="health-live"),
     path("health/ready/", health.ready, name="health-ready"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the admin's language switcher
     path("admin/", admin.site.urls),
     path("api/", include("cases.api.urls")),
 ]

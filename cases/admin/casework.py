@@ -15,33 +15,49 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince, timeuntil
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from cases.models import (
     AuditEvent,
     Case,
+    CaseMention,
     CaseStatus,
     EffectiveDecision,
     Exemption,
     Outcome,
     Override,
     OverrideStatus,
+    SavedQueueFilter,
 )
+from cases.selectors.workplace import may_approve, queue_counts, queue_filters, restricted_countries_by_decision
 from cases.services import cases as case_services
 from cases.services import exemptions as exemption_services
 from cases.services import overrides as override_services
+from cases.services import workplace as workplace_services
 from cases.services.approvals import exemption_may_decide, exemption_may_revoke
 from cases.services.screening import case_rescreen_subject, screen_entities
+from cases.services.workplace import clean_queue_query
 
 from .parties import entity_screening_context
-from .site import ADMIN_MEDIA_CSS, ReadOnlyAdmin, call_service, error_messages, outcome_badge
+from .site import (
+    ADMIN_MEDIA_CSS,
+    METHOD_LABELS,
+    ReadOnlyAdmin,
+    call_service,
+    error_messages,
+    interval,
+    outcome_badge,
+)
+from .timeline import action_label, case_timeline
 
 #: What an evidence download may be served as: the upload allow-list's types (never text/html).
 EVIDENCE_CONTENT_TYPES = frozenset(case_services._CONTENT_TYPES.values())
@@ -61,26 +77,6 @@ def users_who_work_cases():
         .distinct()
         .order_by("username")
     )
-
-
-def pending_approval_for(user):
-    """Cases waiting for a four-eyes decision this user may take (not their own proposals)."""
-    if not user.has_perm("cases.approve_override"):
-        return Q(pk__in=[])
-    return Q(status=CaseStatus.PENDING_APPROVAL) & Q(
-        Exists(Override.objects.filter(case=OuterRef("pk"), status=OverrideStatus.PROPOSED).exclude(proposed_by=user))
-    )
-
-
-def queue_filters(user, now) -> dict[str, Q]:
-    not_closed = ~Q(status=CaseStatus.CLOSED)
-    return {
-        "mine": not_closed & Q(assignee=user),
-        "unassigned": not_closed & Q(assignee__isnull=True),
-        "overdue": not_closed & (Q(is_overdue=True) | Q(due_at__lt=now)),
-        "pending_me": pending_approval_for(user),
-        "open": not_closed,
-    }
 
 
 QUEUE_LABELS = {
@@ -129,7 +125,13 @@ def confirm_page(modeladmin, request, queryset, *, title: str, action: str, form
 
 
 class AssignForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=None, label="Assign to", help_text="Users who may work cases.")
+    user = forms.ModelChoiceField(
+        queryset=None,
+        label=_("Assign to"),
+        help_text=_("Users who may work cases."),
+        empty_label=_("Choose an investigator…"),
+        widget=forms.Select(attrs={"aria-label": _("Assign to")}),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -150,8 +152,8 @@ class QueueFilter(admin.SimpleListFilter):
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
-        may_approve = request.user.has_perm("cases.approve_override")
-        return [(key, label) for key, label in QUEUE_LABELS.items() if key != "pending_me" or may_approve]
+        approves = may_approve(request.user)
+        return [(key, label) for key, label in QUEUE_LABELS.items() if key != "pending_me" or approves]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -215,19 +217,17 @@ class EvidenceHistoryAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
 @admin.register(Case)
 class CaseAdmin(EvidenceHistoryAdmin):
     list_display = [
-        "reference",
-        "subject_name",
-        "customer",
+        "case_column",
         "automatic",
-        "status_badge",
-        "priority_badge",
+        "restricted_share",
+        "restricted_countries",
+        "state",
         "assignee",
-        "due",
-        "trigger",
-        "created_at",
+        "sla",
+        "trigger_short",
     ]
-    list_display_links = ["reference", "subject_name"]
-    list_select_related = ["subject", "subject__current", "subject__customer", "assignee"]
+    list_display_links = None
+    list_select_related = ["subject", "subject__current", "subject__current__decision", "subject__customer", "assignee"]
     list_filter = [QueueFilter, "status", SubjectOutcomeFilter, "priority", "trigger", "is_overdue", AssigneeFilter]
     search_fields = ["=reference", "subject__name", "=subject__external_id", "=subject__customer__customer_reference"]
     search_help_text = "Case reference, customer reference or external id (exact), or subject name (contains)."
@@ -268,44 +268,92 @@ class CaseAdmin(EvidenceHistoryAdmin):
     def has_assign_permission(self, request):
         return request.user.has_perm("cases.assign_case")
 
-    # -- columns
-    @admin.display(description="subject", ordering="subject__name")
-    def subject_name(self, obj):
-        return obj.subject.name
-
-    @admin.display(description="customer")
-    def customer(self, obj):
+    # -- columns: why the case is here, at a glance
+    @admin.display(description=_("case"), ordering="reference")
+    def case_column(self, obj):
         customer = getattr(obj.subject, "customer", None)
-        return customer.customer_reference if customer else "–"
+        return format_html(
+            '<a class="cs-q__ref" href="{}">{}</a><span class="cs-q__subject">{}</span>'
+            '<span class="cs-q__meta">{}</span>',
+            reverse("admin:cases_case_change", args=[obj.pk]),
+            obj.reference,
+            obj.subject.name,
+            customer.customer_reference if customer else _("not a customer"),
+        )
 
-    @admin.display(description="automatic", ordering="subject__current__outcome")
+    @admin.display(description=_("automatic"), ordering="subject__current__outcome")
     def automatic(self, obj):
         current = getattr(obj.subject, "current", None)
         return outcome_badge(current.outcome if current else None)
 
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
-        return format_html('<span class="cs-status cs-status--{}">{}</span>', obj.status, obj.get_status_display())
+    @admin.display(
+        description=_("restricted share (low–high)"), ordering="subject__current__decision__control_chain_high"
+    )
+    def restricted_share(self, obj):
+        current = getattr(obj.subject, "current", None)
+        if current is None:
+            return "–"
+        decision = current.decision
+        return format_html(
+            '<span class="cs-q__share" title="{}">LT {}</span><span class="cs-q__share" title="{}">CC {}</span>',
+            METHOD_LABELS["look_through"],
+            interval(decision.look_through_low, decision.look_through_high),
+            METHOD_LABELS["control_chain"],
+            interval(decision.control_chain_low, decision.control_chain_high),
+        )
 
-    @admin.display(description="priority", ordering="priority")
-    def priority_badge(self, obj):
-        return format_html('<span class="cs-prio cs-prio--{}">{}</span>', obj.priority, obj.get_priority_display())
+    @admin.display(description=_("restricted countries"))
+    def restricted_countries(self, obj):
+        codes = getattr(obj, "restricted_codes", None) or []
+        return (
+            format_html_join(" ", '<span class="cs-chip cs-chip--restricted">{}</span>', ((c,) for c in codes)) or "–"
+        )
 
-    @admin.display(description="due", ordering="due_at")
-    def due(self, obj):
-        late = obj.status != CaseStatus.CLOSED and (obj.is_overdue or obj.due_at < timezone.now())
+    @admin.display(description=_("status"), ordering="status")
+    def state(self, obj):
+        return format_html(
+            '<span class="cs-status cs-status--{}">{}</span><span class="cs-prio cs-prio--{} cs-q__prio">{}</span>',
+            obj.status,
+            obj.get_status_display(),
+            obj.priority,
+            obj.get_priority_display(),
+        )
+
+    @admin.display(description=_("age · SLA"), ordering="due_at")
+    def sla(self, obj):
+        now = timezone.now()
+        age = timesince(obj.created_at, now, depth=1)
         due = timezone.localtime(obj.due_at)
-        text, full = f"{due.day} {due:%b %H:%M}", f"{due:%Y-%m-%d %H:%M}"  # short: the queue has many columns
-        if late:
-            return format_html('<span class="cs-overdue cs-nowrap" title="overdue since {}">⚠ {}</span>', full, text)
-        return format_html('<span class="cs-nowrap" title="{}">{}</span>', full, text)
+        full = f"{due:%Y-%m-%d %H:%M}"
+        if obj.status == CaseStatus.CLOSED:
+            return format_html('<span class="cs-q__age">{}</span><span class="cs-muted">{}</span>', age, _("closed"))
+        if obj.is_overdue or obj.due_at < now:
+            late = _("overdue by %(time)s") % {"time": timesince(obj.due_at, now, depth=1)}
+            return format_html(
+                '<span class="cs-q__age">{}</span><span class="cs-overdue" title="{}">⚠ {}</span>', age, full, late
+            )
+        left = _("due in %(time)s") % {"time": timeuntil(obj.due_at, now, depth=1)}
+        return format_html('<span class="cs-q__age">{}</span><span title="{}">{}</span>', age, full, left)
+
+    @admin.display(description=_("trigger"), ordering="trigger")
+    def trigger_short(self, obj):
+        return obj.get_trigger_display()
+
+    def get_changelist_instance(self, request):
+        """Look up the page's restricted countries in two queries (not one per row)."""
+        changelist = super().get_changelist_instance(request)
+        page = list(changelist.result_list)
+        decisions = [case.subject.current.decision for case in page if getattr(case.subject, "current", None)]
+        codes = restricted_countries_by_decision(decisions)
+        for case in page:
+            current = getattr(case.subject, "current", None)
+            case.restricted_codes = codes.get(current.decision_id, []) if current else []
+        return changelist
 
     # -- the work queue
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
-        now = timezone.now()
-        filters = queue_filters(request.user, now)
-        counts = Case.objects.aggregate(**{key: Count("pk", filter=q) for key, q in filters.items()})
+        counts = queue_counts(request.user, timezone.now())
         current = request.GET.get("queue", "")
         extra_context["queue_tabs"] = [
             {
@@ -314,12 +362,46 @@ class CaseAdmin(EvidenceHistoryAdmin):
                 "count": counts[key],
                 "url": f"?queue={key}",
                 "active": current == key,
-                "hidden": key == "pending_me" and not request.user.has_perm("cases.approve_override"),
+                "hidden": key == "pending_me" and not may_approve(request.user),
             }
             for key, label in QUEUE_LABELS.items()
         ]
         extra_context["queue_all_active"] = not current
+        extra_context["saved_filters"] = list(SavedQueueFilter.objects.filter(user=request.user))
+        extra_context["current_query"] = clean_queue_query(request.GET.urlencode())
+        extra_context["saved_filter_url"] = reverse("admin:cases_case_saved_filters")
         return super().changelist_view(request, extra_context)
+
+    def saved_filters_view(self, request):
+        """POST: save the queue's current query under a name, or delete one of the user's saved filters."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        back = reverse("admin:cases_case_changelist")
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        if request.POST.get("delete"):
+            saved = SavedQueueFilter.objects.filter(pk=request.POST["delete"], user=request.user).first()
+            if saved is None:
+                messages.error(request, _("No such saved filter."))
+                return HttpResponseRedirect(back)
+            call_service(
+                request,
+                workplace_services.queue_filter_delete,
+                saved_filter=saved,
+                user=request.user,
+                success=_("Saved filter deleted."),
+            )
+            return HttpResponseRedirect(back)
+        query = request.POST.get("query", "")
+        saved = call_service(
+            request,
+            workplace_services.queue_filter_save,
+            user=request.user,
+            name=request.POST.get("name", ""),
+            query=query,
+            success=_("Filter saved."),
+        )
+        return HttpResponseRedirect(f"{back}?{saved.query}" if saved else f"{back}?{query}")
 
     # -- bulk actions (each with a confirmation page)
     @admin.action(description="Assign selected cases to me", permissions=["work"])
@@ -374,6 +456,11 @@ class CaseAdmin(EvidenceHistoryAdmin):
         info = self.opts.app_label, self.opts.model_name
         return [
             path(
+                "saved-filters/",
+                self.admin_site.admin_view(self.saved_filters_view),
+                name="{}_{}_saved_filters".format(*info),
+            ),
+            path(
                 "<path:object_id>/do/<slug:action>/",
                 self.admin_site.admin_view(self.case_action_view),
                 name="{}_{}_do".format(*info),
@@ -424,7 +511,7 @@ class CaseAdmin(EvidenceHistoryAdmin):
             messages.error(request, f"Unknown case action {action!r}.")
             return back
         handler.run(request, case)
-        return back
+        return HttpResponseRedirect(f"{back.url}#tab-{handler.tab}")
 
 
 # ------------------------------------------------------------------ case page actions (POST handlers)
@@ -481,6 +568,7 @@ class CaseAction:
     success: str | Callable[[object], tuple[int, str]]
     fields: Callable[[Case], dict[str, forms.Field]] = lambda case: {}
     target: Callable[[Case], dict] = lambda case: {"case": case}
+    tab: str = "why"  # where the page opens after the POST
 
     def run(self, request, case: Case) -> None:
         form = type("CaseActionForm", (forms.Form,), self.fields(case))(request.POST, request.FILES)
@@ -504,7 +592,9 @@ CASE_ACTIONS: dict[str, CaseAction] = {
         case_services.case_assign, "Case assigned to {result.assignee.username}.", fields=_assignee_fields
     ),
     "start": CaseAction(case_services.case_start_review, "Review started."),
-    "note": CaseAction(case_services.case_add_note, "Note added.", fields=lambda case: {"text": _text()}),
+    "note": CaseAction(
+        case_services.case_add_note, "Note added.", fields=lambda case: {"text": _text()}, tab="history"
+    ),
     "evidence": CaseAction(
         case_services.case_attach_evidence,
         "Evidence {result.original_name} attached.",
@@ -512,9 +602,13 @@ CASE_ACTIONS: dict[str, CaseAction] = {
             "file": forms.FileField(error_messages={"required": "Choose a file to upload."}),
             "description": _text(),
         },
+        tab="evidence",
     ),
     "link": CaseAction(
-        case_services.case_add_link, "Link added.", fields=lambda case: {"url": _text(), "description": _text()}
+        case_services.case_add_link,
+        "Link added.",
+        fields=lambda case: {"url": _text(), "description": _text()},
+        tab="evidence",
     ),
     "confirm": CaseAction(
         case_services.case_confirm_outcome,
@@ -543,27 +637,34 @@ CASE_ACTIONS: dict[str, CaseAction] = {
         "Exemption requested; a manager must approve it (four-eyes).",
         fields=lambda case: {"reason": _text(), "expires_on": forms.DateField(input_formats=["%Y-%m-%d"])},
         target=lambda case: {"entity": case.subject, "case": case},
+        tab="evidence",
     ),
     "exemption-approve": CaseAction(
         exemption_services.exemption_approve,
         "Exemption approved: the effective outcome is allow until it expires.",
         fields=lambda case: {"exemption": _exemption_field(case), "note": _text()},
         target=lambda case: {},
+        tab="evidence",
     ),
     "exemption-reject": CaseAction(
         exemption_services.exemption_reject,
         "Exemption rejected.",
         fields=lambda case: {"exemption": _exemption_field(case), "note": _text()},
         target=lambda case: {},
+        tab="evidence",
     ),
     "exemption-revoke": CaseAction(
         exemption_services.exemption_revoke,
         "Exemption revoked.",
         fields=lambda case: {"exemption": _exemption_field(case), "reason": _text()},
         target=lambda case: {},
+        tab="evidence",
     ),
     "reopen": CaseAction(case_services.case_reopen, "Case reopened.", fields=lambda case: {"reason": _text()}),
     "rescreen": CaseAction(case_rescreen_subject, _rescreen_message),
+    "mentions-read": CaseAction(
+        workplace_services.mentions_mark_read, "Mentions marked as read.", target=lambda case: {"case": case}
+    ),
 }
 
 
@@ -615,6 +716,9 @@ def case_page_context(request, case: Case) -> dict:
     if exemptions:
         targets |= Q(target_type="cases.exemption", target_id__in=[str(e.pk) for e in exemptions])
     audit = list(AuditEvent.objects.filter(targets).order_by("-seq")[:200])
+    for event in audit:
+        event.action_label = action_label(event.action)
+    notes = list(case.notes.select_related("author"))
     allowed = case_services.case_allowed_actions(case=case, user=user, overrides=overrides, exemptions=exemptions)
     for exemption in exemptions:
         exemption.may_decide = exemption_may_decide(exemption=exemption, user=user)
@@ -630,7 +734,11 @@ def case_page_context(request, case: Case) -> dict:
         "pending_is_mine": bool(pending) and pending.proposed_by_id == user.pk,
         "overrides": overrides,
         "exemptions": exemptions,
-        "notes": list(case.notes.select_related("author")),
+        "notes": notes,
+        "timeline": case_timeline(notes=notes, audit_events=audit, decisions=context["decision_history"]),
+        "my_mentions": list(
+            CaseMention.objects.filter(case=case, user=user, read_at__isnull=True).select_related("note__author")
+        ),
         "evidence": list(case.evidence.select_related("added_by")),
         "audit_events": audit,
         "case_history": field_history(case),

@@ -124,3 +124,8 @@ from .restricted_lists import (  # noqa: E402
 )
 
 __all__ += ["NameMatch", "RestrictedList", "RestrictedListIdentifier", "RestrictedListKind", "RestrictedListMember"]
+
+# The investigator's workplace: saved queue filters, @mentions (cases/models/workplace.py).
+from .workplace import CaseMention, SavedQueueFilter  # noqa: E402
+
+__all__ += ["CaseMention", "SavedQueueFilter"]

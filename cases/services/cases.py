@@ -12,10 +12,12 @@ it is only accepted where the docstring says so.
 import datetime
 import hashlib
 import io
+import re
 import zipfile
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
@@ -25,6 +27,7 @@ from django_fsm import TransitionNotAllowed
 from cases.models import (
     Case,
     CaseEvidence,
+    CaseMention,
     CaseNote,
     CasePriority,
     CaseReferenceCounter,
@@ -258,9 +261,25 @@ def case_start_review(*, case: Case, actor) -> Case:
     return case
 
 
+MENTION = re.compile(r"(?<![\w@.])@([\w.+-]+)")
+
+
+def mentioned_users(text: str) -> list:
+    """The active users named as ``@username`` in ``text`` who may see the case (unknown names are ignored:
+    a note about an e-mail address or a handle elsewhere must not fail)."""
+    names = {name.rstrip(".") for name in MENTION.findall(text)}
+    if not names:
+        return []
+    users = get_user_model().objects.filter(username__in=names, is_active=True).order_by("username")
+    return [user for user in users if user.has_perm("cases.view_case")]
+
+
 @transaction.atomic
 def case_add_note(*, case: Case, text: str, actor) -> CaseNote:
-    """Append a note (``cases.work_case``); allowed in every status, notes are never edited."""
+    """Append a note (``cases.work_case``); allowed in every status, notes are never edited.
+
+    ``@username`` mentions notify those users: each gets an unread mention on their home page.
+    """
     require_perm(actor, "work_case", "add notes")
     text = (text or "").strip()
     if not text:
@@ -269,7 +288,12 @@ def case_add_note(*, case: Case, text: str, actor) -> CaseNote:
     note = CaseNote(case=case, author=actor, text=text)
     note.full_clean()
     note.save()
-    audit_record(actor=actor, action="case.note_added", target=case, after={"note_id": note.pk, "text": text})
+    mentioned = [user for user in mentioned_users(text) if user.pk != actor.pk]
+    CaseMention.objects.bulk_create([CaseMention(note=note, case=case, user=user) for user in mentioned])
+    after = {"note_id": note.pk, "text": text}
+    if mentioned:
+        after["mentions"] = [user.get_username() for user in mentioned]
+    audit_record(actor=actor, action="case.note_added", target=case, after=after)
     return note
 
 

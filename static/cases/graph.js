@@ -91,9 +91,22 @@
       });
   }
 
+  /* A graph in a hidden tab is drawn when its tab is first shown (cytoscape needs the container's size). */
+  function drawWhenVisible(container) {
+    if (container.offsetParent !== null) {
+      draw(container);
+      return;
+    }
+    document.addEventListener("cs:tabshown", function shown() {
+      if (container.offsetParent === null) return;
+      document.removeEventListener("cs:tabshown", shown);
+      draw(container);
+    });
+  }
+
   function init() {
     var containers = document.querySelectorAll("[data-ownership-graph]");
-    for (var i = 0; i < containers.length; i++) draw(containers[i]);
+    for (var i = 0; i < containers.length; i++) drawWhenVisible(containers[i]);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

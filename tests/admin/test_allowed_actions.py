@@ -58,6 +58,7 @@ def test_four_eyes_the_proposer_may_not_approve_another_manager_may(case, manage
 
 
 def test_exemption_decision_needs_a_second_person(case, investigator, manager, manager2):
+    case_services.case_start_review(case=case, actor=manager)  # exemptions are requested by the case's reviewer
     exemption = exemption_services.exemption_request(
         entity=case.subject,
         case=case,
@@ -80,6 +81,7 @@ def test_the_managers_comment_is_in_the_audit_event(case, manager, manager2, kin
         obj = override_services.override_propose(case=case, outcome="allow", reason="sold", actor=manager)
         getattr(override_services, f"override_{verb}")(override=obj, actor=manager2, note="Seen the sale contract")
     else:
+        case_services.case_start_review(case=case, actor=manager)
         obj = exemption_services.exemption_request(
             entity=case.subject,
             reason="Licence",

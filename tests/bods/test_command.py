@@ -75,3 +75,15 @@ def test_setup_demo_prints_a_readable_import_summary_and_the_logins():
     ), imported
     assert "ImportSummary(" not in text
     assert re.search(r"login: investigator\s+password: demo-pass-1234", text)
+
+
+def test_setup_demo_creates_the_integration_user_the_api_guide_issues_a_token_for():
+    from django.contrib.auth import get_user_model
+
+    call_command("setup_demo", password="demo-pass-1234", stdout=StringIO())
+    billing = get_user_model().objects.get(username="billing")
+    assert billing.groups.filter(name="Integration").exists()
+    assert not billing.is_staff and not billing.has_usable_password()
+    out = StringIO()
+    call_command("create_api_token", "billing-prod", user="billing", scopes="read,write", stdout=out)
+    assert "." in out.getvalue().strip()

@@ -54,16 +54,19 @@ def test_blocked_customer_override_four_eyes_and_audit(live_server, audit_flusha
     # 2. … opens its entity, then its case, and sees why: both intervals, the paths and the graph.
     rows.first.get_by_role("link", name="Example 3 Subject GmbH").click()
     page.get_by_role("link", name=re.compile(r"Case SC-")).click()
-    page.wait_for_selector("[data-graph-ready=true]")
     decision = page.locator("#decision")
     assert "44.00 % – 44.00 %" in decision.inner_text()
     assert "80.00 % – 80.00 %" in decision.inner_text()
     assert "Example 3 Owner Co., Ltd. —55%→ Example 3 Holding GmbH —80%→ Example 3 Subject GmbH" in (
         decision.inner_text()
     )
+    screenshot(page, "02-case-why")
+    page.click("#tab-graph-label")  # the graph is drawn when its tab is first shown
+    page.wait_for_selector("[data-graph-ready=true]")
     assert page.locator("#graph canvas").count() > 0
     assert "5 parties, 4 relationships" in page.locator("[data-graph-status]").inner_text()
-    screenshot(page, "02-case-why")
+    screenshot(page, "02b-case-graph")
+    page.click("#tab-why-label")
 
     # 3. … takes the case and proposes an override to allow, with a reason.
     page.get_by_role("button", name="Start review").click()
@@ -100,12 +103,15 @@ def test_blocked_customer_override_four_eyes_and_audit(live_server, audit_flusha
     page.wait_for_selector(".messagelist .success")
     assert "Closed" in page.locator(".cs-casehead").inner_text()
 
-    # 5. The audit trail shows the proposal, the approval and the new effective outcome.
+    # 5. The audit trail shows the proposal, the approval and the new effective outcome, in words.
+    page.click("#tab-history-label")
     trail = page.locator("#audit-trail")
     trail.scroll_into_view_if_needed()
     text = trail.inner_text()
-    for action in ("override.proposed", "override.approved", "override.applied", "case.closed_by_override"):
+    for action in ("Override proposed", "Override approved", "Override applied", "Case closed by an override"):
         assert action in text
+    assert "case.closed_by_override" not in text  # the code is only the tooltip
+    assert "Checked the extract; approved." in text  # the manager's comment is in the trail
     assert investigator in text and manager in text
     screenshot(page, "06-audit-trail", locator=trail)
 

@@ -35,6 +35,8 @@ DEMO_USERS = (
     ("manager2", "Manager", False),
     ("auditor", "Auditor", False),
 )
+#: The integration account docs/api.md issues its token for: API only, no admin login (not staff).
+DEMO_INTEGRATION_USER = ("billing", "Integration")
 
 
 class Command(BaseCommand):
@@ -70,6 +72,9 @@ class Command(BaseCommand):
                     f"  login: {username:<14} password: {password}   ({group or 'superuser'})"
                     for username, group, _ in DEMO_USERS
                 )
+                + f"\n  API integration user: {DEMO_INTEGRATION_USER[0]} (no admin login); issue its token with\n"
+                f"    DEBUG=true .venv/bin/python manage.py create_api_token billing-demo "
+                f"--user {DEMO_INTEGRATION_USER[0]} --scopes read,write"
             )
         )
 
@@ -114,11 +119,16 @@ class Command(BaseCommand):
     @transaction.atomic
     def _create_users(self, password: str) -> None:
         users = get_user_model()
-        for username, group_name, superuser in DEMO_USERS:
+        accounts = [(username, group, superuser, True) for username, group, superuser in DEMO_USERS]
+        accounts.append((*DEMO_INTEGRATION_USER, False, False))
+        for username, group_name, superuser, staff in accounts:
             user, _ = users.objects.get_or_create(username=username, defaults={"email": f"{username}@example.test"})
-            user.is_staff = True
+            user.is_staff = staff
             user.is_superuser = superuser
-            user.set_password(password)
+            if staff:
+                user.set_password(password)
+            else:
+                user.set_unusable_password()  # authenticates with its API token only
             user.save()
             if group_name:
                 group = Group.objects.filter(name=group_name).first()

@@ -1,0 +1,79 @@
+"""The workplace in a real browser at 1400 px: the home page per role, a queue whose columns all fit,
+a relationship form whose interests stay inside it, the case page's tabs and timeline with a mention,
+the admin in Simplified Chinese, and dark mode. Screenshots for docs/investigator-guide.md."""
+
+import pytest
+
+from .test_investigator_journey import load_demo, login, logout
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def right_edge(locator) -> float:
+    box = locator.bounding_box()
+    return box["x"] + box["width"]
+
+
+def test_home_queue_case_tabs_mentions_language_and_dark_mode(live_server, audit_flushable, page, screenshot):
+    from cases.models import Case, Relationship
+
+    subject = load_demo()
+    case = Case.objects.get(subject=subject)
+
+    # The investigator's home: queues with counts instead of the model list.
+    login(page, live_server, "investigator")
+    assert page.locator("[data-testid=tile-mine]").is_visible()
+    assert page.locator("#section-administration").is_visible()
+    assert page.locator("[data-testid=tile-pending]").count() == 0
+    screenshot(page, "07-home-investigator", full_page=True)
+
+    # The queue at 1400 px: every column inside the viewport, subject names not one word a line.
+    page.goto(f"{live_server.url}/admin/cases/case/?queue=open")
+    width = page.viewport_size["width"]
+    assert right_edge(page.locator("#result_list th.column-trigger_short")) <= width
+    assert right_edge(page.locator("#result_list th.column-sla")) <= width
+    name = page.locator("#result_list .cs-q__subject").first
+    assert name.bounding_box()["height"] < 40  # at most two lines
+    assert "CC " in page.locator("#result_list td.field-restricted_share").first.inner_text()
+    page.fill("#saved-filters input[name=name]", "All open")
+    page.get_by_role("button", name="Save current filter").click()
+    assert page.locator("[data-saved-filter='All open']").is_visible()
+    screenshot(page, "08-queue")
+
+    # The case page: a note mentioning the manager lands on the History tab's timeline.
+    page.goto(f"{live_server.url}/admin/cases/case/{case.pk}/change/")
+    page.click("#tab-history-label")
+    page.fill("#note-text", "@manager please look at the CN stake before I propose an override.")
+    page.get_by_role("button", name="Add note").click()
+    page.wait_for_selector(".messagelist .success")
+    assert page.locator("#tab-history").is_visible()  # the redirect opened the History tab
+    assert "please look at the CN stake" in page.locator(".cs-timeline").inner_text()
+    screenshot(page, "09-case-timeline")
+
+    # The relationship form (a data steward): the interests table stays inside the form.
+    logout(page)
+    login(page, live_server, "admin")
+    relationship = Relationship.objects.filter(subject=subject).first()
+    page.goto(f"{live_server.url}/admin/cases/relationship/{relationship.pk}/change/")
+    form_right = right_edge(page.locator("#relationship_form"))
+    assert right_edge(page.locator(".inline-group .tabular")) <= form_right + 1
+    logout(page)
+
+    # The manager sees the mention on the home page, in Simplified Chinese.
+    login(page, live_server, "manager")
+    assert page.locator("#home-mentions").is_visible()
+    page.select_option(".cs-language select", "zh-hans")
+    page.locator(".cs-language button").click()
+    page.wait_for_selector("text=我的未结案件")
+    assert page.title().startswith("合规工作台")
+    screenshot(page, "10-home-zh-hans")
+    page.select_option(".cs-language select", "en-gb")
+    page.locator(".cs-language button").click()
+    page.wait_for_selector("text=My open cases")
+
+    # Dark mode is kept: the theme toggle still switches the whole workplace.
+    page.emulate_media(color_scheme="dark")
+    page.goto(f"{live_server.url}/admin/cases/case/?queue=open")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background != "rgb(255, 255, 255)"
+    screenshot(page, "11-queue-dark")

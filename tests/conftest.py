@@ -23,7 +23,11 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(autouse=True)
-def _audit_checkpoint_dir(settings, tmp_path_factory):
+def _audit_checkpoint_dir(settings, tmp_path_factory, monkeypatch):
     """Each test its own (not yet created) checkpoint directory: files outlive the test's database rollback,
-    so a checkpoint left by one test would look like a rollback to the next."""
-    settings.AUDIT_CHECKPOINT_DIR = str(tmp_path_factory.getbasetemp() / "audit-checkpoints" / uuid.uuid4().hex)
+    so a checkpoint left by one test would look like a rollback to the next. The environment carries it
+    too, so the subprocesses a test starts (manage.py, workers, benchmarks) anchor to the same place and
+    never to another test's database."""
+    directory = str(tmp_path_factory.getbasetemp() / "audit-checkpoints" / uuid.uuid4().hex)
+    settings.AUDIT_CHECKPOINT_DIR = directory
+    monkeypatch.setenv("AUDIT_CHECKPOINT_DIR", directory)

@@ -8,25 +8,12 @@ the same transaction (``ownership_changed``). Closing keeps the row as evidence.
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from cases.bods.mapping import INTEREST_FIELDS  # the one list of an interest's columns
 from cases.models import Entity, Interest, Person, Relationship
 from cases.roles import require_perm
 
 from .audit import audit_record
 from .ownership import ownership_changed
-
-INTEREST_FIELDS = (
-    "interest_type",
-    "direct_or_indirect",
-    "beneficial_ownership_or_control",
-    "share_exact",
-    "share_minimum",
-    "share_maximum",
-    "share_minimum_exclusive",
-    "share_maximum_exclusive",
-    "start_date",
-    "end_date",
-    "details",
-)
 
 
 def relationship_snapshot(relationship: Relationship) -> dict:

@@ -33,6 +33,7 @@ from cases.models import (
     CaseStatus,
     EffectiveDecision,
     Exemption,
+    NameMatch,
     Outcome,
     Override,
     OverrideStatus,
@@ -740,6 +741,11 @@ def case_page_context(request, case: Case) -> dict:
             CaseMention.objects.filter(case=case, user=user, read_at__isnull=True).select_related("note__author")
         ),
         "evidence": list(case.evidence.select_related("added_by")),
+        "name_matches": list(
+            NameMatch.objects.filter(entity=case.subject).select_related(
+                "candidate_member__restricted_list", "candidate_entity"
+            )
+        ),
         "audit_events": audit,
         "case_history": field_history(case),
         "automatic_outcome": automatic,

@@ -56,3 +56,23 @@ def test_list_pages_have_a_constant_query_count(investigator, loaded):
             entity=loaded, candidate_member=member, candidate_name=member.name, matched_name=member.name, score=90
         )
     assert {url: queries(url) for url in few} == few
+
+
+def test_a_name_match_case_shows_its_candidates_and_scores(investigator, integration):
+    from cases.models import Case
+    from cases.services.screening_requests import screening_request_submit
+
+    ftm_import_file(path=FTM)
+    result = screening_request_submit(
+        actor=integration,
+        customer_reference="crm-77",
+        entity={"external_id": "crm-77", "name": "Aero Dynamics Technologies BV", "jurisdiction": "NL"},
+    )
+    case = Case.objects.get(reference=result["case"])
+    page = client_for(investigator).get(f"/admin/cases/case/{case.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="name-matches"' in html
+    match = NameMatch.objects.get(entity=case.subject)
+    assert match.candidate_name in html and str(match.score) in html
+    assert match.candidate_member.restricted_list.name in html

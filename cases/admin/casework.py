@@ -36,9 +36,17 @@ from cases.models import (
     Outcome,
     Override,
     OverrideStatus,
+    RestrictedList,
     SavedQueueFilter,
 )
-from cases.selectors.workplace import may_approve, queue_counts, queue_filters, restricted_countries_by_decision
+from cases.selectors.workplace import (
+    decision_names_list,
+    may_approve,
+    queue_counts,
+    queue_filters,
+    restricted_countries_by_decision,
+    restricted_lists_by_decision,
+)
 from cases.services import cases as case_services
 from cases.services import exemptions as exemption_services
 from cases.services import overrides as override_services
@@ -190,6 +198,24 @@ class SubjectOutcomeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RestrictedListFilter(admin.SimpleListFilter):
+    """Cases whose current decision names a restricted-party list among its reasons."""
+
+    title = _("restricted list")
+    parameter_name = "restricted_list"
+
+    def lookups(self, request, model_admin):
+        return list(RestrictedList.objects.order_by("name").values_list("code", "name"))
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        restricted_list = RestrictedList.objects.filter(code=self.value()).first()
+        if restricted_list is None:
+            return queryset.none()
+        return queryset.filter(decision_names_list(restricted_list))
+
+
 # ------------------------------------------------------------------ case admin
 
 
@@ -221,6 +247,7 @@ class CaseAdmin(EvidenceHistoryAdmin):
         "automatic",
         "restricted_share",
         "restricted_countries",
+        "restricted_lists",
         "state",
         "assignee",
         "sla",
@@ -228,7 +255,16 @@ class CaseAdmin(EvidenceHistoryAdmin):
     ]
     list_display_links = None
     list_select_related = ["subject", "subject__current", "subject__current__decision", "subject__customer", "assignee"]
-    list_filter = [QueueFilter, "status", SubjectOutcomeFilter, "priority", "trigger", "is_overdue", AssigneeFilter]
+    list_filter = [
+        QueueFilter,
+        "status",
+        SubjectOutcomeFilter,
+        RestrictedListFilter,
+        "priority",
+        "trigger",
+        "is_overdue",
+        AssigneeFilter,
+    ]
     search_fields = ["=reference", "subject__name", "=subject__external_id", "=subject__customer__customer_reference"]
     search_help_text = "Case reference, customer reference or external id (exact), or subject name (contains)."
     show_full_result_count = False
@@ -309,6 +345,18 @@ class CaseAdmin(EvidenceHistoryAdmin):
             format_html_join(" ", '<span class="cs-chip cs-chip--restricted">{}</span>', ((c,) for c in codes)) or "–"
         )
 
+    @admin.display(description=_("restricted lists"))
+    def restricted_lists(self, obj):
+        lists = getattr(obj, "named_lists", None) or []
+        return (
+            format_html_join(
+                " ",
+                '<span class="cs-chip cs-chip--list" title="{}">{}</span>',
+                ((rl.label, rl.code) for rl in lists),
+            )
+            or "–"
+        )
+
     @admin.display(description=_("status"), ordering="status")
     def state(self, obj):
         return format_html(
@@ -340,14 +388,16 @@ class CaseAdmin(EvidenceHistoryAdmin):
         return obj.get_trigger_display()
 
     def get_changelist_instance(self, request):
-        """Look up the page's restricted countries in two queries (not one per row)."""
+        """Look up the page's restricted countries and lists in three queries (not one per row)."""
         changelist = super().get_changelist_instance(request)
         page = list(changelist.result_list)
         decisions = [case.subject.current.decision for case in page if getattr(case.subject, "current", None)]
         codes = restricted_countries_by_decision(decisions)
+        lists = restricted_lists_by_decision(decisions)
         for case in page:
             current = getattr(case.subject, "current", None)
             case.restricted_codes = codes.get(current.decision_id, []) if current else []
+            case.named_lists = lists.get(current.decision_id, []) if current else []
         return changelist
 
     # -- the work queue

@@ -59,6 +59,7 @@ from .parties import entity_screening_context
 from .site import (
     ADMIN_MEDIA_CSS,
     METHOD_LABELS,
+    OUTCOME_LABELS,
     ReadOnlyAdmin,
     call_service,
     error_messages,
@@ -156,7 +157,7 @@ class NoteForm(forms.Form):
 
 
 class QueueFilter(admin.SimpleListFilter):
-    title = "work queue"
+    title = _("work queue")
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
@@ -171,11 +172,11 @@ class QueueFilter(admin.SimpleListFilter):
 
 
 class AssigneeFilter(admin.SimpleListFilter):
-    title = "assignee"
+    title = _("assignee")
     parameter_name = "assignee"
 
     def lookups(self, request, model_admin):
-        return [("none", "Unassigned")] + [(str(u.pk), u.get_username()) for u in users_who_work_cases()[:50]]
+        return [("none", _("Unassigned"))] + [(str(u.pk), u.get_username()) for u in users_who_work_cases()[:50]]
 
     def queryset(self, request, queryset):
         if self.value() == "none":
@@ -186,11 +187,11 @@ class AssigneeFilter(admin.SimpleListFilter):
 
 
 class SubjectOutcomeFilter(admin.SimpleListFilter):
-    title = "automatic outcome"
+    title = _("automatic outcome")
     parameter_name = "outcome"
 
     def lookups(self, request, model_admin):
-        return [("block", "Block"), ("review", "Review"), ("allow", "Allow")]
+        return list(OUTCOME_LABELS.items())
 
     def queryset(self, request, queryset):
         if self.value():

@@ -199,6 +199,19 @@ def test_the_admin_speaks_simplified_chinese(scenario, investigator):
     assert "My open cases" in client.get(reverse("admin:index")).content.decode()
 
 
+def test_the_queue_in_simplified_chinese_translates_badges_statuses_and_model_names(scenario, investigator):
+    html = (
+        client_for(investigator)
+        .get(reverse("admin:cases_case_changelist"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+        .content.decode()
+    )
+    assert '<span class="cs-badge cs-badge--block" title="">阻止</span>' in html
+    assert '<span class="cs-status cs-status--open">待处理</span>' in html
+    assert "普通" in html and "客户准入" in html  # priority and trigger labels
+    assert "<title>选择案件查看" in html  # the model's verbose name, translated inside Django's own phrase
+    assert ">Block<" not in html and ">Open<" not in html
+
+
 def test_home_page_lists_nothing_a_user_may_not_view(scenario, staff_without_perms):
     response = client_for(staff_without_perms).get(reverse("admin:index"))
     assert response.status_code == 200

@@ -77,3 +77,49 @@ def test_home_queue_case_tabs_mentions_language_and_dark_mode(live_server, audit
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background != "rgb(255, 255, 255)"
     screenshot(page, "11-queue-dark")
+
+
+def control_chain_highs(page) -> list[float]:
+    """The queue's control-chain upper bounds, top to bottom ("CC 44.00 % – 80.00 %" → 80.0)."""
+    cells = page.locator("#result_list td.field-restricted_share").all_inner_texts()
+    highs = []
+    for text in cells:
+        cc = next((line for line in text.splitlines() if line.startswith("CC ")), "")
+        highs.append(float(cc.split("–")[-1].strip(" %")) if "–" in cc else -1.0)
+    return highs
+
+
+def test_queue_sorts_by_restricted_share_and_shows_the_lists(live_server, audit_flushable, page, screenshot):
+    from cases.models import RestrictedList
+
+    load_demo()
+    login(page, live_server, "investigator")
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    newest_first = page.locator("#result_list .cs-q__ref").all_inner_texts()
+
+    # The restricted-share column sorts on the control chain's upper bound, both ways.
+    page.locator("#result_list th.column-restricted_share a").first.click()
+    page.wait_for_load_state()
+    ascending = control_chain_highs(page)
+    assert ascending == sorted(ascending) and ascending[0] < ascending[-1]
+    by_share = page.locator("#result_list .cs-q__ref").all_inner_texts()
+    assert by_share != newest_first and sorted(by_share) == sorted(newest_first)
+    page.locator("#result_list th.column-restricted_share.sorted a.toggle").click()
+    page.wait_for_load_state()
+    assert control_chain_highs(page) == sorted(ascending, reverse=True)
+
+    # The lists column fits at 1400 px; a chip is the list's code, its title the list and edition loaded.
+    width = page.viewport_size["width"]
+    assert right_edge(page.locator("#result_list th.column-restricted_lists")) <= width
+    assert right_edge(page.locator("#result_list th.column-trigger_short")) <= width
+    chip = page.locator("#result_list .cs-chip--list").first
+    assert chip.is_visible() and right_edge(chip) <= width
+    listed = RestrictedList.objects.get(code=chip.inner_text())
+    assert chip.get_attribute("title") == listed.label
+    # The filter keeps exactly the cases whose decisions name that list.
+    page.goto(f"{live_server.url}/admin/cases/case/?restricted_list={listed.code}")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() >= 1
+    for row in rows.all():
+        assert listed.code in row.locator("td.field-restricted_lists").inner_text()
+    screenshot(page, "12-queue-restricted-lists")

@@ -208,6 +208,7 @@ def test_the_queue_in_simplified_chinese_translates_badges_statuses_and_model_na
     assert '<span class="cs-badge cs-badge--block" title="">阻止</span>' in html
     assert '<span class="cs-status cs-status--open">待处理</span>' in html
     assert "普通" in html and "客户准入" in html  # priority and trigger labels
+    assert "受限国家 · 名单" in html and "受限名单" in html  # the lists column and filter
     assert "<title>选择案件查看" in html  # the model's verbose name, translated inside Django's own phrase
     assert ">Block<" not in html and ">Open<" not in html
 

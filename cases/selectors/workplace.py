@@ -15,11 +15,14 @@ from cases.models import (
     CaseMention,
     CaseStatus,
     DecisionChangeEvent,
+    Entity,
     Exemption,
     ExemptionStatus,
     Override,
     OverrideStatus,
+    Person,
     RestrictedList,
+    ScreeningPolicy,
 )
 
 #: How far ahead the home page warns about exemptions running out.
@@ -119,8 +122,6 @@ def home_for(user, *, now: datetime.datetime | None = None) -> Home:
 def restricted_countries_by_decision(decisions) -> dict[int, list[str]]:
     """For each decision, the restricted countries its contributing paths start from (the restricted
     parties' registration, addresses, nationalities and residences), in two queries for a whole page."""
-    from cases.models import Entity, Person, ScreeningPolicy
-
     roots_by_decision = {
         decision.pk: {path["nodes"][0] for path in (decision.payload or {}).get("paths", []) if path.get("nodes")}
         for decision in decisions

@@ -37,9 +37,17 @@ from cases.models import (
     Outcome,
     Override,
     OverrideStatus,
+    RestrictedList,
     SavedQueueFilter,
 )
-from cases.selectors.workplace import may_approve, queue_counts, queue_filters, restricted_countries_by_decision
+from cases.selectors.workplace import (
+    decision_names_list,
+    may_approve,
+    queue_counts,
+    queue_filters,
+    restricted_countries_by_decision,
+    restricted_lists_by_decision,
+)
 from cases.services import cases as case_services
 from cases.services import exemptions as exemption_services
 from cases.services import overrides as override_services
@@ -52,6 +60,7 @@ from .parties import entity_screening_context
 from .site import (
     ADMIN_MEDIA_CSS,
     METHOD_LABELS,
+    OUTCOME_LABELS,
     ReadOnlyAdmin,
     call_service,
     error_messages,
@@ -149,7 +158,7 @@ class NoteForm(forms.Form):
 
 
 class QueueFilter(admin.SimpleListFilter):
-    title = "work queue"
+    title = _("work queue")
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
@@ -164,11 +173,11 @@ class QueueFilter(admin.SimpleListFilter):
 
 
 class AssigneeFilter(admin.SimpleListFilter):
-    title = "assignee"
+    title = _("assignee")
     parameter_name = "assignee"
 
     def lookups(self, request, model_admin):
-        return [("none", "Unassigned")] + [(str(u.pk), u.get_username()) for u in users_who_work_cases()[:50]]
+        return [("none", _("Unassigned"))] + [(str(u.pk), u.get_username()) for u in users_who_work_cases()[:50]]
 
     def queryset(self, request, queryset):
         if self.value() == "none":
@@ -179,16 +188,34 @@ class AssigneeFilter(admin.SimpleListFilter):
 
 
 class SubjectOutcomeFilter(admin.SimpleListFilter):
-    title = "automatic outcome"
+    title = _("automatic outcome")
     parameter_name = "outcome"
 
     def lookups(self, request, model_admin):
-        return [("block", "Block"), ("review", "Review"), ("allow", "Allow")]
+        return list(OUTCOME_LABELS.items())
 
     def queryset(self, request, queryset):
         if self.value():
             return queryset.filter(subject__current__outcome=self.value())
         return queryset
+
+
+class RestrictedListFilter(admin.SimpleListFilter):
+    """Cases whose current decision names a restricted-party list among its reasons."""
+
+    title = _("restricted list")
+    parameter_name = "restricted_list"
+
+    def lookups(self, request, model_admin):
+        return list(RestrictedList.objects.order_by("name").values_list("code", "name"))
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        restricted_list = RestrictedList.objects.filter(code=self.value()).first()
+        if restricted_list is None:
+            return queryset.none()
+        return queryset.filter(decision_names_list(restricted_list))
 
 
 # ------------------------------------------------------------------ case admin
@@ -229,7 +256,16 @@ class CaseAdmin(EvidenceHistoryAdmin):
     ]
     list_display_links = None
     list_select_related = ["subject", "subject__current", "subject__current__decision", "subject__customer", "assignee"]
-    list_filter = [QueueFilter, "status", SubjectOutcomeFilter, "priority", "trigger", "is_overdue", AssigneeFilter]
+    list_filter = [
+        QueueFilter,
+        "status",
+        SubjectOutcomeFilter,
+        RestrictedListFilter,
+        "priority",
+        "trigger",
+        "is_overdue",
+        AssigneeFilter,
+    ]
     search_fields = ["=reference", "subject__name", "=subject__external_id", "=subject__customer__customer_reference"]
     search_help_text = "Case reference, customer reference or external id (exact), or subject name (contains)."
     show_full_result_count = False
@@ -303,12 +339,16 @@ class CaseAdmin(EvidenceHistoryAdmin):
             interval(decision.control_chain_low, decision.control_chain_high),
         )
 
-    @admin.display(description=_("restricted countries"))
+    @admin.display(description=_("restricted countries · lists"))
     def restricted_countries(self, obj):
+        """Countries and lists share a column so the whole queue still fits 1400 px."""
         codes = getattr(obj, "restricted_codes", None) or []
-        return (
-            format_html_join(" ", '<span class="cs-chip cs-chip--restricted">{}</span>', ((c,) for c in codes)) or "–"
+        lists = getattr(obj, "named_lists", None) or []
+        countries = format_html_join(" ", '<span class="cs-chip cs-chip--restricted">{}</span>', ((c,) for c in codes))
+        named = format_html_join(
+            " ", '<span class="cs-chip cs-chip--list" title="{}">{}</span>', ((rl.label, rl.code) for rl in lists)
         )
+        return format_html("{} {}", countries, named) if codes or lists else "–"
 
     @admin.display(description=_("status"), ordering="status")
     def state(self, obj):
@@ -341,14 +381,16 @@ class CaseAdmin(EvidenceHistoryAdmin):
         return obj.get_trigger_display()
 
     def get_changelist_instance(self, request):
-        """Look up the page's restricted countries in two queries (not one per row)."""
+        """Look up the page's restricted countries and lists in three queries (not one per row)."""
         changelist = super().get_changelist_instance(request)
         page = list(changelist.result_list)
         decisions = [case.subject.current.decision for case in page if getattr(case.subject, "current", None)]
         codes = restricted_countries_by_decision(decisions)
+        lists = restricted_lists_by_decision(decisions)
         for case in page:
             current = getattr(case.subject, "current", None)
             case.restricted_codes = codes.get(current.decision_id, []) if current else []
+            case.named_lists = lists.get(current.decision_id, []) if current else []
         return changelist
 
     # -- the work queue

@@ -10,15 +10,16 @@ from django.db.models import Model
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
-OUTCOME_LABELS = {"block": "Block", "review": "Review", "allow": "Allow"}
+OUTCOME_LABELS = {"block": _("Block"), "review": _("Review"), "allow": _("Allow")}
 
 ADMIN_MEDIA_CSS = {"all": ["cases/admin.css"]}
 
 
 def outcome_badge(outcome: str | None, *, title: str = "") -> str:
     if not outcome:
-        return format_html('<span class="cs-badge cs-badge--none">{}</span>', "not screened")
+        return format_html('<span class="cs-badge cs-badge--none">{}</span>', _("not screened"))
     return format_html(
         '<span class="cs-badge cs-badge--{}" title="{}">{}</span>',
         outcome,
@@ -61,7 +62,10 @@ def path_chain(path: dict) -> str:
     return mark_safe("".join(parts))  # noqa: S308 - every part is escaped by format_html
 
 
-METHOD_LABELS = {"look_through": "Look-through (multiplicative)", "control_chain": "Control chain (aggregation)"}
+METHOD_LABELS = {
+    "look_through": _("Look-through (multiplicative)"),
+    "control_chain": _("Control chain (aggregation)"),
+}
 
 
 def decision_context(decision) -> dict | None:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .choices import Outcome
 from .parties import Entity
@@ -36,7 +37,8 @@ class ApiToken(models.Model):
     description = models.TextField(blank=True)
 
     class Meta:
-        verbose_name = "API token"
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         ordering = ["-created_at", "-id"]
         constraints = [models.CheckConstraint(condition=~Q(name=""), name="apitoken_name_not_blank")]
 
@@ -63,6 +65,8 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
         constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotencykey_unique_per_owner")]
 
     def __str__(self) -> str:
@@ -74,6 +78,10 @@ class DecisionFeedCounter(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_seq = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("decision feed counter")
+        verbose_name_plural = _("decision feed counters")
 
     def __str__(self) -> str:
         return f"feed head {self.last_seq}"
@@ -101,6 +109,8 @@ class DecisionChangeEvent(models.Model):
     occurred_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("decision change event")
+        verbose_name_plural = _("decision change events")
         ordering = ["seq"]
 
     def __str__(self) -> str:
@@ -130,6 +140,8 @@ class WebhookSubscription(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -158,7 +170,8 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        verbose_name_plural = "webhook deliveries"
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(

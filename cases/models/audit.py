@@ -17,6 +17,7 @@ PostgreSQL. ``AuditChainHead`` is the single row writers lock to serialise appen
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AppendOnlyError(Exception):
@@ -75,6 +76,8 @@ class AuditEvent(models.Model):
     objects = AuditEventManager()
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["seq"]
         indexes = [models.Index(fields=["target_type", "target_id", "seq"])]
         default_permissions = ("view",)
@@ -99,6 +102,8 @@ class AuditChainHead(models.Model):
     last_hash = models.CharField(max_length=64, default="0" * 64)
 
     class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain heads")
         default_permissions = ()
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="auditchainhead_single_row")]
 

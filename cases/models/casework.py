@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
@@ -32,27 +33,27 @@ def outcome_strictness(outcome: str) -> int:
 
 
 class CaseStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    IN_REVIEW = "in_review", "In review"
-    PENDING_APPROVAL = "pending_approval", "Pending approval"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", _("Open")
+    IN_REVIEW = "in_review", _("In review")
+    PENDING_APPROVAL = "pending_approval", _("Pending approval")
+    CLOSED = "closed", _("Closed")
 
 
 class CaseTrigger(models.TextChoices):
-    ONBOARDING = "onboarding", "Onboarding"
-    OWNERSHIP_CHANGE = "ownership_change", "Ownership change"
-    PERIODIC = "periodic", "Periodic re-screen"
-    POLICY_CHANGE = "policy_change", "Policy change"
-    EXEMPTION_EXPIRY = "exemption_expiry", "Exemption expired or ended"
-    MANUAL = "manual", "Manual"
-    API = "api", "API"
+    ONBOARDING = "onboarding", _("Onboarding")
+    OWNERSHIP_CHANGE = "ownership_change", _("Ownership change")
+    PERIODIC = "periodic", _("Periodic re-screen")
+    POLICY_CHANGE = "policy_change", _("Policy change")
+    EXEMPTION_EXPIRY = "exemption_expiry", _("Exemption expired or ended")
+    MANUAL = "manual", _("Manual")
+    API = "api", _("API")
 
 
 class CasePriority(models.TextChoices):
-    LOW = "low", "Low"
-    NORMAL = "normal", "Normal"
-    HIGH = "high", "High"
-    CRITICAL = "critical", "Critical"
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
 
 
 PRIORITY_ORDER = [CasePriority.LOW, CasePriority.NORMAL, CasePriority.HIGH, CasePriority.CRITICAL]
@@ -70,6 +71,10 @@ class CaseReferenceCounter(models.Model):
 
     year = models.PositiveIntegerField(primary_key=True)
     last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("case reference counter")
+        verbose_name_plural = _("case reference counters")
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last_number}"
@@ -112,6 +117,8 @@ class Case(FSMModelMixin, models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
         ordering = ["-created_at", "-id"]
         permissions = [
             ("work_case", "Can work screening cases (take, review, notes, evidence, confirm)"),
@@ -166,6 +173,8 @@ class CaseNote(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("case note")
+        verbose_name_plural = _("case notes")
         ordering = ["created_at", "id"]
         constraints = [models.CheckConstraint(condition=~Q(text=""), name="casenote_text_not_blank")]
 
@@ -204,7 +213,8 @@ class CaseEvidence(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        verbose_name_plural = "case evidence"
+        verbose_name = _("case evidence")
+        verbose_name_plural = _("case evidence")
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(
@@ -218,10 +228,10 @@ class CaseEvidence(models.Model):
 
 
 class OverrideStatus(models.TextChoices):
-    PROPOSED = "proposed", "Proposed (awaiting four-eyes approval)"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    APPLIED = "applied", "Applied"
+    PROPOSED = "proposed", _("Proposed (awaiting four-eyes approval)")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    APPLIED = "applied", _("Applied")
 
 
 class Override(models.Model):
@@ -257,6 +267,8 @@ class Override(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("override")
+        verbose_name_plural = _("overrides")
         ordering = ["-created_at", "-id"]
         permissions = [
             ("propose_override", "Can propose an outcome override"),
@@ -285,11 +297,11 @@ class Override(models.Model):
 
 
 class ExemptionStatus(models.TextChoices):
-    REQUESTED = "requested", "Requested (awaiting four-eyes approval)"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    EXPIRED = "expired", "Expired"
-    REVOKED = "revoked", "Revoked / ended early"
+    REQUESTED = "requested", _("Requested (awaiting four-eyes approval)")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked / ended early")
 
 
 class Exemption(models.Model):
@@ -330,6 +342,8 @@ class Exemption(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("exemption")
+        verbose_name_plural = _("exemptions")
         ordering = ["-requested_at", "-id"]
         permissions = [
             ("request_exemption", "Can request an exemption"),
@@ -371,6 +385,8 @@ class EffectiveDecision(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("effective decision")
+        verbose_name_plural = _("effective decisions")
         constraints = [
             models.CheckConstraint(
                 name="effective_source_consistent",

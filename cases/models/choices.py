@@ -1,6 +1,7 @@
 """BODS 0.4 codelists, kept verbatim so stored values are the standard's own codes."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class EntityType(models.TextChoices):
@@ -103,6 +104,6 @@ class ScreeningMethod(models.TextChoices):
 
 
 class Outcome(models.TextChoices):
-    ALLOW = "allow", "Allow"
-    REVIEW = "review", "Review"
-    BLOCK = "block", "Block"
+    ALLOW = "allow", _("Allow")
+    REVIEW = "review", _("Review")
+    BLOCK = "block", _("Block")

@@ -7,6 +7,7 @@ points each entity at its latest decision so reads never scan history.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .choices import Outcome
 from .parties import Entity
@@ -31,6 +32,8 @@ class Decision(models.Model):
     computed_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("decision")
+        verbose_name_plural = _("decisions")
         ordering = ["-computed_at", "-id"]
         indexes = [models.Index(fields=["entity", "-computed_at"])]
         constraints = [
@@ -67,7 +70,8 @@ class CurrentDecision(models.Model):
     as_of = models.DateField()
 
     class Meta:
-        verbose_name = "current decision"
+        verbose_name = _("current decision")
+        verbose_name_plural = _("current decisions")
 
     def __str__(self) -> str:
         return f"{self.entity_id}: {self.outcome}"
@@ -86,6 +90,8 @@ class DecisionInput(models.Model):
     snapshot = models.JSONField(help_text="Closure nodes and edges, as cases.ownership.snapshot writes them.")
 
     class Meta:
+        verbose_name = _("decision input")
+        verbose_name_plural = _("decision inputs")
         default_permissions = ("view",)
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ any record.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .choices import RecordStatus
 
@@ -27,6 +28,8 @@ class ImportRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("import run")
+        verbose_name_plural = _("import runs")
         ordering = ["-started_at"]
 
     def __str__(self) -> str:
@@ -45,6 +48,8 @@ class BodsStatement(models.Model):
     body = models.JSONField(help_text="The statement as published.")
 
     class Meta:
+        verbose_name = _("bods statement")
+        verbose_name_plural = _("bods statements")
         ordering = ["import_run_id", "position"]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ how the policy treats them (a CN-SH company is a Chinese company).
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 def country_of(code: str) -> str:
@@ -30,6 +31,8 @@ class Jurisdiction(models.Model):
     name = models.CharField(max_length=200)
 
     class Meta:
+        verbose_name = _("jurisdiction")
+        verbose_name_plural = _("jurisdictions")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(

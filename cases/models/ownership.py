@@ -9,6 +9,7 @@ engine's fractions happens in one place (``cases.services.screening``).
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from .choices import DirectOrIndirect, InterestType, UnspecifiedReason
 from .parties import Entity, Person, SourcedRecord
@@ -51,6 +52,8 @@ class Relationship(ConstraintMessages, SourcedRecord):
     }
 
     class Meta:
+        verbose_name = _("relationship")
+        verbose_name_plural = _("relationships")
         indexes = [models.Index(fields=["subject", "is_closed"])]
         constraints = [
             models.CheckConstraint(
@@ -124,6 +127,8 @@ class Interest(ConstraintMessages):
     }
 
     class Meta:
+        verbose_name = _("interest")
+        verbose_name_plural = _("interests")
         indexes = [models.Index(fields=["relationship", "interest_type"])]
         constraints = [
             models.CheckConstraint(

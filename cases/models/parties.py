@@ -7,6 +7,7 @@ points at exactly one kind of interested party (see ``ownership.Relationship``).
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .choices import EntitySubtype, EntityType, PersonType
 from .validation import ConstraintMessages
@@ -67,7 +68,8 @@ class Entity(ConstraintMessages, SourcedRecord):
     }
 
     class Meta:
-        verbose_name_plural = "entities"
+        verbose_name = _("entity")
+        verbose_name_plural = _("entities")
         ordering = ["name"]
         indexes = [models.Index(fields=["jurisdiction", "entity_type"])]
         constraints = [
@@ -102,6 +104,8 @@ class EntityIdentifier(models.Model):
     uri = models.URLField(max_length=500, blank=True)
 
     class Meta:
+        verbose_name = _("entity identifier")
+        verbose_name_plural = _("entity identifiers")
         constraints = [
             models.UniqueConstraint(fields=["entity", "scheme", "value"], name="identifier_unique_per_entity")
         ]
@@ -120,6 +124,8 @@ class Person(SourcedRecord):
     birth_date = models.CharField(max_length=10, blank=True, help_text="BODS allows YYYY, YYYY-MM or a full date.")
 
     class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("persons")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=~models.Q(external_id=""), name="person_external_id_not_blank"),
@@ -147,6 +153,8 @@ class Customer(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
         ordering = ["customer_reference"]
         constraints = [
             models.CheckConstraint(condition=~models.Q(customer_reference=""), name="customer_reference_not_blank"),

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .choices import ScreeningMethod
 from .jurisdictions import country_of
@@ -43,8 +44,9 @@ class ScreeningPolicy(models.Model):
     )
 
     class Meta:
+        verbose_name = _("screening policy")
+        verbose_name_plural = _("screening policies")
         ordering = ["-version"]
-        verbose_name_plural = "screening policies"
         constraints = [
             models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_policy"),
             models.CheckConstraint(

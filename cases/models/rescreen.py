@@ -19,6 +19,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class RescreenRequest(models.Model):
@@ -36,6 +37,8 @@ class RescreenRequest(models.Model):
     last_error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("rescreen request")
+        verbose_name_plural = _("rescreen requests")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -70,6 +73,8 @@ class ScreenRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = _("screen run")
+        verbose_name_plural = _("screen runs")
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
@@ -90,6 +95,8 @@ class ScreenRunChunk(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("screen run chunk")
+        verbose_name_plural = _("screen run chunks")
         ordering = ["run", "first_entity_id"]
         constraints = [
             models.UniqueConstraint(fields=["run", "first_entity_id"], name="screenrunchunk_unique_start"),
@@ -113,6 +120,8 @@ class ScheduledJob(models.Model):
     enabled = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = _("scheduled job")
+        verbose_name_plural = _("scheduled jobs")
         ordering = ["name"]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ customers that arrive without identifiers.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class RestrictedListKind(models.TextChoices):
@@ -35,6 +36,8 @@ class RestrictedList(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("restricted list")
+        verbose_name_plural = _("restricted lists")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -59,6 +62,8 @@ class RestrictedListMember(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("restricted list member")
+        verbose_name_plural = _("restricted list members")
         ordering = ["restricted_list", "name"]
         constraints = [
             models.UniqueConstraint(fields=["restricted_list", "record_id"], name="list_member_unique_record"),
@@ -77,6 +82,8 @@ class RestrictedListIdentifier(models.Model):
     value = models.CharField(max_length=255)
 
     class Meta:
+        verbose_name = _("restricted list identifier")
+        verbose_name_plural = _("restricted list identifiers")
         indexes = [models.Index(fields=["scheme", "value"])]
         constraints = [
             models.UniqueConstraint(fields=["member", "scheme", "value"], name="list_identifier_unique_per_member")
@@ -108,6 +115,8 @@ class NameMatch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("name match")
+        verbose_name_plural = _("name matches")
         ordering = ["entity", "-score"]
         constraints = [
             models.CheckConstraint(

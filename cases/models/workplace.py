@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class SavedQueueFilter(models.Model):
@@ -15,6 +16,8 @@ class SavedQueueFilter(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("saved queue filter")
+        verbose_name_plural = _("saved queue filters")
         ordering = ["name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["user", "name"], name="savedqueuefilter_name_unique_per_user"),
@@ -35,6 +38,8 @@ class CaseMention(models.Model):
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("case mention")
+        verbose_name_plural = _("case mentions")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "read_at"])]
         constraints = [models.UniqueConstraint(fields=["note", "user"], name="casemention_once_per_note")]

@@ -4,6 +4,7 @@ of queries whatever the portfolio size (counts by aggregate, lists sliced in the
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q
@@ -20,6 +21,7 @@ from cases.models import (
     Override,
     OverrideStatus,
     Person,
+    RestrictedList,
     ScreeningPolicy,
 )
 
@@ -151,3 +153,35 @@ def restricted_countries_by_decision(decisions) -> dict[int, list[str]]:
         )
         for pk, found in roots_by_decision.items()
     }
+
+
+#: How a decision's reasons name a restricted-party list: "Listed on <name> (<edition>) as …" for the
+#: subject itself, "Restricted party X: Listed on <name> …" for a party behind it (selectors.restricted_lists).
+LISTED_ON = "Listed on "
+
+
+def _names_list(reason: str, name: str) -> bool:
+    return f"{LISTED_ON}{name} (" in reason or f"{LISTED_ON}{name} as " in reason
+
+
+def restricted_lists_by_decision(decisions) -> dict[int, list[RestrictedList]]:
+    """For each decision, the restricted-party lists its stored reasons name: the lists that drove the
+    decision when it was made (not today's membership, which a later load may have changed). One query
+    for a whole page, none when no reason names a list."""
+    reasons_by_decision = {decision.pk: (decision.payload or {}).get("reasons", []) for decision in decisions}
+    if not any(LISTED_ON in reason for reasons in reasons_by_decision.values() for reason in reasons):
+        return {pk: [] for pk in reasons_by_decision}
+    lists = list(RestrictedList.objects.only("code", "name", "version", "published_on").order_by("code"))
+    return {
+        pk: [rl for rl in lists if any(_names_list(reason, rl.name) for reason in reasons)]
+        for pk, reasons in reasons_by_decision.items()
+    }
+
+
+def decision_names_list(restricted_list: RestrictedList) -> Q:
+    """Cases whose subject's current decision names ``restricted_list`` in its reasons, on SQLite and
+    PostgreSQL: the reasons array is compared as JSON text, where a name may appear escaped."""
+    lookup = "subject__current__decision__payload__reasons__icontains"
+    needle = f"{LISTED_ON}{restricted_list.name}"
+    escaped = json.dumps(needle)[1:-1]
+    return Q(**{lookup: needle}) | Q(**{lookup: escaped})

@@ -66,6 +66,17 @@ def test_case_changelist_with_10k_cases_has_bounded_queries(
     assert "Bulk" in response.content.decode()
 
 
+def test_restricted_list_filter_with_10k_cases_has_bounded_queries(
+    ten_thousand_cases, investigator, django_assert_max_num_queries
+):
+    client = client_for(investigator)
+    url = reverse("admin:cases_case_changelist") + "?restricted_list=us-ofac-sdn"
+    client.get(url)
+    with django_assert_max_num_queries(14):
+        response = client.get(url)
+    assert response.status_code == 200 and not response.context["cl"].result_list  # no decision names the list
+
+
 def test_entity_and_customer_changelists_have_bounded_queries(
     ten_thousand_cases, investigator, django_assert_max_num_queries
 ):

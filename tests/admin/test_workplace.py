@@ -5,13 +5,24 @@ import datetime
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import AuditEvent, CaseMention, SavedQueueFilter
+from cases.models import (
+    AuditEvent,
+    CaseMention,
+    EntityIdentifier,
+    RestrictedList,
+    RestrictedListIdentifier,
+    RestrictedListMember,
+    SavedQueueFilter,
+)
 from cases.services import cases as case_services
 from cases.services import overrides as override_services
 from cases.services.exemptions import exemption_approve, exemption_request
+from cases.services.screening import screen_entities
 
 from .conftest import client_for
 
@@ -59,6 +70,69 @@ def test_queue_shows_the_restricted_share_per_method_and_the_countries(scenario,
     assert "LT 44.00 % – 48.00 %" in html and "CC 80.00 % – 80.00 %" in html  # the cycle adds 5 % of H, unknown
     assert '<span class="cs-chip cs-chip--restricted">CN</span>' in html
     assert "due in" in html
+
+
+def list_entity(entity, list_code: str, lei: str) -> RestrictedList:
+    """Put ``entity`` on the seeded list ``list_code`` by its LEI, as a list import would."""
+    restricted_list = RestrictedList.objects.get(code=list_code)
+    restricted_list.version = "2024-03-01"
+    restricted_list.save()
+    EntityIdentifier.objects.create(entity=entity, scheme="XI-LEI", value=lei)
+    member = RestrictedListMember.objects.create(restricted_list=restricted_list, record_id=lei, name=entity.name)
+    RestrictedListIdentifier.objects.create(member=member, scheme="XI-LEI", value=lei)
+    return restricted_list
+
+
+@pytest.fixture
+def listed_holding(scenario):
+    """H GmbH (DE, owning 80 % of the subject) on the Commerce Entity List: the subject is re-screened."""
+    restricted_list = list_entity(scenario["holding"], "us-bis-entity-list", "5493007LISTEDPLC0085")
+    screen_entities(trigger="ownership_change")
+    return restricted_list
+
+
+def test_queue_shows_the_restricted_lists_the_decision_names(scenario, listed_holding, investigator):
+    html = client_for(investigator).get(reverse("admin:cases_case_changelist")).content.decode()
+    chip = '<span class="cs-chip cs-chip--list" title="US Commerce Entity List (2024-03-01)">us-bis-entity-list</span>'
+    assert chip in html
+    assert "us-ofac-sdn</span>" not in html
+
+
+def test_queue_filters_by_restricted_list(scenario, listed_holding, investigator):
+    client = client_for(investigator)
+    url = reverse("admin:cases_case_changelist")
+    listed = client.get(url, {"restricted_list": "us-bis-entity-list"}).context["cl"].result_list
+    assert [case.pk for case in listed] == [scenario["case"].pk]
+    assert not client.get(url, {"restricted_list": "us-ofac-sdn"}).context["cl"].result_list
+    assert not client.get(url, {"restricted_list": "no-such-list"}).context["cl"].result_list
+
+
+def test_queue_without_list_reasons_shows_no_lists(scenario, investigator):
+    html = client_for(investigator).get(reverse("admin:cases_case_changelist")).content.decode()
+    assert "cs-chip--list" not in html
+
+
+def test_queue_query_count_does_not_grow_with_listed_cases(
+    scenario, listed_holding, investigator, django_assert_max_num_queries
+):
+    """Ten more customers of the listed holding, each with its own case: the page's queries stay the same."""
+    from tests.factories import CustomerFactory, EntityFactory, stake
+
+    client = client_for(investigator)
+    url = reverse("admin:cases_case_changelist")
+    client.get(url)
+    with CaptureQueriesContext(connection) as one_case:
+        client.get(url)
+    queries_for_one_case = len(one_case)  # now: screening below floods the connection's query log
+    for i in range(10):
+        other = EntityFactory(name=f"Other customer {i}", external_id=f"other-{i}", jurisdiction_id="GB")
+        CustomerFactory(entity=other, customer_reference=f"CUST-{i}")
+        stake(scenario["holding"], other, 60)
+    screen_entities(trigger="onboarding")
+    response = client.get(url)
+    assert response.content.decode().count("cs-chip--list") == 11
+    with django_assert_max_num_queries(queries_for_one_case):
+        client.get(url)
 
 
 def test_queue_sorts_by_the_control_chain_share(scenario, investigator):
@@ -123,6 +197,20 @@ def test_the_admin_speaks_simplified_chinese(scenario, investigator):
     assert "合规工作台" in html and "我的未结案件" in html
     client.post(reverse("set_language"), {"language": "en-gb", "next": "/admin/"})
     assert "My open cases" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_the_queue_in_simplified_chinese_translates_badges_statuses_and_model_names(scenario, investigator):
+    html = (
+        client_for(investigator)
+        .get(reverse("admin:cases_case_changelist"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+        .content.decode()
+    )
+    assert '<span class="cs-badge cs-badge--block" title="">阻止</span>' in html
+    assert '<span class="cs-status cs-status--open">待处理</span>' in html
+    assert "普通" in html and "客户准入" in html  # priority and trigger labels
+    assert "受限国家 · 名单" in html and "受限名单" in html  # the lists column and filter
+    assert "<title>选择案件查看" in html  # the model's verbose name, translated inside Django's own phrase
+    assert ">Block<" not in html and ">Open<" not in html
 
 
 def test_home_page_lists_nothing_a_user_may_not_view(scenario, staff_without_perms):

@@ -4,6 +4,8 @@ the admin in Simplified Chinese, and dark mode. Screenshots for docs/investigato
 
 import pytest
 
+from tests.api.conftest import baseline  # noqa: F401  (pytest fixture: seed data after earlier flushes)
+
 from .test_investigator_journey import load_demo, login, logout
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -14,7 +16,13 @@ def right_edge(locator) -> float:
     return box["x"] + box["width"]
 
 
-def test_home_queue_case_tabs_mentions_language_and_dark_mode(live_server, audit_flushable, page, screenshot):
+def test_home_queue_case_tabs_mentions_language_and_dark_mode(
+    live_server,
+    baseline,  # noqa: F811
+    audit_flushable,
+    page,
+    screenshot,
+):
     from cases.models import Case, Relationship
 
     subject = load_demo()
@@ -37,7 +45,7 @@ def test_home_queue_case_tabs_mentions_language_and_dark_mode(live_server, audit
     assert "CC " in page.locator("#result_list td.field-restricted_share").first.inner_text()
     page.fill("#saved-filters input[name=name]", "All open")
     page.get_by_role("button", name="Save current filter").click()
-    assert page.locator("[data-saved-filter='All open']").is_visible()
+    page.wait_for_selector("[data-saved-filter='All open']")  # after the POST's redirect, however slow
     screenshot(page, "08-queue")
 
     # The case page: a note mentioning the manager lands on the History tab's timeline.
@@ -77,3 +85,57 @@ def test_home_queue_case_tabs_mentions_language_and_dark_mode(live_server, audit
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background != "rgb(255, 255, 255)"
     screenshot(page, "11-queue-dark")
+
+
+def control_chain_highs(page) -> list[float]:
+    """The queue's control-chain upper bounds, top to bottom ("CC 44.00 % – 80.00 %" → 80.0)."""
+    cells = page.locator("#result_list td.field-restricted_share").all_inner_texts()
+    highs = []
+    for text in cells:
+        cc = next((line for line in text.splitlines() if line.startswith("CC ")), "")
+        highs.append(float(cc.split("–")[-1].strip(" %")) if "–" in cc else -1.0)
+    return highs
+
+
+def test_queue_sorts_by_restricted_share_and_shows_the_lists(
+    live_server,
+    baseline,  # noqa: F811
+    audit_flushable,
+    page,
+    screenshot,
+):
+    from cases.models import RestrictedList
+
+    load_demo()
+    login(page, live_server, "investigator")
+    page.goto(f"{live_server.url}/admin/cases/case/")
+    newest_first = page.locator("#result_list .cs-q__ref").all_inner_texts()
+
+    # The restricted-share column sorts on the control chain's upper bound, both ways.
+    page.locator("#result_list th.column-restricted_share a").first.click()
+    page.wait_for_load_state()
+    ascending = control_chain_highs(page)
+    assert ascending == sorted(ascending) and ascending[0] < ascending[-1]
+    by_share = page.locator("#result_list .cs-q__ref").all_inner_texts()
+    assert by_share != newest_first and sorted(by_share) == sorted(newest_first)
+    page.locator("#result_list th.column-restricted_share.sorted a.toggle").click()
+    page.wait_for_load_state()
+    assert control_chain_highs(page) == sorted(ascending, reverse=True)
+
+    # The lists (beside the countries) and every column after them fit at 1400 px, left of the filters;
+    # a chip is the list's code, its title the list and the edition loaded.
+    filters_left = page.locator("#changelist-filter").bounding_box()["x"]
+    assert right_edge(page.locator("#result_list th.column-restricted_countries")) <= filters_left
+    assert right_edge(page.locator("#result_list th.column-trigger_short")) <= filters_left
+    chip = page.locator("#result_list .cs-chip--list").first
+    assert chip.is_visible() and right_edge(chip) <= filters_left
+    assert chip.bounding_box()["height"] < 30  # one line: "us-dod-1260h" is not broken at its hyphen
+    listed = RestrictedList.objects.get(code=chip.inner_text())
+    assert chip.get_attribute("title") == listed.label
+    # The filter keeps exactly the cases whose decisions name that list.
+    page.goto(f"{live_server.url}/admin/cases/case/?restricted_list={listed.code}&o=-3")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() >= 1
+    for row in rows.all():
+        assert listed.code in row.locator("td.field-restricted_countries").inner_text()
+    screenshot(page, "12-queue-restricted-lists")

@@ -96,7 +96,7 @@ def _walk(rules: _WalkRules, *, workers: int | None, span: int | None) -> ChainW
         1, -(-last_seq // (workers * 4))
     )  # a few spans per worker, so a slow one does not hold up the end
     spans = [(first, min(first + span, last_seq)) for first in range(0, last_seq, span)]
-    if workers <= 1:
+    if workers <= 1 or not _readable_elsewhere():  # the same spans in this process: what workers would do
         return _spans_walk(rules, spans, map(_walk_span, [(rules, *bounds) for bounds in spans]))
     connections.close_all()  # each forked worker opens its own connection
     with multiprocessing.get_context("fork").Pool(workers) as pool:

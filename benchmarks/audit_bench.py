@@ -3,8 +3,9 @@
 ``python -m benchmarks.audit_bench [--events 1000000] [--entities 20000]`` (SQLite in a temporary file),
 or with ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_audit`` (dropped and re-created).
 
-* ``verify_seconds``: ``audit_verification()`` (what ``manage.py verify_audit`` runs) over ``--events``
-  keyed events written through ``audit_record_many`` with decision-sized before/after payloads;
+* ``verify_seconds``: ``audit_verification()`` (what ``manage.py verify_audit`` runs: one worker process
+  per CPU from 100 000 rows) over ``--events`` keyed events written through ``audit_record_many`` with
+  decision-sized before/after payloads;
 * ``checkpoint_full_seconds``: the first checkpoint, which verifies the whole chain before signing;
 * ``screen_all_seconds`` / ``checkpoint_after_screen_seconds``: ``screen --all`` over the synthetic graph
   of ``--entities``, then the checkpoint that anchors the events it wrote (it verifies only the rows since
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> dict:
         from cases.services.audit_verify import audit_verification
 
         write_seconds = _write_events(args.events)
+        load_before_verify = round(os.getloadavg()[0], 2)
         verify_seconds, verified = _timed(audit_verification)
         assert verified.ok and verified.rows == args.events, verified.broken
         checkpoint_full_seconds, _ = _timed(audit_checkpoint_write)
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
         result = {
             "database": backend,
             "machine": f"{os.cpu_count()} CPUs, {os.uname().machine}",
+            "load_average_1min_before_verify": load_before_verify,
             "load_average_1min": round(os.getloadavg()[0], 2),
             "events": args.events,
             "write_seconds": round(write_seconds, 2),

@@ -6,20 +6,13 @@ checkpoints of ``audit_anchor``, which itself builds on ``audit``'s chain walk.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from dataclasses import dataclass
 
-from django.db import connection, connections
-from django.db.models import Max
+from cases.models import AuditChainHead
 
-from cases.audit_keys import audit_keyring
-from cases.models import AuditChainHead, AuditEvent
-
-from .audit import GENESIS_HASH, AuditBreak, ChainWalk, chain_rows, chain_walk
+from .audit import GENESIS_HASH, AuditBreak
 from .audit_anchor import load_checkpoints
-
-PARALLEL_MIN_ROWS = 100_000  # below this, starting processes costs more than it saves
+from .audit_spans import chain_walk_spans
 
 
 @dataclass(frozen=True)
@@ -54,9 +47,8 @@ def audit_verification(
     Checkpoints are read first: one that does not verify under the public key is the first break,
     since the rows can only be trusted as far as an intact anchor vouches for them.
 
-    A large chain is verified in spans of ``span`` sequence numbers by ``workers`` processes (default:
-    one per CPU when the chain has ``PARALLEL_MIN_ROWS`` rows and the database is readable from another
-    connection); the result, including the first break, is the same as one walk's (``_spans_walk``).
+    ``workers`` and ``span``: see ``audit_spans.chain_walk_spans`` (a large chain is verified in parallel
+    spans; the result, including the first break, is the same as one walk's).
     """
     checkpoints, invalid = load_checkpoints()
     if invalid:
@@ -66,8 +58,8 @@ def audit_verification(
         )
     by_seq = {checkpoint.seq: checkpoint for checkpoint in checkpoints}
     legacy_through = min((c.legacy_through for c in checkpoints), default=None)
-    walk = _walk(
-        _WalkRules(chunk_size=chunk_size, legacy_through=legacy_through, checkpoints=by_seq), workers=workers, span=span
+    walk = chain_walk_spans(
+        legacy_through=legacy_through, checkpoints=by_seq, chunk_size=chunk_size, workers=workers, span=span
     )
     latest = checkpoints[-1] if checkpoints else None
     broken = walk.broken or _head_break(walk) or _checkpoint_ahead(checkpoints, walk.last_seq)
@@ -75,75 +67,6 @@ def audit_verification(
         walk.rows, walk.keyed_rows, walk.rows - walk.keyed_rows, walk.last_seq, walk.last_hash,
         len(checkpoints), latest, broken,
     )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class _WalkRules:
-    """What every span's walk needs (pickled to the worker processes)."""
-
-    chunk_size: int
-    legacy_through: int | None
-    checkpoints: dict
-
-
-def _walk(rules: _WalkRules, *, workers: int | None, span: int | None) -> ChainWalk:
-    last_seq = AuditEvent.objects.aggregate(last=Max("seq"))["last"] or 0
-    if workers is None:
-        workers = (os.cpu_count() or 1) if last_seq >= PARALLEL_MIN_ROWS and _readable_elsewhere() else 1
-    if workers <= 1 and span is None:
-        return _walk_from(rules, 0, GENESIS_HASH, keyed_seen=False)
-    span = span or max(
-        1, -(-last_seq // (workers * 4))
-    )  # a few spans per worker, so a slow one does not hold up the end
-    spans = [(first, min(first + span, last_seq)) for first in range(0, last_seq, span)]
-    if workers <= 1 or not _readable_elsewhere():  # the same spans in this process: what workers would do
-        return _spans_walk(rules, spans, map(_walk_span, [(rules, *bounds) for bounds in spans]))
-    connections.close_all()  # each forked worker opens its own connection
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return _spans_walk(rules, spans, pool.imap(_walk_span, [(rules, *bounds) for bounds in spans]))
-
-
-def _readable_elsewhere() -> bool:
-    """Whether another process sees what this connection sees: not inside a transaction (a test's rows are
-    uncommitted) and not an in-memory SQLite database."""
-    if connection.in_atomic_block:
-        return False
-    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
-
-
-def _walk_span(task) -> ChainWalk:
-    """One span (``after_seq``, ``through_seq``], linked to whatever its first row says (checked by the caller)."""
-    rules, after_seq, through_seq = task
-    rows = chain_rows(after_seq=after_seq, through_seq=through_seq, chunk_size=rules.chunk_size)
-    return chain_walk(
-        rows, keyring=audit_keyring(), start_seq=after_seq, start_hash=None,
-        legacy_through=rules.legacy_through, checkpoints=rules.checkpoints,
-    )  # fmt: skip
-
-
-def _walk_from(rules: _WalkRules, after_seq: int, after_hash: str, *, keyed_seen: bool) -> ChainWalk:
-    rows = chain_rows(after_seq=after_seq, chunk_size=rules.chunk_size)
-    return chain_walk(
-        rows, keyring=audit_keyring(), start_seq=after_seq, start_hash=after_hash,
-        legacy_through=rules.legacy_through, checkpoints=rules.checkpoints, keyed_seen=keyed_seen,
-    )  # fmt: skip
-
-
-def _spans_walk(rules: _WalkRules, spans, walks) -> ChainWalk:
-    """Join the spans' walks in order; from the first span that is not a clean continuation of the previous
-    ones (a break inside it, a link or sequence that does not join, legacy rows after keyed ones), and for rows
-    written after the spans were planned, walk on in this process: that walk names the first break exactly
-    as a single walk from the start would."""
-    rows = keyed = last_seq = 0
-    last_hash = GENESIS_HASH
-    for (after_seq, through_seq), walk in zip(spans, walks, strict=True):
-        joins = after_seq == last_seq and walk.first_prev_hash == last_hash and walk.last_seq == through_seq
-        legacy_after_keyed = keyed > 0 and walk.rows > walk.keyed_rows
-        if walk.broken is not None or not joins or legacy_after_keyed:
-            break
-        rows, keyed, last_seq, last_hash = rows + walk.rows, keyed + walk.keyed_rows, walk.last_seq, walk.last_hash
-    rest = _walk_from(rules, last_seq, last_hash, keyed_seen=keyed > 0)
-    return ChainWalk(rows + rest.rows, keyed + rest.keyed_rows, rest.last_seq, rest.last_hash, rest.broken)
 
 
 def _head_break(walk) -> AuditBreak | None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from cases.models import AuditEvent
 from cases.services.audit import _KeyedHasher, audit_record
 from cases.services.audit_anchor import audit_checkpoint_write
+from cases.services.audit_spans import chain_walk_spans
 from cases.services.audit_verify import audit_verification
 
 from .test_audit import drop_triggers
@@ -108,3 +109,18 @@ def test_worker_processes_on_committed_rows(investigator):
     assert whole.ok and whole.rows == 7
     for span in (1, 3):
         assert summary(audit_verification(workers=2, span=span)) == summary(whole)
+
+
+@pytest.mark.parametrize("edited", [None, 4, 5, 7])
+def test_spans_from_a_checkpoint(investigator, edited):
+    """What a checkpoint verifies before signing: the rows after the previous checkpoint, here after #3."""
+    events = seven_events(investigator)
+    if edited is not None:
+        drop_triggers()
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE cases_auditevent SET reason='edited' WHERE seq=%s", [edited])
+    whole = chain_walk_spans(after_seq=3, after_hash=events[2].hash)
+    assert whole.rows == (4 if edited is None else edited - 4)
+    assert (whole.broken.seq if whole.broken else None) == edited
+    for span in (1, 2, 3):
+        assert chain_walk_spans(after_seq=3, after_hash=events[2].hash, workers=1, span=span) == whole

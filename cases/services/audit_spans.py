@@ -73,15 +73,13 @@ def _readable_elsewhere() -> bool:
 def _walk_span(task) -> ChainWalk:
     """One span (``after_seq``, ``through_seq``], linked to whatever its first row says (checked by the caller)."""
     rules, after_seq, through_seq = task
+    return _walk_from(rules, after_seq, None, through_seq=through_seq, keyed_seen=False)
+
+
+def _walk_from(
+    rules: _WalkRules, after_seq: int, after_hash: str | None, *, keyed_seen: bool, through_seq: int | None = None
+) -> ChainWalk:
     rows = chain_rows(after_seq=after_seq, through_seq=through_seq, chunk_size=rules.chunk_size)
-    return chain_walk(
-        rows, keyring=audit_keyring(), start_seq=after_seq, start_hash=None,
-        legacy_through=rules.legacy_through, checkpoints=rules.checkpoints,
-    )  # fmt: skip
-
-
-def _walk_from(rules: _WalkRules, after_seq: int, after_hash: str, *, keyed_seen: bool) -> ChainWalk:
-    rows = chain_rows(after_seq=after_seq, chunk_size=rules.chunk_size)
     return chain_walk(
         rows, keyring=audit_keyring(), start_seq=after_seq, start_hash=after_hash,
         legacy_through=rules.legacy_through, checkpoints=rules.checkpoints, keyed_seen=keyed_seen,

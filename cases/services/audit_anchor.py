@@ -150,7 +150,8 @@ def _verified_legacy_through(previous: Checkpoint | None, seq: int) -> int:
         start_seq, start_hash = 0, GENESIS_HASH
     else:
         legacy, start_seq, start_hash = previous.legacy_through, previous.seq, previous.head_hash
-    walk = chain_walk_spans(after_seq=start_seq, after_hash=start_hash, legacy_through=legacy)
+    # One process: this runs inside the task worker, whose threads and connection forked workers must not share.
+    walk = chain_walk_spans(after_seq=start_seq, after_hash=start_hash, legacy_through=legacy, workers=1)
     if walk.broken is not None:
         raise AuditAnchorError(f"refusing to checkpoint: {walk.broken.where}: {walk.broken.problem}")
     return legacy

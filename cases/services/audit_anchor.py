@@ -26,9 +26,10 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from cases.audit_keys import LEGACY_KEY_ID, AuditKeyError, audit_keyring, key_fingerprint, signing_key, verify_keys
+from cases.audit_keys import LEGACY_KEY_ID, AuditKeyError, key_fingerprint, signing_key, verify_keys
 from cases.models import AuditEvent
-from cases.services.audit import GENESIS_HASH, chain_rows, chain_walk
+from cases.services.audit import GENESIS_HASH
+from cases.services.audit_spans import chain_walk_spans
 
 FORMAT = "audit-checkpoint/1"
 
@@ -149,13 +150,8 @@ def _verified_legacy_through(previous: Checkpoint | None, seq: int) -> int:
         start_seq, start_hash = 0, GENESIS_HASH
     else:
         legacy, start_seq, start_hash = previous.legacy_through, previous.seq, previous.head_hash
-    walk = chain_walk(
-        chain_rows(after_seq=start_seq),
-        keyring=audit_keyring(),
-        start_seq=start_seq,
-        start_hash=start_hash,
-        legacy_through=legacy,
-    )
+    # One process: this runs inside the task worker, whose threads and connection forked workers must not share.
+    walk = chain_walk_spans(after_seq=start_seq, after_hash=start_hash, legacy_through=legacy, workers=1)
     if walk.broken is not None:
         raise AuditAnchorError(f"refusing to checkpoint: {walk.broken.where}: {walk.broken.problem}")
     return legacy

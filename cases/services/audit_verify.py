@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cases.audit_keys import audit_keyring
 from cases.models import AuditChainHead
 
-from .audit import GENESIS_HASH, AuditBreak, chain_rows, chain_walk
+from .audit import GENESIS_HASH, AuditBreak
 from .audit_anchor import load_checkpoints
+from .audit_spans import chain_walk_spans
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,16 @@ def audit_verify(*, chunk_size: int = 5000) -> tuple[int, AuditBreak | None]:
     return result.rows, result.broken
 
 
-def audit_verification(*, chunk_size: int = 5000) -> AuditVerification:
+def audit_verification(
+    *, chunk_size: int = 5000, workers: int | None = None, span: int | None = None
+) -> AuditVerification:
     """Check every row (sequence, link, keyed hash), the chain head, and every signed checkpoint.
 
     Checkpoints are read first: one that does not verify under the public key is the first break,
     since the rows can only be trusted as far as an intact anchor vouches for them.
+
+    ``workers`` and ``span``: see ``audit_spans.chain_walk_spans`` (a large chain is verified in parallel
+    spans; the result, including the first break, is the same as one walk's).
     """
     checkpoints, invalid = load_checkpoints()
     if invalid:
@@ -53,8 +58,8 @@ def audit_verification(*, chunk_size: int = 5000) -> AuditVerification:
         )
     by_seq = {checkpoint.seq: checkpoint for checkpoint in checkpoints}
     legacy_through = min((c.legacy_through for c in checkpoints), default=None)
-    walk = chain_walk(
-        chain_rows(chunk_size=chunk_size), keyring=audit_keyring(), legacy_through=legacy_through, checkpoints=by_seq
+    walk = chain_walk_spans(
+        legacy_through=legacy_through, checkpoints=by_seq, chunk_size=chunk_size, workers=workers, span=span
     )
     latest = checkpoints[-1] if checkpoints else None
     broken = walk.broken or _head_break(walk) or _checkpoint_ahead(checkpoints, walk.last_seq)

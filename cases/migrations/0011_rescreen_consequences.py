@@ -1,4 +1,5 @@
-# Placeholder owned by one line of work; its operations are filled in by that work.
+# No schema change: the explicit decision consequences and the one re-screen request row per
+# transaction (issue 14) needed none. Kept so that the migration chain stays 0010 -> 0011 -> 0012.
 
 from django.db import migrations
 

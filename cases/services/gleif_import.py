@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import IO
 
 from cases.services.import_runs import (
+    BATCH_SIZE,
     SourceImportSummary,
-    batched,
     file_date,
     finish_run,
     import_run,
-    with_progress,
+    open_prepared,
+    with_progress_batches,
 )
 from cases.services.rescreen import rescreen_request
 from cases.services.source_import import SourceWriter
@@ -27,11 +28,8 @@ from cases.sources.gleif import (
     ENTITY_FILE,
     EXCEPTION_FILE,
     RELATIONSHIP_FILE,
-    map_entity,
-    map_exception,
-    map_relationship,
-    read_records,
 )
+from cases.sources.gleif.prepare import gleif_records
 from cases.sources.gleif.reader import detect
 
 #: Files are applied Level 1 first (relationships refer to entities), then by name (golden copies
@@ -51,22 +49,27 @@ def gleif_import_order(paths: list[str | Path]) -> list[Path]:
 
 
 def gleif_import_file(*, path: str | Path, stdout: IO[str] | None = None, progress: bool = True) -> SourceImportSummary:
-    """Validate and apply one GLEIF file; raises ``SourceImportError`` (and records a failed run) if invalid."""
+    """Validate and apply one GLEIF file; raises ``SourceImportError`` (and records a failed run) if invalid.
+
+    The file is read, validated, mapped and encoded in a reader process (``open_prepared``), a
+    batch ahead of this process, which resolves, compares and writes.
+    """
     path = Path(path)
     with import_run(path) as run:
         source = detect(path)
         summary = SourceImportSummary(file_name=str(path), import_run_id=run.pk, kind=source.kind)
         writer = SourceWriter(run=run, system="gleif", file_label=path.name, file_date=file_date(path))
-        records = with_progress(read_records(source), stdout=stdout, enabled=progress, desc=path.name)
-        for batch in batched(records):
-            summary.records_read += len(batch)
-            if source.kind == ENTITY_FILE:
-                writer.write_entities([map_entity(line, flat) for line, flat in batch])
-                continue
-            mapper = map_relationship if source.kind == RELATIONSHIP_FILE else map_exception
-            mapped = [record for record in (mapper(line, flat) for line, flat in batch) if record is not None]
-            summary.records_ignored += len(batch) - len(mapped)
-            writer.write_relationships(mapped)
+        batches = open_prepared(gleif_records(source, writer.encoding(), BATCH_SIZE), path=path)
+        try:
+            for batch in with_progress_batches(batches, stdout=stdout, enabled=progress, desc=path.name):
+                summary.records_read += batch.read
+                if source.kind == ENTITY_FILE:
+                    writer.write_entities(batch.ready)
+                else:
+                    summary.records_ignored += batch.read - len(batch.ready)
+                    writer.write_relationships(batch.ready)
+        finally:
+            batches.close()
         writer.finish()
         if summary.records_read == 0:
             raise SourceError("the file contains no records")

@@ -24,45 +24,25 @@ import pycountry
 from django.db import connection
 from django.utils import timezone
 
-from cases.bods.mapping import INTEREST_FIELDS
 from cases.models import Entity, EntityIdentifier, ImportRun, Interest, Jurisdiction, Person, Relationship
 from cases.services.bulk_sql import TableWriter, select_pairs
 from cases.sources.errors import SourceError
+from cases.sources.prepared import (
+    ADAPTED,
+    ENTITY_ROW,
+    ENTITY_VALUES,
+    IDENTIFIER_ROW,
+    INTEREST_ROW,
+    INTEREST_VALUES,
+    PERSON_ROW,
+    PERSON_VALUES,
+    RELATIONSHIP_ROW,
+    RELATIONSHIP_VALUES,
+    Encoding,
+    Ready,
+)
 from cases.sources.records import EntityRecord, Key, PersonRecord, RelationshipRecord
 
-ENTITY_VALUES = [
-    "name",
-    "alternate_names",
-    "entity_type",
-    "entity_subtype",
-    "jurisdiction_id",
-    "registered_address_country_id",
-    "business_address_countries",
-    "addresses",
-    "founding_date",
-    "is_closed",
-]
-PERSON_VALUES = [
-    "name",
-    "names",
-    "person_type",
-    "nationalities",
-    "residence_countries",
-    "tax_residencies",
-    "birth_date",
-    "is_closed",
-]
-RELATIONSHIP_VALUES = [
-    "subject_id",
-    "interested_entity_id",
-    "interested_person_id",
-    "unspecified_reason",
-    "unspecified_description",
-    "is_closed",
-]
-#: The interest columns, in the BODS importer's order (one definition of an interest row).
-INTEREST_VALUES = INTEREST_FIELDS
-_RECORD_COLUMNS = ["external_id", "statement_id", "statement_date", "source", "created_at", "updated_at"]
 _CHILD_LOOKUP_CHUNK = 2000
 
 
@@ -93,7 +73,12 @@ class WriteSummary:
 
 
 class SourceWriter:
-    """Applies batches of records of one file, inside the caller's transaction."""
+    """Applies batches of prepared records (``cases.sources.prepared``) of one file, inside the caller's transaction.
+
+    New rows get ids drawn up front (``TableWriter.draw_ids``) and go in with their children
+    (identifiers, interests) as plain ``executemany``/``COPY`` rows the reader encoded; only a
+    record that exists already is decoded, compared and, if it changed, updated.
+    """
 
     def __init__(self, *, run: ImportRun, system: str, file_label: str, file_date: str = ""):
         self.run = run
@@ -101,30 +86,46 @@ class SourceWriter:
         self.provenance = {"system": system, "file": file_label, "fileDate": file_date, "importRun": run.pk}
         self.now = timezone.now()
         self.summary = WriteSummary()
-        self._entities = TableWriter(Entity)
-        self._persons = TableWriter(Person)
-        self._relationships = TableWriter(Relationship)
-        self._interests = TableWriter(Interest)
+        self._entities = TableWriter(Entity, adapted=ADAPTED["entity"])
+        self._persons = TableWriter(Person, adapted=ADAPTED["person"])
+        self._relationships = TableWriter(Relationship, adapted=ADAPTED["relationship"])
+        self._interests = TableWriter(Interest, adapted=ADAPTED["interest"])
+        self._entity_updates = TableWriter(Entity)
+        self._person_updates = TableWriter(Person)
+        self._relationship_updates = TableWriter(Relationship)
         self._identifiers = TableWriter(EntityIdentifier)
         self._jurisdictions = set(Jurisdiction.objects.values_list("code", flat=True))
-        self._deferred: list[RelationshipRecord] = []
+        self._deferred: list[Ready] = []
+
+    def encoding(self) -> Encoding:
+        """What the reader process needs to encode this writer's rows (fixed before it forks)."""
+        return Encoding(
+            provenance=self.provenance,
+            today=connection.ops.adapt_datefield_value(self.now.date()),
+            now=connection.ops.adapt_datetimefield_value(self.now),
+            adapt_date=connection.ops.adapt_datefield_value,
+        )
 
     # ---------------------------------------------------------------- entities
 
-    def write_entities(self, records: list[EntityRecord]) -> None:
-        records = list({record.record_id: record for record in records}.values())
-        if not records:
+    def write_entities(self, items: list[Ready]) -> None:
+        items = list({item.record.record_id: item for item in items}.values())
+        if not items:
             return
+        records: list[EntityRecord] = [item.record for item in items]
         self._ensure_jurisdictions(records)
         found = self.resolve_entities([record.keys for record in records], [r.record_id for r in records])
-        existing = self._existing_entities(found.values())
-        inserts, identifier_rows = [], []
+        existing = self._existing_entities(found.values()) if found else {}
+        inserts: list[Ready] = []
+        identifier_rows = []
         updates: list[tuple[int, dict[str, Any]]] = []
-        for record, pk in zip(records, (found.get(i) for i in range(len(records))), strict=True):
-            source = {**record.source, **self.provenance, "line": record.line}
+        for index, item in enumerate(items):
+            pk = found.get(index)
             if pk is None:
-                inserts.append(record)
+                inserts.append(item)
                 continue
+            record = item.record
+            source = {**record.source, **self.provenance, "line": record.line}
             stored_values, stored_source = existing[pk]
             merged = stored_source.get("system") != self.system
             if merged:
@@ -146,40 +147,22 @@ class SourceWriter:
                 self.summary.affected_entity_ids.add(pk)
             identifier_rows += [(pk, ident) for ident in record.identifiers]
         if updates:
-            self._entities.update(updates)
+            self._entity_updates.update(updates)
         self._add_identifiers(identifier_rows)
         if inserts:
-            pks = self._insert_entities(inserts)
-            self._identifiers.insert(
-                ["entity_id", "scheme", "scheme_name", "value", "uri"],
+            pks = self._entities.draw_ids(len(inserts))
+            rows = [(pk, *item.row) for pk, item in zip(pks, inserts, strict=True)]
+            self._entities.insert_rows(["id", *ENTITY_ROW], rows)
+            self._identifiers.insert_rows(
+                IDENTIFIER_ROW,
                 [
-                    {"entity_id": pk, "scheme": scheme, "scheme_name": name, "value": value, "uri": uri}
-                    for record, pk in zip(inserts, pks, strict=True)
-                    for scheme, name, value, uri in dict.fromkeys(record.identifiers)
+                    (pk, *identifier)
+                    for pk, item in zip(pks, inserts, strict=True)
+                    for identifier in dict.fromkeys(item.record.identifiers)
                 ],
             )
-
-    def _insert_entities(self, records: list[EntityRecord]) -> list[int]:
-        attnames = [*_RECORD_COLUMNS, *ENTITY_VALUES, "is_listed", "listing", "dissolution_date"]
-        rows = [
-            (
-                record.record_id[:255],
-                "",
-                self.now.date(),
-                {**record.source, **self.provenance, "line": record.line},
-                self.now,
-                self.now,
-                *(record.values[name] for name in ENTITY_VALUES),
-                False,
-                {},
-                None,
-            )
-            for record in records
-        ]
-        pks = self._entities.insert_returning_ids(attnames, rows, key="external_id")
-        self.summary.entities.created += len(pks)
-        self.summary.affected_entity_ids.update(pks)
-        return pks
+            self.summary.entities.created += len(pks)
+            self.summary.affected_entity_ids.update(pks)
 
     def resolve_entities(self, keys_per_record: list[list[Key]], external_ids: list[str]) -> dict[int, int]:
         """Index of a record -> the pk of the entity its keys (or, failing that, its external id) name."""
@@ -188,6 +171,8 @@ class SourceWriter:
         for scheme, value, entity_id in _identifier_rows(sorted(wanted)):
             by_key.setdefault((scheme, value), entity_id)
         by_external = select_pairs(Entity, "external_id", "id", [e[:255] for e in external_ids])
+        if not by_key and not by_external:
+            return {}
         found: dict[int, int] = {}
         for index, keys in enumerate(keys_per_record):
             pk = next((by_key[key] for key in keys if key in by_key), None)
@@ -222,8 +207,8 @@ class SourceWriter:
         for pk, (scheme, scheme_name, value, uri) in rows:
             key = (pk, scheme, value)
             if key not in have and key not in new:
-                new[key] = {"entity_id": pk, "scheme": scheme, "scheme_name": scheme_name, "value": value, "uri": uri}
-        self._identifiers.insert(["entity_id", "scheme", "scheme_name", "value", "uri"], list(new.values()))
+                new[key] = (pk, scheme, scheme_name, value, uri)
+        self._identifiers.insert_rows(IDENTIFIER_ROW, list(new.values()))
 
     def _ensure_jurisdictions(self, records: list[EntityRecord]) -> None:
         wanted = {r.values.get("jurisdiction_id") for r in records} | {
@@ -239,11 +224,11 @@ class SourceWriter:
 
     # ---------------------------------------------------------------- persons
 
-    def write_persons(self, records: list[PersonRecord]) -> None:
-        records = list({record.record_id: record for record in records}.values())
-        if not records:
+    def write_persons(self, items: list[Ready]) -> None:
+        items = list({item.record.record_id: item for item in items}.values())
+        if not items:
             return
-        ids = [record.record_id[:255] for record in records]
+        ids = [item.record.record_id[:255] for item in items]
         found = select_pairs(Person, "external_id", "id", ids)
         stored = {}
         pks = sorted(found.values())
@@ -253,49 +238,42 @@ class SourceWriter:
             ):
                 stored[pk] = dict(zip(PERSON_VALUES, values, strict=True))
         inserts, updates = [], []
-        for record, external_id in zip(records, ids, strict=True):
-            source = {**record.source, **self.provenance, "line": record.line}
+        for item, external_id in zip(items, ids, strict=True):
+            record: PersonRecord = item.record
             pk = found.get(external_id)
             if pk is None:
-                inserts.append(
-                    (
-                        external_id,
-                        "",
-                        self.now.date(),
-                        source,
-                        self.now,
-                        self.now,
-                        *(record.values[n] for n in PERSON_VALUES),
-                    )
-                )
+                inserts.append(item.row)
             elif stored[pk] == record.values:
                 self.summary.persons.unchanged += 1
             else:
+                source = {**record.source, **self.provenance, "line": record.line}
                 updates.append((pk, {**record.values, "source": source, "updated_at": self.now}))
                 self.summary.persons.updated += 1
                 self.summary.affected_person_ids.add(pk)
         if updates:
-            self._persons.update(updates)
+            self._person_updates.update(updates)
         if inserts:
-            new = self._persons.insert_returning_ids([*_RECORD_COLUMNS, *PERSON_VALUES], inserts, key="external_id")
+            new = self._persons.draw_ids(len(inserts))
+            self._persons.insert_rows(["id", *PERSON_ROW], [(pk, *row) for pk, row in zip(new, inserts, strict=True)])
             self.summary.persons.created += len(new)
             self.summary.affected_person_ids.update(new)
 
     # ---------------------------------------------------------------- relationships
 
-    def write_relationships(self, records: list[RelationshipRecord], *, final: bool = False) -> None:
+    def write_relationships(self, items: list[Ready], *, final: bool = False) -> None:
         """Write the records whose parties exist; keep the others for ``finish`` (parties later in the file)."""
-        records = list({record.record_id: record for record in records}.values())
-        if not records:
+        items = list({item.record.record_id: item for item in items}.values())
+        if not items:
             return
-        parties = self._resolve_parties(records)
+        parties = self._resolve_parties([item.record for item in items])
         ready = []
-        for record in records:
+        for item in items:
+            record: RelationshipRecord = item.record
             subject, owner = parties.get(record.subject), parties.get(record.owner) if record.owner else ("", None)
             if subject is None or subject[0] != "entity" or owner is None:
                 if final:
                     raise _missing_party(record, subject, owner)
-                self._deferred.append(record)
+                self._deferred.append(item)
                 continue
             values = dict(record.values)
             values["subject_id"] = subject[1]
@@ -303,7 +281,7 @@ class SourceWriter:
             values["interested_person_id"] = owner[1] if owner[0] == "person" else None
             if values["interested_entity_id"] == values["subject_id"]:
                 raise SourceError("an entity cannot own itself", line=record.line, record=record.record_id)
-            ready.append((record, values))
+            ready.append((item, values))
         if ready:
             self._save_relationships(ready)
 
@@ -318,20 +296,21 @@ class SourceWriter:
         entity_pks = self.resolve_entities([[key] for key in keys], [value for _scheme, value in keys])
         out: dict[Key, tuple[str, int]] = {keys[index]: ("entity", pk) for index, pk in entity_pks.items()}
         rest = [key for key in keys if key not in out]
-        persons = select_pairs(Person, "external_id", "id", [value[:255] for _scheme, value in rest])
-        out.update({key: ("person", persons[key[1]]) for key in rest if key[1] in persons})
+        if rest:
+            persons = select_pairs(Person, "external_id", "id", [value[:255] for _scheme, value in rest])
+            out.update({key: ("person", persons[key[1]]) for key in rest if key[1] in persons})
         return out
 
-    def _save_relationships(self, ready: list[tuple[RelationshipRecord, dict[str, Any]]]) -> None:
-        ids = [record.record_id[:255] for record, _ in ready]
+    def _save_relationships(self, ready: list[tuple[Ready, dict[str, Any]]]) -> None:
+        ids = [item.record.record_id[:255] for item, _ in ready]
         found = select_pairs(Relationship, "external_id", "id", ids)
-        stored = self._stored_relationships(found.values())
+        stored = self._stored_relationships(found.values()) if found else {}
         inserts, updates, replaced = [], [], []
-        for (record, values), external_id in zip(ready, ids, strict=True):
-            source = {**record.source, **self.provenance, "line": record.line}
+        for (item, values), external_id in zip(ready, ids, strict=True):
+            record: RelationshipRecord = item.record
             pk = found.get(external_id)
             if pk is None:
-                inserts.append((record, values, source))
+                inserts.append((item, values))
                 continue
             old_values, old_interests, old_source = stored[pk]
             if _is_stale(old_source, record.updated):
@@ -342,39 +321,28 @@ class SourceWriter:
             ]:
                 self.summary.relationships.unchanged += 1
                 continue
+            source = {**record.source, **self.provenance, "line": record.line}
             updates.append(
                 (pk, {**values, "source": source, "statement_date": self.now.date(), "updated_at": self.now})
             )
-            replaced.append((pk, record.interests))
+            replaced.append((pk, item.row[2]))
             self.summary.relationships.updated += 1
             self.summary.affected_entity_ids.update({values["subject_id"], old_values["subject_id"]})
         if updates:
-            self._relationships.update(updates)
-            Interest.objects.filter(relationship_id__in=[pk for pk, _ in replaced]).delete()
+            self._relationship_updates.update(updates)
+            Interest.objects.filter(relationship_id__in=[pk for pk, _ in updates]).delete()
         if inserts:
-            rows = [
-                (
-                    external_id_of(record),
-                    "",
-                    self.now.date(),
-                    source,
-                    self.now,
-                    self.now,
-                    *(values[n] for n in RELATIONSHIP_VALUES),
-                    False,
-                    [],
-                )
-                for record, values, source in inserts
-            ]
-            attnames = [*_RECORD_COLUMNS, *RELATIONSHIP_VALUES, "is_component", "component_record_ids"]
-            pks = self._relationships.insert_returning_ids(attnames, rows, key="external_id")
-            replaced += [(pk, record.interests) for pk, (record, _, _) in zip(pks, inserts, strict=True)]
+            pks = self._relationships.draw_ids(len(inserts))
+            rows = []
+            for pk, (item, values) in zip(pks, inserts, strict=True):
+                head, tail, interests = item.row
+                parties = (values["subject_id"], values["interested_entity_id"], values["interested_person_id"])
+                rows.append((pk, *head, *parties, *tail))
+                replaced.append((pk, interests))
+            self._relationships.insert_rows(["id", *RELATIONSHIP_ROW], rows)
             self.summary.relationships.created += len(pks)
-            self.summary.affected_entity_ids.update(values["subject_id"] for _, values, _ in inserts)
-        self._interests.insert(
-            ["relationship_id", *INTEREST_VALUES],
-            [{"relationship_id": pk, **item} for pk, items in replaced for item in items],
-        )
+            self.summary.affected_entity_ids.update(values["subject_id"] for _, values in inserts)
+        self._interests.insert_rows(INTEREST_ROW, [(pk, *row) for pk, rows in replaced for row in rows])
 
     def _stored_relationships(self, pks: Iterable[int]):
         pks = sorted(set(pks))

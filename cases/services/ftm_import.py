@@ -33,8 +33,7 @@ from cases.services.source_import import SourceWriter
 from cases.sources.errors import SourceError
 from cases.sources.ftm.prepare import MEMBER, ftm_records
 from cases.sources.lists import MemberData
-from cases.sources.prepared import Ready
-from cases.sources.records import EntityRecord, PersonRecord, RelationshipRecord
+from cases.sources.prepared import ReadyEntity, ReadyPerson, ReadyRelationship
 
 
 def ftm_import_file(*, path: str | Path, stdout: IO[str] | None = None, progress: bool = True) -> SourceImportSummary:
@@ -61,12 +60,12 @@ def ftm_import_file(*, path: str | Path, stdout: IO[str] | None = None, progress
             for batch in with_progress_batches(batches, stdout=stdout, enabled=progress, desc=path.name):
                 summary.records_read += batch.read
                 summary.records_ignored += batch.read - len(batch.ready)
-                by_kind: dict[type, list[Ready]] = {EntityRecord: [], PersonRecord: [], RelationshipRecord: []}
+                by_kind: dict[type, list] = {ReadyEntity: [], ReadyPerson: [], ReadyRelationship: []}
                 for item in batch.ready:
-                    by_kind[type(item.record)].append(item)
-                writer.write_entities(by_kind[EntityRecord])
-                writer.write_persons(by_kind[PersonRecord])
-                writer.write_relationships(by_kind[RelationshipRecord])
+                    by_kind[type(item)].append(item)
+                writer.write_entities(by_kind[ReadyEntity])
+                writer.write_persons(by_kind[ReadyPerson])
+                writer.write_relationships(by_kind[ReadyRelationship])
                 for what, list_id, value in batch.extra:
                     if what == MEMBER:
                         members[list_id].append(value)

@@ -39,11 +39,19 @@ from cases.sources.prepared import (
     RELATIONSHIP_ROW,
     RELATIONSHIP_VALUES,
     Encoding,
-    Ready,
+    ReadyEntity,
+    ReadyPerson,
+    ReadyRelationship,
+    entity_values,
+    interest_values,
+    person_values,
+    relationship_values,
+    row_source,
 )
-from cases.sources.records import EntityRecord, Key, PersonRecord, RelationshipRecord
+from cases.sources.records import Key
 
 _CHILD_LOOKUP_CHUNK = 2000
+_JURISDICTION, _ADDRESS_COUNTRY = ENTITY_ROW.index("jurisdiction_id"), ENTITY_ROW.index("registered_address_country_id")
 
 
 @dataclass
@@ -95,7 +103,7 @@ class SourceWriter:
         self._relationship_updates = TableWriter(Relationship)
         self._identifiers = TableWriter(EntityIdentifier)
         self._jurisdictions = set(Jurisdiction.objects.values_list("code", flat=True))
-        self._deferred: list[Ready] = []
+        self._deferred: list[ReadyRelationship] = []
 
     def encoding(self) -> Encoding:
         """What the reader process needs to encode this writer's rows (fixed before it forks)."""
@@ -108,15 +116,14 @@ class SourceWriter:
 
     # ---------------------------------------------------------------- entities
 
-    def write_entities(self, items: list[Ready]) -> None:
-        items = list({item.record.record_id: item for item in items}.values())
+    def write_entities(self, items: list[ReadyEntity]) -> None:
+        items = list({item.record_id: item for item in items}.values())
         if not items:
             return
-        records: list[EntityRecord] = [item.record for item in items]
-        self._ensure_jurisdictions(records)
-        found = self.resolve_entities([record.keys for record in records], [r.record_id for r in records])
+        self._ensure_jurisdictions(items)
+        found = self.resolve_entities([item.keys for item in items], [item.record_id for item in items])
         existing = self._existing_entities(found.values()) if found else {}
-        inserts: list[Ready] = []
+        inserts: list[ReadyEntity] = []
         identifier_rows = []
         updates: list[tuple[int, dict[str, Any]]] = []
         for index, item in enumerate(items):
@@ -124,17 +131,16 @@ class SourceWriter:
             if pk is None:
                 inserts.append(item)
                 continue
-            record = item.record
-            source = {**record.source, **self.provenance, "line": record.line}
+            source, incoming = row_source(item.row), entity_values(item.row)
             stored_values, stored_source = existing[pk]
             merged = stored_source.get("system") != self.system
             if merged:
-                values, source = _merge(stored_values, record.values), _merge_source(stored_source, self.system, source)
-            elif _is_stale(stored_source, record.updated):
+                values, source = _merge(stored_values, incoming), _merge_source(stored_source, self.system, source)
+            elif _is_stale(stored_source, item.updated):
                 self.summary.entities.unchanged += 1
                 continue
             else:
-                values = record.values
+                values = incoming
             if values == stored_values:
                 self.summary.entities.unchanged += 1
                 if merged and self.system not in stored_source.get("additionalSources", {}):
@@ -145,7 +151,7 @@ class SourceWriter:
                 )
                 self.summary.entities.updated += 1
                 self.summary.affected_entity_ids.add(pk)
-            identifier_rows += [(pk, ident) for ident in record.identifiers]
+            identifier_rows += [(pk, ident) for ident in item.identifiers]
         if updates:
             self._entity_updates.update(updates)
         self._add_identifiers(identifier_rows)
@@ -158,7 +164,7 @@ class SourceWriter:
                 [
                     (pk, *identifier)
                     for pk, item in zip(pks, inserts, strict=True)
-                    for identifier in dict.fromkeys(item.record.identifiers)
+                    for identifier in dict.fromkeys(item.identifiers)
                 ],
             )
             self.summary.entities.created += len(pks)
@@ -210,10 +216,8 @@ class SourceWriter:
                 new[key] = (pk, scheme, scheme_name, value, uri)
         self._identifiers.insert_rows(IDENTIFIER_ROW, list(new.values()))
 
-    def _ensure_jurisdictions(self, records: list[EntityRecord]) -> None:
-        wanted = {r.values.get("jurisdiction_id") for r in records} | {
-            r.values.get("registered_address_country_id") for r in records
-        }
+    def _ensure_jurisdictions(self, items: list[ReadyEntity]) -> None:
+        wanted = {item.row[_JURISDICTION] for item in items} | {item.row[_ADDRESS_COUNTRY] for item in items}
         missing = sorted(code for code in wanted - self._jurisdictions if code)
         rows = []
         for code in missing:
@@ -224,11 +228,11 @@ class SourceWriter:
 
     # ---------------------------------------------------------------- persons
 
-    def write_persons(self, items: list[Ready]) -> None:
-        items = list({item.record.record_id: item for item in items}.values())
+    def write_persons(self, items: list[ReadyPerson]) -> None:
+        items = list({item.record_id: item for item in items}.values())
         if not items:
             return
-        ids = [item.record.record_id[:255] for item in items]
+        ids = [item.record_id[:255] for item in items]
         found = select_pairs(Person, "external_id", "id", ids)
         stored = {}
         pks = sorted(found.values())
@@ -239,15 +243,15 @@ class SourceWriter:
                 stored[pk] = dict(zip(PERSON_VALUES, values, strict=True))
         inserts, updates = [], []
         for item, external_id in zip(items, ids, strict=True):
-            record: PersonRecord = item.record
             pk = found.get(external_id)
             if pk is None:
                 inserts.append(item.row)
-            elif stored[pk] == record.values:
+                continue
+            values = person_values(item.row)
+            if stored[pk] == values:
                 self.summary.persons.unchanged += 1
             else:
-                source = {**record.source, **self.provenance, "line": record.line}
-                updates.append((pk, {**record.values, "source": source, "updated_at": self.now}))
+                updates.append((pk, {**values, "source": row_source(item.row), "updated_at": self.now}))
                 self.summary.persons.updated += 1
                 self.summary.affected_person_ids.add(pk)
         if updates:
@@ -260,27 +264,26 @@ class SourceWriter:
 
     # ---------------------------------------------------------------- relationships
 
-    def write_relationships(self, items: list[Ready], *, final: bool = False) -> None:
+    def write_relationships(self, items: list[ReadyRelationship], *, final: bool = False) -> None:
         """Write the records whose parties exist; keep the others for ``finish`` (parties later in the file)."""
-        items = list({item.record.record_id: item for item in items}.values())
+        items = list({item.record_id: item for item in items}.values())
         if not items:
             return
-        parties = self._resolve_parties([item.record for item in items])
+        parties = self._resolve_parties(items)
         ready = []
         for item in items:
-            record: RelationshipRecord = item.record
-            subject, owner = parties.get(record.subject), parties.get(record.owner) if record.owner else ("", None)
+            subject, owner = parties.get(item.subject), parties.get(item.owner) if item.owner else ("", None)
             if subject is None or subject[0] != "entity" or owner is None:
                 if final:
-                    raise _missing_party(record, subject, owner)
+                    raise _missing_party(item, subject, owner)
                 self._deferred.append(item)
                 continue
-            values = dict(record.values)
+            values = relationship_values(item)
             values["subject_id"] = subject[1]
             values["interested_entity_id"] = owner[1] if owner[0] == "entity" else None
             values["interested_person_id"] = owner[1] if owner[0] == "person" else None
             if values["interested_entity_id"] == values["subject_id"]:
-                raise SourceError("an entity cannot own itself", line=record.line, record=record.record_id)
+                raise SourceError("an entity cannot own itself", line=item.line, record=item.record_id)
             ready.append((item, values))
         if ready:
             self._save_relationships(ready)
@@ -291,7 +294,7 @@ class SourceWriter:
         for start in range(0, len(deferred), 5000):
             self.write_relationships(deferred[start : start + 5000], final=True)
 
-    def _resolve_parties(self, records: list[RelationshipRecord]) -> dict[Key, tuple[str, int]]:
+    def _resolve_parties(self, records: list[ReadyRelationship]) -> dict[Key, tuple[str, int]]:
         keys = list({key for record in records for key in (record.subject, record.owner) if key})
         entity_pks = self.resolve_entities([[key] for key in keys], [value for _scheme, value in keys])
         out: dict[Key, tuple[str, int]] = {keys[index]: ("entity", pk) for index, pk in entity_pks.items()}
@@ -301,31 +304,28 @@ class SourceWriter:
             out.update({key: ("person", persons[key[1]]) for key in rest if key[1] in persons})
         return out
 
-    def _save_relationships(self, ready: list[tuple[Ready, dict[str, Any]]]) -> None:
-        ids = [item.record.record_id[:255] for item, _ in ready]
+    def _save_relationships(self, ready: list[tuple[ReadyRelationship, dict[str, Any]]]) -> None:
+        ids = [item.record_id[:255] for item, _ in ready]
         found = select_pairs(Relationship, "external_id", "id", ids)
         stored = self._stored_relationships(found.values()) if found else {}
         inserts, updates, replaced = [], [], []
         for (item, values), external_id in zip(ready, ids, strict=True):
-            record: RelationshipRecord = item.record
             pk = found.get(external_id)
             if pk is None:
                 inserts.append((item, values))
                 continue
             old_values, old_interests, old_source = stored[pk]
-            if _is_stale(old_source, record.updated):
+            if _is_stale(old_source, item.updated):
                 self.summary.relationships.unchanged += 1
                 continue
-            if old_values == values and old_interests == [
-                tuple(i[n] for n in INTEREST_VALUES) for i in record.interests
-            ]:
+            if old_values == values and old_interests == interest_values(item):
                 self.summary.relationships.unchanged += 1
                 continue
-            source = {**record.source, **self.provenance, "line": record.line}
+            source = row_source(item.head)
             updates.append(
                 (pk, {**values, "source": source, "statement_date": self.now.date(), "updated_at": self.now})
             )
-            replaced.append((pk, item.row[2]))
+            replaced.append((pk, item.interests))
             self.summary.relationships.updated += 1
             self.summary.affected_entity_ids.update({values["subject_id"], old_values["subject_id"]})
         if updates:
@@ -335,10 +335,9 @@ class SourceWriter:
             pks = self._relationships.draw_ids(len(inserts))
             rows = []
             for pk, (item, values) in zip(pks, inserts, strict=True):
-                head, tail, interests = item.row
                 parties = (values["subject_id"], values["interested_entity_id"], values["interested_person_id"])
-                rows.append((pk, *head, *parties, *tail))
-                replaced.append((pk, interests))
+                rows.append((pk, *item.head, *parties, *item.tail))
+                replaced.append((pk, item.interests))
             self._relationships.insert_rows(["id", *RELATIONSHIP_ROW], rows)
             self.summary.relationships.created += len(pks)
             self.summary.affected_entity_ids.update(values["subject_id"] for _, values in inserts)
@@ -383,11 +382,7 @@ def _identifier_rows(values: list[str]) -> Iterable[tuple[str, str, int]]:
             yield from cursor.fetchall()
 
 
-def external_id_of(record: RelationshipRecord) -> str:
-    return record.record_id[:255]
-
-
-def _missing_party(record: RelationshipRecord, subject, owner) -> SourceError:
+def _missing_party(record: ReadyRelationship, subject, owner) -> SourceError:
     gleif = record.record_id.startswith("gleif-")
     if subject is None or subject[0] != "entity":
         what, field_name = record.subject, "Relationship.StartNode.NodeID" if gleif else "properties.asset"

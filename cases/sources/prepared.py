@@ -13,15 +13,18 @@ import's timestamp, the import run's provenance) is fixed before the fork, in ``
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from cases.bods.mapping import INTEREST_FIELDS
 from cases.json_text import json_text
 
-from .records import EntityRecord, PersonRecord, RelationshipRecord
+from .records import EntityRecord, Key, PersonRecord, RelationshipRecord
 
 #: Value columns of each kind of row, in the order every writer uses.
 ENTITY_VALUES = [
@@ -73,6 +76,8 @@ ADAPTED = {
     "interest": ["start_date", "end_date"],
 }
 _INTEREST_DATES = ("start_date", "end_date")
+_ENTITY_JSON = ("alternate_names", "business_address_countries", "addresses")
+_PERSON_JSON = ("names", "nationalities", "residence_countries", "tax_residencies")
 
 
 @dataclass(slots=True)
@@ -148,12 +153,101 @@ def encode_relationship(record: RelationshipRecord, encoding: Encoding) -> tuple
     return head, tail, interests
 
 
-@dataclass(slots=True)
-class Ready:
-    """A mapped record and its encoded row (``encode_*``), as the reader sends it."""
+class ReadyEntity(NamedTuple):
+    """An entity record as the reader sends it: what a new row needs, and only that.
 
-    record: EntityRecord | PersonRecord | RelationshipRecord
-    row: Any
+    The mapped values are not sent beside the row: a record that exists already is rare
+    in a first load and cheap to decode from the row (``entity_values``), while sending
+    both would double what every batch costs to pickle and unpickle.
+    """
+
+    record_id: str
+    keys: list[Key]
+    updated: str
+    row: tuple
+    identifiers: list[tuple[str, str, str, str]]
+
+
+class ReadyPerson(NamedTuple):
+    record_id: str
+    row: tuple
+
+
+class ReadyRelationship(NamedTuple):
+    """A relationship as the reader sends it; its row is ``head``, the party ids, ``tail``."""
+
+    record_id: str
+    line: int
+    subject: Key
+    owner: Key | None
+    updated: str
+    head: tuple
+    tail: tuple
+    interests: list[tuple]
+
+
+Ready = ReadyEntity | ReadyPerson | ReadyRelationship
+
+
+def ready_entity(record: EntityRecord, encoding: Encoding) -> ReadyEntity:
+    row = encode_entity(record, encoding)
+    return ReadyEntity(record.record_id, record.keys, record.updated, row, record.identifiers)
+
+
+def ready_person(record: PersonRecord, encoding: Encoding) -> ReadyPerson:
+    return ReadyPerson(record.record_id, encode_person(record, encoding))
+
+
+def ready_relationship(record: RelationshipRecord, encoding: Encoding) -> ReadyRelationship:
+    head, tail, interests = encode_relationship(record, encoding)
+    return ReadyRelationship(
+        record.record_id, record.line, record.subject, record.owner, record.updated, head, tail, interests
+    )
+
+
+def _date_of(value: Any) -> datetime.date | None:
+    """An adapted date back as a ``date`` (SQLite's adapter gives ISO text, PostgreSQL's the date itself)."""
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(value)
+
+
+def row_source(row: tuple) -> dict[str, Any]:
+    """The provenance a row carries (``source``, with the import's provenance and the line merged in)."""
+    return orjson.loads(row[3])
+
+
+def entity_values(row: tuple) -> dict[str, Any]:
+    """The mapped values an entity row was encoded from, as the ORM reads them back."""
+    values = dict(zip(ENTITY_VALUES, row[6:16], strict=True))
+    for name in _ENTITY_JSON:
+        values[name] = orjson.loads(values[name])
+    values["founding_date"] = _date_of(values["founding_date"])
+    return values
+
+
+def person_values(row: tuple) -> dict[str, Any]:
+    values = dict(zip(PERSON_VALUES, row[6:14], strict=True))
+    for name in _PERSON_JSON:
+        values[name] = orjson.loads(values[name])
+    return values
+
+
+def relationship_values(ready: ReadyRelationship) -> dict[str, Any]:
+    """The relationship's own values (party ids are the importing process's to add)."""
+    reason, description, is_closed = ready.tail[:3]
+    return {"unspecified_reason": reason, "unspecified_description": description, "is_closed": is_closed}
+
+
+def interest_values(ready: ReadyRelationship) -> list[tuple]:
+    """The interest rows with their dates as ``date``s, as the ORM reads them back."""
+    starts, ends = INTEREST_VALUES.index("start_date"), INTEREST_VALUES.index("end_date")
+    out = []
+    for row in ready.interests:
+        values = list(row)
+        values[starts], values[ends] = _date_of(values[starts]), _date_of(values[ends])
+        out.append(tuple(values))
+    return out
 
 
 @dataclass(slots=True)

@@ -13,10 +13,9 @@ from ..prepared import (
     Encoding,
     PreparedBatch,
     PreparedRecords,
-    Ready,
-    encode_entity,
-    encode_person,
-    encode_relationship,
+    ready_entity,
+    ready_person,
+    ready_relationship,
 )
 from ..records import EntityRecord, PersonRecord
 from .mapping import ENTITY_SCHEMAS, PERSON_SCHEMAS, FtmEntity, entity_keys, map_entity, read_entities
@@ -39,11 +38,11 @@ def ftm_records(
         for entity in batch:
             record = map_entity(entity)
             if isinstance(record, EntityRecord):
-                ready.append(Ready(record, encode_entity(record, encoding)))
+                ready.append(ready_entity(record, encoding))
             elif isinstance(record, PersonRecord):
-                ready.append(Ready(record, encode_person(record, encoding)))
+                ready.append(ready_person(record, encoding))
             elif record is not None:
-                ready.append(Ready(record, encode_relationship(record, encoding)))
+                ready.append(ready_relationship(record, encoding))
             listed_on = {lid for dataset in entity.datasets for lid in lists_by_dataset.get(dataset, ())}
             if entity.schema in ENTITY_SCHEMAS or entity.schema in PERSON_SCHEMAS:
                 extra += [(MEMBER, list_id, member_data(entity)) for list_id in sorted(listed_on)]

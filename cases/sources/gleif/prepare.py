@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..prepared import Encoding, PreparedBatch, PreparedRecords, Ready, encode_entity, encode_relationship
+from ..prepared import Encoding, PreparedBatch, PreparedRecords, ready_entity, ready_relationship
 from .mapping import ENTITY_FILE, RELATIONSHIP_FILE, map_entity, map_exception, map_relationship
 from .reader import GleifFile, read_records
 
@@ -17,7 +17,7 @@ def gleif_records(source: GleifFile, encoding: Encoding, batch_size: int) -> Pre
             ready = []
             for line, flat in batch:
                 record = map_entity(line, flat)
-                ready.append(Ready(record, encode_entity(record, encoding)))
+                ready.append(ready_entity(record, encoding))
             return PreparedBatch(len(batch), ready)
 
     else:
@@ -28,7 +28,7 @@ def gleif_records(source: GleifFile, encoding: Encoding, batch_size: int) -> Pre
             for line, flat in batch:
                 record = mapper(line, flat)
                 if record is not None:  # a relationship type that is not mapped (fund links)
-                    ready.append(Ready(record, encode_relationship(record, encoding)))
+                    ready.append(ready_relationship(record, encoding))
             return PreparedBatch(len(batch), ready)
 
     return PreparedRecords(lambda: read_records(source), prepare, batch_size)

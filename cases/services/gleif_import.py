@@ -4,7 +4,9 @@ One file is one transaction: a bad record (an LEI whose check digits fail, an un
 code, broken XML) rejects the whole file with its line, record and field, and nothing of
 it stays. Re-importing a file changes nothing; a newer (full or delta) file updates
 exactly the records that changed, and the entities they touch are queued for
-re-screening in the same transaction (``rescreen_request``).
+re-screening in the same transaction (``rescreen_request``). A full (golden-copy) Level 2
+file also closes the relationships of its kind that it no longer has; a delta closes
+nothing it does not mention.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO
 
+from cases.models import ImportRun
 from cases.services.import_runs import (
     BATCH_SIZE,
     SourceImportSummary,
+    dated_name,
     file_date,
     finish_run,
     import_run,
@@ -35,6 +39,9 @@ from cases.sources.gleif.reader import detect
 #: Files are applied Level 1 first (relationships refer to entities), then by name (golden copies
 #: and deltas carry their publication timestamp in the name), so deltas apply in order.
 KIND_ORDER = {ENTITY_FILE: 0, RELATIONSHIP_FILE: 1, EXCEPTION_FILE: 2}
+#: A full Level 2 file is all of its kind GLEIF publishes: its relationships (external ids with this
+#: prefix, see ``cases.sources.gleif.mapping``) that it no longer has are closed.
+CLOSING_PREFIX = {RELATIONSHIP_FILE: "gleif-rr:", EXCEPTION_FILE: "gleif-repex:"}
 
 
 def gleif_import_order(paths: list[str | Path]) -> list[Path]:
@@ -48,6 +55,20 @@ def gleif_import_order(paths: list[str | Path]) -> list[Path]:
     return sorted(kinds, key=lambda path: (KIND_ORDER[kinds[path]], path.name))
 
 
+def _later_full_file_applied(kind: str, path: Path) -> bool:
+    """Whether a full file of this kind dated after this one was imported already.
+
+    Records a file leaves unchanged are not rewritten, so a stored relationship does not show
+    the last file that confirmed it; an old golden copy applied after a newer one would close
+    what the newer one still has. It closes nothing instead (its changed records still apply).
+    """
+    date = file_date(path)
+    names = ImportRun.objects.filter(
+        status=ImportRun.Status.SUCCEEDED, counts__kind=kind, counts__full=True
+    ).values_list("file_name", flat=True)
+    return any(dated_name(Path(name)) > date for name in names)
+
+
 def gleif_import_file(*, path: str | Path, stdout: IO[str] | None = None, progress: bool = True) -> SourceImportSummary:
     """Validate and apply one GLEIF file; raises ``SourceImportError`` (and records a failed run) if invalid.
 
@@ -59,6 +80,9 @@ def gleif_import_file(*, path: str | Path, stdout: IO[str] | None = None, progre
         source = detect(path)
         summary = SourceImportSummary(file_name=str(path), import_run_id=run.pk, kind=source.kind)
         writer = SourceWriter(run=run, system="gleif", file_label=path.name, file_date=file_date(path))
+        closes = source.full and source.kind in CLOSING_PREFIX and not _later_full_file_applied(source.kind, path)
+        if closes:
+            writer.track_relationships()
         batches = open_prepared(gleif_records(source, writer.encoding(), BATCH_SIZE), path=path)
         try:
             for batch in with_progress_batches(batches, stdout=stdout, enabled=progress, desc=path.name):
@@ -73,7 +97,10 @@ def gleif_import_file(*, path: str | Path, stdout: IO[str] | None = None, progre
         writer.finish()
         if summary.records_read == 0:
             raise SourceError("the file contains no records")
+        if closes:
+            writer.close_missing_relationships(prefix=CLOSING_PREFIX[source.kind], file_date=file_date(path))
         summary.counts = writer.summary.as_dict()
+        summary.counts["full"] = source.full
         summary.affected_entity_ids = writer.summary.affected_entity_ids
         rescreen_request(entity_ids=summary.affected_entity_ids, trigger="import")
         finish_run(run, summary)

@@ -64,15 +64,20 @@ class SourceImportSummary:
         return f"{self.records_read} records ({self.records_ignored} not mapped): " + "; ".join(parts)
 
 
-def file_date(path: Path) -> str:
-    """The publication date in the file name (golden copies and OpenSanctions exports carry one), else its mtime."""
+def dated_name(path: Path) -> str:
+    """The publication date in a file's name (ISO), or "" if it has none."""
     match = _FILE_DATE.search(path.name)
     if match:
         try:
             return date(int(match[1]), int(match[2]), int(match[3])).isoformat()
         except ValueError:
             pass
-    return date.fromtimestamp(path.stat().st_mtime).isoformat()
+    return ""
+
+
+def file_date(path: Path) -> str:
+    """The publication date in the file name (golden copies and OpenSanctions exports carry one), else its mtime."""
+    return dated_name(path) or date.fromtimestamp(path.stat().st_mtime).isoformat()
 
 
 @contextmanager

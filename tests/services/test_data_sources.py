@@ -145,6 +145,41 @@ def test_reimport_changes_nothing_and_a_newer_file_rescreens_what_changed(tmp_pa
     assert by_lei(LISTED).name == "Listed Widgets Group PLC"
 
 
+def test_full_rr_file_closes_what_it_no_longer_has_and_a_delta_closes_nothing(tmp_path):
+    gleif_import_file(path=LEI_CSV)
+    gleif_import_file(path=RR_CSV)
+    header, *rows = RR_CSV.read_text().splitlines(keepends=True)
+    lux_row = next(row for row in rows if row.startswith(f'"{LUX_SUB}"'))
+    lux_rel = Relationship.objects.get(subject=by_lei(LUX_SUB), external_id__startswith="gleif-rr:")
+    assert not lux_rel.is_closed
+    # A delta without the Luxembourg relationship says nothing about it.
+    delta = tmp_path / "20240302-0800-gleif-goldencopy-rr-last-day.csv"
+    delta.write_text(header + rows[0])
+    assert gleif_import_file(path=delta).counts["relationships"] == {"created": 0, "updated": 0, "unchanged": 1}
+    lux_rel.refresh_from_db()
+    assert not lux_rel.is_closed
+    # The next full golden copy lacks it: it has ended, and only its subject is re-screened.
+    full = tmp_path / "20240303-0000-gleif-goldencopy-rr-golden-copy.csv"
+    full.write_text(header + "".join(row for row in rows if row != lux_row))
+    RescreenRequest.objects.all().delete()
+    closing = gleif_import_file(path=full)
+    assert closing.counts["relationships"] == {"created": 0, "updated": 0, "unchanged": 2, "closed": 1}
+    assert closing.affected_entity_ids == {by_lei(LUX_SUB).pk}
+    lux_rel.refresh_from_db()
+    assert lux_rel.is_closed and lux_rel.source["closedBy"]["file"] == full.name
+    assert Relationship.objects.filter(external_id__startswith="gleif-rr:", is_closed=False).count() == 2
+    # The same full file again: nothing left to close, nothing written, nothing re-screened.
+    before = snapshot()
+    again = gleif_import_file(path=full)
+    assert again.counts["relationships"] == {"created": 0, "updated": 0, "unchanged": 2}
+    assert again.affected_entity_ids == set() and snapshot() == before
+    # An older full file applied late closes nothing: the newer one still had what it lacks.
+    late = tmp_path / "20240302-0000-gleif-goldencopy-rr-golden-copy.csv"
+    late.write_text(header + rows[0])
+    assert "closed" not in gleif_import_file(path=late).counts["relationships"]
+    assert Relationship.objects.filter(external_id__startswith="gleif-rr:", is_closed=False).count() == 2
+
+
 @pytest.mark.parametrize(
     ("source", "replace", "importer", "expected"),
     [

@@ -11,13 +11,17 @@ from cases.models import (
     Case,
     CurrentDecision,
     Entity,
+    EntityIdentifier,
     ImportRun,
+    Interest,
     NameMatch,
+    Person,
     Relationship,
     RescreenRequest,
     RestrictedList,
     RestrictedListMember,
 )
+from cases.services import import_runs
 from cases.services.bods_import import bods_import_file
 from cases.services.ftm_import import ftm_import_file
 from cases.services.gleif_import import gleif_import_file
@@ -212,6 +216,68 @@ def test_bad_lei_error_names_the_field(tmp_path):
         "field LEI: '5493002LUXSUB0000012' is not an LEI (20 characters with ISO 17442 check digits)"
     )
     assert not Entity.objects.exists()
+
+
+def _graph() -> dict:
+    """The imported graph without row ids, timestamps or import runs: equal whichever process prepared it."""
+
+    def src(source):
+        if not isinstance(source, dict):
+            return source
+        return {k: src(v) for k, v in source.items() if k != "importRun"}
+
+    def ext(party):
+        return party.external_id if party else None
+
+    return {
+        "entities": sorted(
+            (e.external_id, e.name, e.alternate_names, e.jurisdiction_id, e.registered_address_country_id)
+            + (e.business_address_countries, e.addresses, e.founding_date, e.is_closed, src(e.source))
+            for e in Entity.objects.all()
+        ),
+        "identifiers": sorted(
+            (i.entity.external_id, i.scheme, i.scheme_name, i.value, i.uri) for i in EntityIdentifier.objects.all()
+        ),
+        "persons": sorted(
+            (p.external_id, p.name, p.names, p.nationalities, p.residence_countries, p.birth_date, src(p.source))
+            for p in Person.objects.all()
+        ),
+        "relationships": sorted(
+            (r.external_id, ext(r.subject), ext(r.interested_entity), ext(r.interested_person), r.is_closed)
+            + (r.unspecified_reason, src(r.source))
+            + tuple(
+                sorted(
+                    (i.interest_type, i.direct_or_indirect, i.share_exact, i.start_date, i.end_date, i.details)
+                    for i in r.interests.all()
+                )
+            )
+            for r in Relationship.objects.all()
+        ),
+    }
+
+
+def test_the_reader_process_writes_what_the_importing_process_would(tmp_path, monkeypatch):
+    for path in (LEI_CSV, RR_CSV, REPEX_CSV):
+        gleif_import_file(path=path)
+    ftm_import_file(path=FTM)
+    in_process = _graph()
+    for model in (Interest, Relationship, EntityIdentifier, Entity, Person):
+        model.objects.all().delete()
+    monkeypatch.setattr(import_runs, "READER_PROCESS_MIN_BYTES", 0)  # every file through the forked reader
+    for path in (LEI_CSV, RR_CSV, REPEX_CSV):
+        gleif_import_file(path=path)
+    ftm_import_file(path=FTM)
+    assert _graph() == in_process
+    # A record the reader rejects fails the file with its line and field, and nothing of it stays.
+    bad = tmp_path / "bad-golden-copy.csv"
+    bad.write_text(LEI_CSV.read_text().replace("5493002LUXSUB0000011", "5493002LUXSUB0000012"))
+    before = snapshot()
+    with pytest.raises(SourceImportError) as error:
+        gleif_import_file(path=bad)
+    assert error.value.message == (
+        f"{bad}, line 7, field LEI: '5493002LUXSUB0000012' is not an LEI (20 characters with ISO 17442 check digits)"
+    )
+    assert snapshot() == before
 
 
 def test_relationship_to_an_unknown_lei_is_rejected(tmp_path):

@@ -27,7 +27,6 @@ from cases.services.import_runs import (
     open_prepared,
     with_progress_batches,
 )
-from cases.services.rescreen import rescreen_request
 from cases.services.restricted_lists import restricted_list_load
 from cases.services.source_import import SourceWriter
 from cases.sources.errors import SourceError
@@ -77,15 +76,15 @@ def ftm_import_file(*, path: str | Path, stdout: IO[str] | None = None, progress
         if summary.records_read == 0:
             raise SourceError("the file contains no entities")
         summary.counts = writer.summary.as_dict()
-        summary.affected_entity_ids = set(writer.summary.affected_entity_ids)
-        summary.affected_person_ids = set(writer.summary.affected_person_ids)
         summary.counts["list_members"] = _load_lists(members, path, summary)
         summary.counts["list_members_removed"] = _remove_delisted(
             {pk: ids for pk, ids in delisted.items() if pk not in members}, path, summary
         )
-        rescreen_request(
-            entity_ids=summary.affected_entity_ids, person_ids=summary.affected_person_ids, trigger="import"
+        # The lists' changes (in ``summary`` so far) join the file's own in one request.
+        entity_ids, person_ids = writer.request_rescreen(
+            entity_ids=summary.affected_entity_ids, person_ids=summary.affected_person_ids
         )
+        summary.set_affected(entity_ids, person_ids)
         finish_run(run, summary)
     return summary
 

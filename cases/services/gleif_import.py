@@ -25,7 +25,6 @@ from cases.services.import_runs import (
     open_prepared,
     with_progress_batches,
 )
-from cases.services.rescreen import rescreen_request
 from cases.services.source_import import SourceWriter
 from cases.sources.errors import SourceError
 from cases.sources.gleif import (
@@ -101,7 +100,7 @@ def gleif_import_file(*, path: str | Path, stdout: IO[str] | None = None, progre
             writer.close_missing_relationships(prefix=CLOSING_PREFIX[source.kind], file_date=file_date(path))
         summary.counts = writer.summary.as_dict()
         summary.counts["full"] = source.full
-        summary.affected_entity_ids = writer.summary.affected_entity_ids
-        rescreen_request(entity_ids=summary.affected_entity_ids, trigger="import")
+        entity_ids, _persons = writer.request_rescreen()
+        summary.set_affected(entity_ids, set())
         finish_run(run, summary)
     return summary

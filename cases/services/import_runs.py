@@ -54,6 +54,14 @@ class SourceImportSummary:
     counts: dict[str, Any] = field(default_factory=dict)
     affected_entity_ids: set[int] = field(default_factory=set)
     affected_person_ids: set[int] = field(default_factory=set)
+    #: The changed ids were too many to keep (``source_import.ChangedIds``): the re-screen request
+    #: row holds them, the two sets above are empty, and the worker re-screens them.
+    affected_spilled: bool = False
+
+    def set_affected(self, entity_ids: set[int] | None, person_ids: set[int] | None) -> None:
+        self.affected_spilled = entity_ids is None or person_ids is None
+        self.affected_entity_ids = set() if self.affected_spilled else entity_ids
+        self.affected_person_ids = set() if self.affected_spilled else person_ids
 
     def describe(self) -> str:
         parts = [

@@ -28,6 +28,8 @@ from django.utils import timezone
 from cases.models import Entity, EntityIdentifier, ImportRun, Interest, Jurisdiction, Person, Relationship
 from cases.selectors.screening_input import pg_int_array
 from cases.services.bulk_sql import TableWriter, select_pairs
+from cases.services.rescreen import rescreen_request
+from cases.services.rescreen_requests import rescreen_request_from_tables
 from cases.sources.errors import SourceError
 from cases.sources.prepared import (
     ADAPTED,
@@ -53,6 +55,9 @@ from cases.sources.prepared import (
 from cases.sources.records import Key
 
 _CHILD_LOOKUP_CHUNK = 2000
+#: Changed ids a file may keep in memory before they go to a temporary table (``ChangedIds``).
+SPILL_AFTER = 50_000
+_SPILL_BATCH = 5000
 _JURISDICTION, _ADDRESS_COUNTRY = ENTITY_ROW.index("jurisdiction_id"), ENTITY_ROW.index("registered_address_country_id")
 
 
@@ -106,13 +111,70 @@ class TempIds:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
 
 
+class ChangedIds:
+    """The ids a file changed, for its re-screen request: a set while small, a temporary table beyond.
+
+    A delta changes a few thousand entities; a first load of a golden copy, millions. Past
+    ``limit`` ids the set goes to a ``TempIds`` table and later ids follow a batch at a time, so
+    the importing process's memory stays flat whatever the file's size; the re-screen request
+    is then made from the table (``rescreen_request_from_tables``).
+    """
+
+    def __init__(self, name: str, *, limit: int):
+        self._name = name
+        self._limit = limit
+        self._ids: set[int] | None = set()
+        self._pending: list[int] = []
+        self._table: TempIds | None = None
+
+    def add(self, pk: int) -> None:
+        self._pending.append(pk)
+        if len(self._pending) >= _SPILL_BATCH:
+            self.flush()
+
+    def update(self, pks: Iterable[int]) -> None:
+        self._pending.extend(pks)
+        if len(self._pending) >= _SPILL_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if self._table is not None:
+            self._table.add(pending)
+            return
+        self._ids.update(pending)
+        if len(self._ids) > self._limit:
+            self._table = TempIds(self._name)
+            self._table.add(sorted(self._ids))
+            self._ids = None
+
+    @property
+    def table(self) -> str | None:
+        """The temporary table holding the ids once they outgrew the set (None before)."""
+        self.flush()
+        return self._name if self._table is not None else None
+
+    def ids(self) -> set[int] | None:
+        """The ids, or None once they are in the table (reading them back would undo the point)."""
+        self.flush()
+        return self._ids
+
+    def drop(self) -> None:
+        if self._table is not None:
+            self._table.drop()
+
+
 @dataclass
 class WriteSummary:
     entities: WriteCounts = field(default_factory=WriteCounts)
     persons: WriteCounts = field(default_factory=WriteCounts)
     relationships: WriteCounts = field(default_factory=WriteCounts)
-    affected_entity_ids: set[int] = field(default_factory=set)
-    affected_person_ids: set[int] = field(default_factory=set)
+    affected_entity_ids: ChangedIds = field(
+        default_factory=lambda: ChangedIds("source_import_changed_entities", limit=SPILL_AFTER)
+    )
+    affected_person_ids: ChangedIds = field(
+        default_factory=lambda: ChangedIds("source_import_changed_persons", limit=SPILL_AFTER)
+    )
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {
@@ -435,6 +497,25 @@ class SourceWriter:
         self.summary.affected_entity_ids.update(subjects)
         self._seen_relationships.drop()
         self._seen_relationships = None
+
+    def request_rescreen(
+        self, *, entity_ids: Iterable[int] = (), person_ids: Iterable[int] = ()
+    ) -> tuple[set[int] | None, set[int] | None]:
+        """Record the re-screen of what the file changed (and of ``entity_ids``/``person_ids``).
+
+        Returns the changed entity and person ids, or None for a kind whose ids were spilled to
+        a temporary table (then the request row was filled from it, in SQL).
+        """
+        entities, persons = self.summary.affected_entity_ids, self.summary.affected_person_ids
+        entities.update(entity_ids)
+        persons.update(person_ids)
+        entity_set, person_set = entities.ids(), persons.ids()
+        rescreen_request(entity_ids=entity_set or (), person_ids=person_set or (), trigger="import")
+        if entities.table or persons.table:
+            rescreen_request_from_tables(entity_table=entities.table, person_table=persons.table, trigger="import")
+        entities.drop()
+        persons.drop()
+        return entity_set, person_set
 
     def _stored_relationships(self, pks: Iterable[int]):
         pks = sorted(set(pks))

@@ -5,6 +5,7 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 
 from cases.models import (
     AuditEvent,
@@ -21,7 +22,7 @@ from cases.models import (
     RestrictedList,
     RestrictedListMember,
 )
-from cases.services import import_runs
+from cases.services import import_runs, source_import
 from cases.services.bods_import import bods_import_file
 from cases.services.ftm_import import ftm_import_file
 from cases.services.gleif_import import gleif_import_file
@@ -254,6 +255,29 @@ def _graph() -> dict:
             for r in Relationship.objects.all()
         ),
     }
+
+
+def test_many_changed_ids_go_to_the_request_row_through_a_table_not_the_process(monkeypatch):
+    monkeypatch.setattr(source_import, "SPILL_AFTER", 3)  # a golden copy's millions, in miniature
+    summary = gleif_import_file(path=LEI_CSV)
+    assert summary.affected_spilled and summary.affected_entity_ids == set()
+    (row,) = RescreenRequest.objects.filter(trigger="import")
+    assert row.entity_ids == sorted(Entity.objects.values_list("pk", flat=True)) and row.person_ids == []
+    RescreenRequest.objects.all().delete()
+    with transaction.atomic():  # what the same import asks for with its ids kept in the process
+        monkeypatch.setattr(source_import, "SPILL_AFTER", 10_000)
+        kept = ftm_import_file(path=FTM)
+        transaction.set_rollback(True)
+    monkeypatch.setattr(source_import, "SPILL_AFTER", 3)
+    ftm = ftm_import_file(path=FTM)
+    (row,) = RescreenRequest.objects.filter(trigger="import")
+    assert ftm.affected_spilled and not kept.affected_spilled and len(kept.affected_entity_ids) > 3
+    assert row.entity_ids == sorted(kept.affected_entity_ids)
+    assert row.person_ids == sorted(kept.affected_person_ids)
+    # Nothing changes on a second import: no request, spilled or not.
+    RescreenRequest.objects.all().delete()
+    assert not gleif_import_file(path=LEI_CSV).affected_spilled
+    assert not RescreenRequest.objects.exists()
 
 
 def test_the_reader_process_writes_what_the_importing_process_would(tmp_path, monkeypatch):

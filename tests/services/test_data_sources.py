@@ -273,7 +273,9 @@ def test_many_changed_ids_go_to_the_request_row_through_a_table_not_the_process(
     (row,) = RescreenRequest.objects.filter(trigger="import")
     assert ftm.affected_spilled and not kept.affected_spilled and len(kept.affected_entity_ids) > 3
     assert row.entity_ids == sorted(kept.affected_entity_ids)
-    assert row.person_ids == sorted(kept.affected_person_ids)
+    # New persons' ids differ between the two runs on PostgreSQL (sequences ignore the rollback).
+    assert row.person_ids == sorted(Person.objects.values_list("pk", flat=True))
+    assert len(row.person_ids) == len(kept.affected_person_ids)
     # Nothing changes on a second import: no request, spilled or not.
     RescreenRequest.objects.all().delete()
     assert not gleif_import_file(path=LEI_CSV).affected_spilled

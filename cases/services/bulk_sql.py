@@ -92,6 +92,37 @@ class TableWriter:
         with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
             copy.write(b"".join(lines))
 
+    def draw_ids(self, count: int) -> list[int]:
+        """``count`` new primary keys for rows the caller then inserts with ``insert_rows``, ids included.
+
+        Knowing the ids before the insert lets an importer write children (identifiers,
+        interests) in the same pass and send every row with ``executemany``/``COPY``, no
+        ``RETURNING`` to read back. PostgreSQL draws them from the table's sequence. On SQLite
+        (``AUTOINCREMENT`` tables) the range is reserved by moving ``sqlite_sequence`` past it;
+        that statement is a write, so it takes the database's write lock, which the transaction
+        then holds: no other connection can insert into the range before this one commits.
+        """
+        if count <= 0:
+            return []
+        pk = self.model._meta.pk
+        with connection.cursor() as cursor:
+            if self._is_postgres:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                    [self.table, pk.column, count],
+                )
+                return sorted(row[0] for row in cursor.fetchall())
+            name = self.model._meta.db_table
+            pk_column = connection.ops.quote_name(pk.column)
+            cursor.execute(f"SELECT coalesce(max({pk_column}), 0) FROM {self.table}")  # noqa: S608
+            (highest,) = cursor.fetchone()
+            cursor.execute("UPDATE sqlite_sequence SET seq = max(seq, %s) + %s WHERE name = %s", [highest, count, name])
+            if cursor.rowcount == 0:
+                cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [name, highest + count])
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [name])
+            (last,) = cursor.fetchone()
+        return list(range(last - count + 1, last + 1))
+
     def insert_returning_ids(self, attnames: list[str], rows: Sequence[Sequence[Any]], *, key: str) -> list[int]:
         """Insert ``rows`` (tuples in ``attnames`` order) and return their new primary keys, in row order.
 

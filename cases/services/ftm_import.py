@@ -19,62 +19,72 @@ from typing import IO
 
 from cases.models import RestrictedList, RestrictedListMember
 from cases.services.import_runs import (
+    BATCH_SIZE,
     SourceImportSummary,
-    batched,
     file_date,
     finish_run,
     import_run,
-    with_progress,
+    open_prepared,
+    with_progress_batches,
 )
-from cases.services.rescreen import rescreen_request
 from cases.services.restricted_lists import restricted_list_load
 from cases.services.source_import import SourceWriter
 from cases.sources.errors import SourceError
-from cases.sources.ftm import FtmEntity, map_entity, read_entities
-from cases.sources.ftm.mapping import ENTITY_SCHEMAS, PERSON_SCHEMAS, entity_keys
+from cases.sources.ftm.prepare import MEMBER, ftm_records
 from cases.sources.lists import MemberData
-from cases.sources.records import EntityRecord, PersonRecord, RelationshipRecord
+from cases.sources.prepared import ReadyEntity, ReadyPerson, ReadyRelationship
 
 
 def ftm_import_file(*, path: str | Path, stdout: IO[str] | None = None, progress: bool = True) -> SourceImportSummary:
-    """Validate and apply one FtM file; raises ``SourceImportError`` (and records a failed run) if invalid."""
+    """Validate and apply one FtM file; raises ``SourceImportError`` (and records a failed run) if invalid.
+
+    Lines are parsed, validated, mapped and encoded, and their list memberships worked out, in a
+    reader process (``open_prepared``) a batch ahead of this one, which resolves and writes.
+    """
     path = Path(path)
     with import_run(path) as run:
         summary = SourceImportSummary(file_name=str(path), import_run_id=run.pk, kind="ftm")
         writer = SourceWriter(run=run, system="ftm", file_label=path.name, file_date=file_date(path))
-        lists_by_dataset = _lists_by_dataset()
         members: dict[int, list[MemberData]] = defaultdict(list)
-        current = _current_ftm_members()
         delisted: dict[int, set[str]] = defaultdict(set)
-        entities = with_progress(read_entities(path), stdout=stdout, enabled=progress, desc=path.name)
-        for batch in batched(entities):
-            summary.records_read += len(batch)
-            records = [map_entity(entity) for entity in batch]
-            summary.records_ignored += sum(record is None for record in records)
-            writer.write_entities([r for r in records if isinstance(r, EntityRecord)])
-            writer.write_persons([r for r in records if isinstance(r, PersonRecord)])
-            writer.write_relationships([r for r in records if isinstance(r, RelationshipRecord)])
-            for entity in batch:
-                listed_on = {lid for dataset in entity.datasets for lid in lists_by_dataset.get(dataset, ())}
-                if entity.schema in ENTITY_SCHEMAS or entity.schema in PERSON_SCHEMAS:
-                    for list_id in listed_on:
-                        members[list_id].append(_member(entity))
-                for list_id, record_ids in current.items():
-                    if entity.id in record_ids and list_id not in listed_on:
-                        delisted[list_id].add(entity.id)  # the file says it left the list's dataset
+        records = ftm_records(
+            path,
+            writer.encoding(),
+            BATCH_SIZE,
+            lists_by_dataset=_lists_by_dataset(),
+            current_members=_current_ftm_members(),
+        )
+        batches = open_prepared(records, path=path)
+        try:
+            for batch in with_progress_batches(batches, stdout=stdout, enabled=progress, desc=path.name):
+                summary.records_read += batch.read
+                summary.records_ignored += batch.read - len(batch.ready)
+                by_kind: dict[type, list] = {ReadyEntity: [], ReadyPerson: [], ReadyRelationship: []}
+                for item in batch.ready:
+                    by_kind[type(item)].append(item)
+                writer.write_entities(by_kind[ReadyEntity])
+                writer.write_persons(by_kind[ReadyPerson])
+                writer.write_relationships(by_kind[ReadyRelationship])
+                for what, list_id, value in batch.extra:
+                    if what == MEMBER:
+                        members[list_id].append(value)
+                    else:
+                        delisted[list_id].add(value)
+        finally:
+            batches.close()
         writer.finish()
         if summary.records_read == 0:
             raise SourceError("the file contains no entities")
         summary.counts = writer.summary.as_dict()
-        summary.affected_entity_ids = set(writer.summary.affected_entity_ids)
-        summary.affected_person_ids = set(writer.summary.affected_person_ids)
         summary.counts["list_members"] = _load_lists(members, path, summary)
         summary.counts["list_members_removed"] = _remove_delisted(
             {pk: ids for pk, ids in delisted.items() if pk not in members}, path, summary
         )
-        rescreen_request(
-            entity_ids=summary.affected_entity_ids, person_ids=summary.affected_person_ids, trigger="import"
+        # The lists' changes (in ``summary`` so far) join the file's own in one request.
+        entity_ids, person_ids = writer.request_rescreen(
+            entity_ids=summary.affected_entity_ids, person_ids=summary.affected_person_ids
         )
+        summary.set_affected(entity_ids, person_ids)
         finish_run(run, summary)
     return summary
 
@@ -130,27 +140,6 @@ def _stored_member(member: RestrictedListMember) -> MemberData:
         identifiers=[(i.scheme, i.value) for i in member.identifiers.all()],
         listed_on=member.listed_on,
         source={k: v for k, v in (member.source or {}).items() if k in ("datasets", "topics", "schema")},
-    )
-
-
-def _member(entity: FtmEntity) -> MemberData:
-    names = entity.properties.get("name", [])
-    aliases = [n for prop in ("name", "alias", "weakAlias", "previousName") for n in entity.properties.get(prop, [])]
-    countries = [
-        c.upper()
-        for prop in ("jurisdiction", "country", "mainCountry", "nationality")
-        for c in entity.properties.get(prop, [])
-    ]
-    listed = (entity.properties.get("createdAt") or [entity.first_seen or ""])[0][:10] or None
-    return MemberData(
-        record_id=entity.id,
-        name=names[0] if names else entity.id,
-        line=entity.line,
-        aliases=[a for a in dict.fromkeys(aliases) if names and a != names[0]],
-        countries=list(dict.fromkeys(countries)),
-        identifiers=entity_keys(entity),
-        listed_on=listed,
-        source={"datasets": entity.datasets, "topics": entity.properties.get("topics", []), "schema": entity.schema},
     )
 
 

@@ -16,16 +16,22 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
+import pycountry
 from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from cases.bods.pipeline import open_batches
 from cases.models import ImportRun
 from cases.services.import_tuning import import_tuned
 from cases.sources.errors import SourceError
 from cases.sources.files import sha256_of
+from cases.sources.prepared import PreparedBatch, PreparedRecords
 
 BATCH_SIZE = 5000
+#: Files from this size on are read in a reader process (``cases.bods.pipeline``); a smaller one
+#: is not worth the fork.
+READER_PROCESS_MIN_BYTES = 1 << 20
 _FILE_DATE = re.compile(r"(20\d{2})-?(\d{2})-?(\d{2})")
 
 
@@ -48,6 +54,14 @@ class SourceImportSummary:
     counts: dict[str, Any] = field(default_factory=dict)
     affected_entity_ids: set[int] = field(default_factory=set)
     affected_person_ids: set[int] = field(default_factory=set)
+    #: The changed ids were too many to keep (``source_import.ChangedIds``): the re-screen request
+    #: row holds them, the two sets above are empty, and the worker re-screens them.
+    affected_spilled: bool = False
+
+    def set_affected(self, entity_ids: set[int] | None, person_ids: set[int] | None) -> None:
+        self.affected_spilled = entity_ids is None or person_ids is None
+        self.affected_entity_ids = set() if self.affected_spilled else entity_ids
+        self.affected_person_ids = set() if self.affected_spilled else person_ids
 
     def describe(self) -> str:
         parts = [
@@ -58,15 +72,20 @@ class SourceImportSummary:
         return f"{self.records_read} records ({self.records_ignored} not mapped): " + "; ".join(parts)
 
 
-def file_date(path: Path) -> str:
-    """The publication date in the file name (golden copies and OpenSanctions exports carry one), else its mtime."""
+def dated_name(path: Path) -> str:
+    """The publication date in a file's name (ISO), or "" if it has none."""
     match = _FILE_DATE.search(path.name)
     if match:
         try:
             return date(int(match[1]), int(match[2]), int(match[3])).isoformat()
         except ValueError:
             pass
-    return date.fromtimestamp(path.stat().st_mtime).isoformat()
+    return ""
+
+
+def file_date(path: Path) -> str:
+    """The publication date in the file name (golden copies and OpenSanctions exports carry one), else its mtime."""
+    return dated_name(path) or date.fromtimestamp(path.stat().st_mtime).isoformat()
 
 
 @contextmanager
@@ -110,3 +129,33 @@ def with_progress(items: Iterable, *, stdout: IO[str] | None, enabled: bool, des
     if not enabled or stdout is None or not stdout.isatty():
         return items
     return tqdm(items, desc=desc, unit=" records", file=stdout, mininterval=0.5)
+
+
+def open_prepared(records: PreparedRecords, *, path: Path):
+    """``records``' batches, from a reader process when the file is large enough to pay for one."""
+    try:
+        large = path.stat().st_size >= READER_PROCESS_MIN_BYTES
+    except OSError:
+        large = False  # the reader reports why it cannot open the file
+    if large:
+        _load_country_codes()
+    return open_batches(records, in_reader=large, name="source-import-reader")
+
+
+def _load_country_codes() -> None:
+    """pycountry loads its tables on first use: once here, not in every reader process."""
+    pycountry.countries.get(alpha_2="GB")
+    pycountry.subdivisions.get(code="GB-ENG")
+
+
+def with_progress_batches(
+    batches: Iterable[PreparedBatch], *, stdout: IO[str] | None, enabled: bool, desc: str
+) -> Iterator[PreparedBatch]:
+    """The batches, with a tqdm bar counting records on a terminal."""
+    if not enabled or stdout is None or not stdout.isatty():
+        yield from batches
+        return
+    with tqdm(desc=desc, unit=" records", file=stdout, mininterval=0.5) as bar:
+        for batch in batches:
+            yield batch
+            bar.update(batch.read)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from cases.models import RescreenRequest
 
@@ -98,6 +98,54 @@ def rescreen_request(
     row.entity_ids, row.person_ids = merged_entities, merged_persons
     row.save(update_fields=["entity_ids", "person_ids"])
     return row
+
+
+@transaction.atomic(savepoint=False)
+def rescreen_request_from_tables(
+    *, entity_table: str | None = None, person_table: str | None = None, trigger: str = "import"
+) -> int | None:
+    """``rescreen_request`` for seeds held in temporary tables (one ``id`` column each), merged in SQL.
+
+    An import of a million records changes up to a million entities; holding their ids in the
+    importing process as Python ints cost about 95 bytes each. The importer spills them to a
+    temporary table per batch instead, and the database merges the table into the
+    transaction's row (sorted, distinct, as ``seed_ids`` gives them) without a Python list.
+    Returns the row's id (not the row: reading it back would load the ids after all), or None
+    if the tables are empty. Call it after the transaction's other ``rescreen_request`` calls.
+    """
+    tables = {"entity_ids": entity_table, "person_ids": person_table}
+    with connection.cursor() as cursor:
+        present = {}
+        for column, table in tables.items():
+            if table:
+                cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {connection.ops.quote_name(table)})")  # noqa: S608
+                present[column] = bool(cursor.fetchone()[0])
+    if not any(present.values()):
+        return None
+    kick = _current_kick()
+    row = _own_row(kick, False)
+    if row is None:
+        row = RescreenRequest.objects.create(trigger=trigger, entity_ids=[], person_ids=[])
+        kick.rows[False] = row.pk
+    request_table = connection.ops.quote_name(RescreenRequest._meta.db_table)
+    with connection.cursor() as cursor:
+        for column, table in tables.items():
+            if not present.get(column):
+                continue
+            quoted = connection.ops.quote_name(table)
+            if connection.vendor == "postgresql":
+                merged = (
+                    f"(SELECT coalesce(jsonb_agg(s.id ORDER BY s.id), '[]'::jsonb) FROM ("  # noqa: S608
+                    f"SELECT (value)::bigint AS id FROM jsonb_array_elements_text({column}) "
+                    f"UNION SELECT id FROM {quoted}) s)"
+                )
+            else:
+                merged = (
+                    f"(SELECT json_group_array(s.id) FROM (SELECT id FROM ("  # noqa: S608
+                    f"SELECT value AS id FROM json_each({column}) UNION SELECT id FROM {quoted}) ORDER BY id) s)"
+                )
+            cursor.execute(f"UPDATE {request_table} SET {column} = {merged} WHERE id = %s", [row.pk])  # noqa: S608
+    return row.pk
 
 
 def rescreen_request_withdraw(*, entity_ids: Iterable[int], person_ids: Iterable[int] = ()) -> None:

@@ -20,50 +20,45 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import pycountry
 from django.db import connection
 from django.utils import timezone
 
-from cases.bods.mapping import INTEREST_FIELDS
 from cases.models import Entity, EntityIdentifier, ImportRun, Interest, Jurisdiction, Person, Relationship
+from cases.selectors.screening_input import pg_int_array
 from cases.services.bulk_sql import TableWriter, select_pairs
+from cases.services.rescreen import rescreen_request
+from cases.services.rescreen_requests import rescreen_request_from_tables
 from cases.sources.errors import SourceError
-from cases.sources.records import EntityRecord, Key, PersonRecord, RelationshipRecord
+from cases.sources.prepared import (
+    ADAPTED,
+    ENTITY_ROW,
+    ENTITY_VALUES,
+    IDENTIFIER_ROW,
+    INTEREST_ROW,
+    INTEREST_VALUES,
+    PERSON_ROW,
+    PERSON_VALUES,
+    RELATIONSHIP_ROW,
+    RELATIONSHIP_VALUES,
+    Encoding,
+    ReadyEntity,
+    ReadyPerson,
+    ReadyRelationship,
+    entity_values,
+    interest_values,
+    person_values,
+    relationship_values,
+    row_source,
+)
+from cases.sources.records import Key
 
-ENTITY_VALUES = [
-    "name",
-    "alternate_names",
-    "entity_type",
-    "entity_subtype",
-    "jurisdiction_id",
-    "registered_address_country_id",
-    "business_address_countries",
-    "addresses",
-    "founding_date",
-    "is_closed",
-]
-PERSON_VALUES = [
-    "name",
-    "names",
-    "person_type",
-    "nationalities",
-    "residence_countries",
-    "tax_residencies",
-    "birth_date",
-    "is_closed",
-]
-RELATIONSHIP_VALUES = [
-    "subject_id",
-    "interested_entity_id",
-    "interested_person_id",
-    "unspecified_reason",
-    "unspecified_description",
-    "is_closed",
-]
-#: The interest columns, in the BODS importer's order (one definition of an interest row).
-INTEREST_VALUES = INTEREST_FIELDS
-_RECORD_COLUMNS = ["external_id", "statement_id", "statement_date", "source", "created_at", "updated_at"]
 _CHILD_LOOKUP_CHUNK = 2000
+#: Changed ids a file may keep in memory before they go to a temporary table (``ChangedIds``).
+SPILL_AFTER = 50_000
+_SPILL_BATCH = 5000
+_JURISDICTION, _ADDRESS_COUNTRY = ENTITY_ROW.index("jurisdiction_id"), ENTITY_ROW.index("registered_address_country_id")
 
 
 @dataclass
@@ -71,9 +66,102 @@ class WriteCounts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    closed: int = 0  # relationships a full file no longer has (``close_missing_relationships``)
 
     def as_dict(self) -> dict[str, int]:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+        counts = {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+        if self.closed:
+            counts["closed"] = self.closed
+        return counts
+
+
+class TempIds:
+    """A temporary table of ids on the import's connection: a file's id sets kept out of the process.
+
+    A set of a million ids costs the importing process about 60 MB; the table costs it nothing
+    and SQLite or PostgreSQL nothing that outlives the transaction (it is emptied when made,
+    dropped by ``drop``, and on PostgreSQL also at commit).
+    """
+
+    def __init__(self, name: str):
+        self.table = connection.ops.quote_name(name)
+        self._is_postgres = connection.vendor == "postgresql"
+        with connection.cursor() as cursor:
+            if self._is_postgres:
+                cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.table} (id bigint PRIMARY KEY) ON COMMIT DROP")
+            else:
+                cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {self.table} (id integer PRIMARY KEY)")
+            cursor.execute(f"DELETE FROM {self.table}")  # noqa: S608 - our own table name
+
+    def add(self, ids: Iterable[int]) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+        with connection.cursor() as cursor:
+            if self._is_postgres:
+                cursor.execute(
+                    f"INSERT INTO {self.table} (id) SELECT unnest(%s::bigint[]) ON CONFLICT DO NOTHING",  # noqa: S608
+                    [pg_int_array(ids)],
+                )
+            else:
+                cursor.executemany(f"INSERT OR IGNORE INTO {self.table} (id) VALUES (%s)", [(pk,) for pk in ids])  # noqa: S608
+
+    def drop(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+class ChangedIds:
+    """The ids a file changed, for its re-screen request: a set while small, a temporary table beyond.
+
+    A delta changes a few thousand entities; a first load of a golden copy, millions. Past
+    ``limit`` ids the set goes to a ``TempIds`` table and later ids follow a batch at a time, so
+    the importing process's memory stays flat whatever the file's size; the re-screen request
+    is then made from the table (``rescreen_request_from_tables``).
+    """
+
+    def __init__(self, name: str, *, limit: int):
+        self._name = name
+        self._limit = limit
+        self._ids: set[int] | None = set()
+        self._pending: list[int] = []
+        self._table: TempIds | None = None
+
+    def add(self, pk: int) -> None:
+        self._pending.append(pk)
+        if len(self._pending) >= _SPILL_BATCH:
+            self.flush()
+
+    def update(self, pks: Iterable[int]) -> None:
+        self._pending.extend(pks)
+        if len(self._pending) >= _SPILL_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if self._table is not None:
+            self._table.add(pending)
+            return
+        self._ids.update(pending)
+        if len(self._ids) > self._limit:
+            self._table = TempIds(self._name)
+            self._table.add(sorted(self._ids))
+            self._ids = None
+
+    @property
+    def table(self) -> str | None:
+        """The temporary table holding the ids once they outgrew the set (None before)."""
+        self.flush()
+        return self._name if self._table is not None else None
+
+    def ids(self) -> set[int] | None:
+        """The ids, or None once they are in the table (reading them back would undo the point)."""
+        self.flush()
+        return self._ids
+
+    def drop(self) -> None:
+        if self._table is not None:
+            self._table.drop()
 
 
 @dataclass
@@ -81,8 +169,12 @@ class WriteSummary:
     entities: WriteCounts = field(default_factory=WriteCounts)
     persons: WriteCounts = field(default_factory=WriteCounts)
     relationships: WriteCounts = field(default_factory=WriteCounts)
-    affected_entity_ids: set[int] = field(default_factory=set)
-    affected_person_ids: set[int] = field(default_factory=set)
+    affected_entity_ids: ChangedIds = field(
+        default_factory=lambda: ChangedIds("source_import_changed_entities", limit=SPILL_AFTER)
+    )
+    affected_person_ids: ChangedIds = field(
+        default_factory=lambda: ChangedIds("source_import_changed_persons", limit=SPILL_AFTER)
+    )
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         return {
@@ -93,7 +185,12 @@ class WriteSummary:
 
 
 class SourceWriter:
-    """Applies batches of records of one file, inside the caller's transaction."""
+    """Applies batches of prepared records (``cases.sources.prepared``) of one file, inside the caller's transaction.
+
+    New rows get ids drawn up front (``TableWriter.draw_ids``) and go in with their children
+    (identifiers, interests) as plain ``executemany``/``COPY`` rows the reader encoded; only a
+    record that exists already is decoded, compared and, if it changed, updated.
+    """
 
     def __init__(self, *, run: ImportRun, system: str, file_label: str, file_date: str = ""):
         self.run = run
@@ -101,39 +198,58 @@ class SourceWriter:
         self.provenance = {"system": system, "file": file_label, "fileDate": file_date, "importRun": run.pk}
         self.now = timezone.now()
         self.summary = WriteSummary()
-        self._entities = TableWriter(Entity)
-        self._persons = TableWriter(Person)
-        self._relationships = TableWriter(Relationship)
-        self._interests = TableWriter(Interest)
+        self._entities = TableWriter(Entity, adapted=ADAPTED["entity"])
+        self._persons = TableWriter(Person, adapted=ADAPTED["person"])
+        self._relationships = TableWriter(Relationship, adapted=ADAPTED["relationship"])
+        self._interests = TableWriter(Interest, adapted=ADAPTED["interest"])
+        self._entity_updates = TableWriter(Entity)
+        self._person_updates = TableWriter(Person)
+        self._relationship_updates = TableWriter(Relationship)
         self._identifiers = TableWriter(EntityIdentifier)
         self._jurisdictions = set(Jurisdiction.objects.values_list("code", flat=True))
-        self._deferred: list[RelationshipRecord] = []
+        self._deferred: list[ReadyRelationship] = []
+        self._seen_relationships: TempIds | None = None
+
+    def track_relationships(self) -> None:
+        """Remember every relationship this file names, for ``close_missing_relationships`` (full files)."""
+        self._seen_relationships = TempIds("source_import_seen_relationships")
+
+    def encoding(self) -> Encoding:
+        """What the reader process needs to encode this writer's rows (fixed before it forks)."""
+        return Encoding(
+            provenance=self.provenance,
+            today=connection.ops.adapt_datefield_value(self.now.date()),
+            now=connection.ops.adapt_datetimefield_value(self.now),
+            adapt_date=connection.ops.adapt_datefield_value,
+        )
 
     # ---------------------------------------------------------------- entities
 
-    def write_entities(self, records: list[EntityRecord]) -> None:
-        records = list({record.record_id: record for record in records}.values())
-        if not records:
+    def write_entities(self, items: list[ReadyEntity]) -> None:
+        items = list({item.record_id: item for item in items}.values())
+        if not items:
             return
-        self._ensure_jurisdictions(records)
-        found = self.resolve_entities([record.keys for record in records], [r.record_id for r in records])
-        existing = self._existing_entities(found.values())
-        inserts, identifier_rows = [], []
+        self._ensure_jurisdictions(items)
+        found = self.resolve_entities([item.keys for item in items], [item.record_id for item in items])
+        existing = self._existing_entities(found.values()) if found else {}
+        inserts: list[ReadyEntity] = []
+        identifier_rows = []
         updates: list[tuple[int, dict[str, Any]]] = []
-        for record, pk in zip(records, (found.get(i) for i in range(len(records))), strict=True):
-            source = {**record.source, **self.provenance, "line": record.line}
+        for index, item in enumerate(items):
+            pk = found.get(index)
             if pk is None:
-                inserts.append(record)
+                inserts.append(item)
                 continue
+            source, incoming = row_source(item.row), entity_values(item.row)
             stored_values, stored_source = existing[pk]
             merged = stored_source.get("system") != self.system
             if merged:
-                values, source = _merge(stored_values, record.values), _merge_source(stored_source, self.system, source)
-            elif _is_stale(stored_source, record.updated):
+                values, source = _merge(stored_values, incoming), _merge_source(stored_source, self.system, source)
+            elif _is_stale(stored_source, item.updated):
                 self.summary.entities.unchanged += 1
                 continue
             else:
-                values = record.values
+                values = incoming
             if values == stored_values:
                 self.summary.entities.unchanged += 1
                 if merged and self.system not in stored_source.get("additionalSources", {}):
@@ -144,42 +260,24 @@ class SourceWriter:
                 )
                 self.summary.entities.updated += 1
                 self.summary.affected_entity_ids.add(pk)
-            identifier_rows += [(pk, ident) for ident in record.identifiers]
+            identifier_rows += [(pk, ident) for ident in item.identifiers]
         if updates:
-            self._entities.update(updates)
+            self._entity_updates.update(updates)
         self._add_identifiers(identifier_rows)
         if inserts:
-            pks = self._insert_entities(inserts)
-            self._identifiers.insert(
-                ["entity_id", "scheme", "scheme_name", "value", "uri"],
+            pks = self._entities.draw_ids(len(inserts))
+            rows = [(pk, *item.row) for pk, item in zip(pks, inserts, strict=True)]
+            self._entities.insert_rows(["id", *ENTITY_ROW], rows)
+            self._identifiers.insert_rows(
+                IDENTIFIER_ROW,
                 [
-                    {"entity_id": pk, "scheme": scheme, "scheme_name": name, "value": value, "uri": uri}
-                    for record, pk in zip(inserts, pks, strict=True)
-                    for scheme, name, value, uri in dict.fromkeys(record.identifiers)
+                    (pk, *identifier)
+                    for pk, item in zip(pks, inserts, strict=True)
+                    for identifier in dict.fromkeys(item.identifiers)
                 ],
             )
-
-    def _insert_entities(self, records: list[EntityRecord]) -> list[int]:
-        attnames = [*_RECORD_COLUMNS, *ENTITY_VALUES, "is_listed", "listing", "dissolution_date"]
-        rows = [
-            (
-                record.record_id[:255],
-                "",
-                self.now.date(),
-                {**record.source, **self.provenance, "line": record.line},
-                self.now,
-                self.now,
-                *(record.values[name] for name in ENTITY_VALUES),
-                False,
-                {},
-                None,
-            )
-            for record in records
-        ]
-        pks = self._entities.insert_returning_ids(attnames, rows, key="external_id")
-        self.summary.entities.created += len(pks)
-        self.summary.affected_entity_ids.update(pks)
-        return pks
+            self.summary.entities.created += len(pks)
+            self.summary.affected_entity_ids.update(pks)
 
     def resolve_entities(self, keys_per_record: list[list[Key]], external_ids: list[str]) -> dict[int, int]:
         """Index of a record -> the pk of the entity its keys (or, failing that, its external id) name."""
@@ -188,6 +286,8 @@ class SourceWriter:
         for scheme, value, entity_id in _identifier_rows(sorted(wanted)):
             by_key.setdefault((scheme, value), entity_id)
         by_external = select_pairs(Entity, "external_id", "id", [e[:255] for e in external_ids])
+        if not by_key and not by_external:
+            return {}
         found: dict[int, int] = {}
         for index, keys in enumerate(keys_per_record):
             pk = next((by_key[key] for key in keys if key in by_key), None)
@@ -222,13 +322,11 @@ class SourceWriter:
         for pk, (scheme, scheme_name, value, uri) in rows:
             key = (pk, scheme, value)
             if key not in have and key not in new:
-                new[key] = {"entity_id": pk, "scheme": scheme, "scheme_name": scheme_name, "value": value, "uri": uri}
-        self._identifiers.insert(["entity_id", "scheme", "scheme_name", "value", "uri"], list(new.values()))
+                new[key] = (pk, scheme, scheme_name, value, uri)
+        self._identifiers.insert_rows(IDENTIFIER_ROW, list(new.values()))
 
-    def _ensure_jurisdictions(self, records: list[EntityRecord]) -> None:
-        wanted = {r.values.get("jurisdiction_id") for r in records} | {
-            r.values.get("registered_address_country_id") for r in records
-        }
+    def _ensure_jurisdictions(self, items: list[ReadyEntity]) -> None:
+        wanted = {item.row[_JURISDICTION] for item in items} | {item.row[_ADDRESS_COUNTRY] for item in items}
         missing = sorted(code for code in wanted - self._jurisdictions if code)
         rows = []
         for code in missing:
@@ -239,11 +337,11 @@ class SourceWriter:
 
     # ---------------------------------------------------------------- persons
 
-    def write_persons(self, records: list[PersonRecord]) -> None:
-        records = list({record.record_id: record for record in records}.values())
-        if not records:
+    def write_persons(self, items: list[ReadyPerson]) -> None:
+        items = list({item.record_id: item for item in items}.values())
+        if not items:
             return
-        ids = [record.record_id[:255] for record in records]
+        ids = [item.record_id[:255] for item in items]
         found = select_pairs(Person, "external_id", "id", ids)
         stored = {}
         pks = sorted(found.values())
@@ -253,57 +351,49 @@ class SourceWriter:
             ):
                 stored[pk] = dict(zip(PERSON_VALUES, values, strict=True))
         inserts, updates = [], []
-        for record, external_id in zip(records, ids, strict=True):
-            source = {**record.source, **self.provenance, "line": record.line}
+        for item, external_id in zip(items, ids, strict=True):
             pk = found.get(external_id)
             if pk is None:
-                inserts.append(
-                    (
-                        external_id,
-                        "",
-                        self.now.date(),
-                        source,
-                        self.now,
-                        self.now,
-                        *(record.values[n] for n in PERSON_VALUES),
-                    )
-                )
-            elif stored[pk] == record.values:
+                inserts.append(item.row)
+                continue
+            values = person_values(item.row)
+            if stored[pk] == values:
                 self.summary.persons.unchanged += 1
             else:
-                updates.append((pk, {**record.values, "source": source, "updated_at": self.now}))
+                updates.append((pk, {**values, "source": row_source(item.row), "updated_at": self.now}))
                 self.summary.persons.updated += 1
                 self.summary.affected_person_ids.add(pk)
         if updates:
-            self._persons.update(updates)
+            self._person_updates.update(updates)
         if inserts:
-            new = self._persons.insert_returning_ids([*_RECORD_COLUMNS, *PERSON_VALUES], inserts, key="external_id")
+            new = self._persons.draw_ids(len(inserts))
+            self._persons.insert_rows(["id", *PERSON_ROW], [(pk, *row) for pk, row in zip(new, inserts, strict=True)])
             self.summary.persons.created += len(new)
             self.summary.affected_person_ids.update(new)
 
     # ---------------------------------------------------------------- relationships
 
-    def write_relationships(self, records: list[RelationshipRecord], *, final: bool = False) -> None:
+    def write_relationships(self, items: list[ReadyRelationship], *, final: bool = False) -> None:
         """Write the records whose parties exist; keep the others for ``finish`` (parties later in the file)."""
-        records = list({record.record_id: record for record in records}.values())
-        if not records:
+        items = list({item.record_id: item for item in items}.values())
+        if not items:
             return
-        parties = self._resolve_parties(records)
+        parties = self._resolve_parties(items)
         ready = []
-        for record in records:
-            subject, owner = parties.get(record.subject), parties.get(record.owner) if record.owner else ("", None)
+        for item in items:
+            subject, owner = parties.get(item.subject), parties.get(item.owner) if item.owner else ("", None)
             if subject is None or subject[0] != "entity" or owner is None:
                 if final:
-                    raise _missing_party(record, subject, owner)
-                self._deferred.append(record)
+                    raise _missing_party(item, subject, owner)
+                self._deferred.append(item)
                 continue
-            values = dict(record.values)
+            values = relationship_values(item)
             values["subject_id"] = subject[1]
             values["interested_entity_id"] = owner[1] if owner[0] == "entity" else None
             values["interested_person_id"] = owner[1] if owner[0] == "person" else None
             if values["interested_entity_id"] == values["subject_id"]:
-                raise SourceError("an entity cannot own itself", line=record.line, record=record.record_id)
-            ready.append((record, values))
+                raise SourceError("an entity cannot own itself", line=item.line, record=item.record_id)
+            ready.append((item, values))
         if ready:
             self._save_relationships(ready)
 
@@ -313,68 +403,119 @@ class SourceWriter:
         for start in range(0, len(deferred), 5000):
             self.write_relationships(deferred[start : start + 5000], final=True)
 
-    def _resolve_parties(self, records: list[RelationshipRecord]) -> dict[Key, tuple[str, int]]:
+    def _resolve_parties(self, records: list[ReadyRelationship]) -> dict[Key, tuple[str, int]]:
         keys = list({key for record in records for key in (record.subject, record.owner) if key})
         entity_pks = self.resolve_entities([[key] for key in keys], [value for _scheme, value in keys])
         out: dict[Key, tuple[str, int]] = {keys[index]: ("entity", pk) for index, pk in entity_pks.items()}
         rest = [key for key in keys if key not in out]
-        persons = select_pairs(Person, "external_id", "id", [value[:255] for _scheme, value in rest])
-        out.update({key: ("person", persons[key[1]]) for key in rest if key[1] in persons})
+        if rest:
+            persons = select_pairs(Person, "external_id", "id", [value[:255] for _scheme, value in rest])
+            out.update({key: ("person", persons[key[1]]) for key in rest if key[1] in persons})
         return out
 
-    def _save_relationships(self, ready: list[tuple[RelationshipRecord, dict[str, Any]]]) -> None:
-        ids = [record.record_id[:255] for record, _ in ready]
+    def _save_relationships(self, ready: list[tuple[ReadyRelationship, dict[str, Any]]]) -> None:
+        ids = [item.record_id[:255] for item, _ in ready]
         found = select_pairs(Relationship, "external_id", "id", ids)
-        stored = self._stored_relationships(found.values())
+        stored = self._stored_relationships(found.values()) if found else {}
         inserts, updates, replaced = [], [], []
-        for (record, values), external_id in zip(ready, ids, strict=True):
-            source = {**record.source, **self.provenance, "line": record.line}
+        for (item, values), external_id in zip(ready, ids, strict=True):
             pk = found.get(external_id)
             if pk is None:
-                inserts.append((record, values, source))
+                inserts.append((item, values))
                 continue
             old_values, old_interests, old_source = stored[pk]
-            if _is_stale(old_source, record.updated):
+            if _is_stale(old_source, item.updated):
                 self.summary.relationships.unchanged += 1
                 continue
-            if old_values == values and old_interests == [
-                tuple(i[n] for n in INTEREST_VALUES) for i in record.interests
-            ]:
+            if old_values == values and old_interests == interest_values(item):
                 self.summary.relationships.unchanged += 1
                 continue
+            source = row_source(item.head)
             updates.append(
                 (pk, {**values, "source": source, "statement_date": self.now.date(), "updated_at": self.now})
             )
-            replaced.append((pk, record.interests))
+            replaced.append((pk, item.interests))
             self.summary.relationships.updated += 1
             self.summary.affected_entity_ids.update({values["subject_id"], old_values["subject_id"]})
+        if self._seen_relationships is not None:
+            self._seen_relationships.add(found.values())
         if updates:
-            self._relationships.update(updates)
-            Interest.objects.filter(relationship_id__in=[pk for pk, _ in replaced]).delete()
+            self._relationship_updates.update(updates)
+            Interest.objects.filter(relationship_id__in=[pk for pk, _ in updates]).delete()
         if inserts:
-            rows = [
-                (
-                    external_id_of(record),
-                    "",
-                    self.now.date(),
-                    source,
-                    self.now,
-                    self.now,
-                    *(values[n] for n in RELATIONSHIP_VALUES),
-                    False,
-                    [],
-                )
-                for record, values, source in inserts
-            ]
-            attnames = [*_RECORD_COLUMNS, *RELATIONSHIP_VALUES, "is_component", "component_record_ids"]
-            pks = self._relationships.insert_returning_ids(attnames, rows, key="external_id")
-            replaced += [(pk, record.interests) for pk, (record, _, _) in zip(pks, inserts, strict=True)]
+            pks = self._relationships.draw_ids(len(inserts))
+            rows = []
+            for pk, (item, values) in zip(pks, inserts, strict=True):
+                parties = (values["subject_id"], values["interested_entity_id"], values["interested_person_id"])
+                rows.append((pk, *item.head, *parties, *item.tail))
+                replaced.append((pk, item.interests))
+            self._relationships.insert_rows(["id", *RELATIONSHIP_ROW], rows)
+            if self._seen_relationships is not None:
+                self._seen_relationships.add(pks)
             self.summary.relationships.created += len(pks)
-            self.summary.affected_entity_ids.update(values["subject_id"] for _, values, _ in inserts)
-        self._interests.insert(
-            ["relationship_id", *INTEREST_VALUES],
-            [{"relationship_id": pk, **item} for pk, items in replaced for item in items],
-        )
+            self.summary.affected_entity_ids.update(values["subject_id"] for _, values in inserts)
+        self._interests.insert_rows(INTEREST_ROW, [(pk, *row) for pk, rows in replaced for row in rows])
+
+    def close_missing_relationships(self, *, prefix: str, file_date: str) -> None:
+        """Close this source's open relationships (external ids starting ``prefix``) that this full file lacks.
+
+        A golden copy is the whole of what GLEIF publishes on its date: a relationship an earlier
+        file gave that is not in it any more has ended. One that a file dated after this one
+        (a delta applied first) brought or confirmed is left alone. A delta closes nothing it
+        does not mention, so this runs for full files only (``track_relationships``).
+        """
+        if self._seen_relationships is None:
+            raise RuntimeError("track_relationships() was not called before the file's relationships")
+        table = connection.ops.quote_name(Relationship._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, subject_id, source FROM {table} WHERE NOT is_closed AND external_id LIKE %s "  # noqa: S608
+                f"AND id NOT IN (SELECT id FROM {self._seen_relationships.table})",
+                [prefix + "%"],
+            )
+            missing = cursor.fetchall()
+        updates, subjects = [], []
+        for pk, subject_id, source in missing:
+            stored = source if isinstance(source, dict) else orjson.loads(source or "{}")
+            if stored.get("system") != self.system or str(stored.get("fileDate") or "") > file_date:
+                continue
+            closed_by = {**self.provenance, "reason": "absent from a later full golden copy"}
+            updates.append(
+                (
+                    pk,
+                    {
+                        "is_closed": True,
+                        "source": {**stored, "closedBy": closed_by},
+                        "statement_date": self.now.date(),
+                        "updated_at": self.now,
+                    },
+                )
+            )
+            subjects.append(subject_id)
+        self._relationship_updates.update(updates)
+        self.summary.relationships.closed += len(updates)
+        self.summary.affected_entity_ids.update(subjects)
+        self._seen_relationships.drop()
+        self._seen_relationships = None
+
+    def request_rescreen(
+        self, *, entity_ids: Iterable[int] = (), person_ids: Iterable[int] = ()
+    ) -> tuple[set[int] | None, set[int] | None]:
+        """Record the re-screen of what the file changed (and of ``entity_ids``/``person_ids``).
+
+        Returns the changed entity and person ids, or None for a kind whose ids were spilled to
+        a temporary table (then the request row was filled from it, in SQL).
+        """
+        entities, persons = self.summary.affected_entity_ids, self.summary.affected_person_ids
+        entities.update(entity_ids)
+        persons.update(person_ids)
+        entity_set, person_set = entities.ids(), persons.ids()
+        rescreen_request(entity_ids=entity_set or (), person_ids=person_set or (), trigger="import")
+        if entities.table or persons.table:
+            rescreen_request_from_tables(entity_table=entities.table, person_table=persons.table, trigger="import")
+        entities.drop()
+        persons.drop()
+        return entity_set, person_set
 
     def _stored_relationships(self, pks: Iterable[int]):
         pks = sorted(set(pks))
@@ -415,11 +556,7 @@ def _identifier_rows(values: list[str]) -> Iterable[tuple[str, str, int]]:
             yield from cursor.fetchall()
 
 
-def external_id_of(record: RelationshipRecord) -> str:
-    return record.record_id[:255]
-
-
-def _missing_party(record: RelationshipRecord, subject, owner) -> SourceError:
+def _missing_party(record: ReadyRelationship, subject, owner) -> SourceError:
     gleif = record.record_id.startswith("gleif-")
     if subject is None or subject[0] != "entity":
         what, field_name = record.subject, "Relationship.StartNode.NodeID" if gleif else "properties.asset"

@@ -23,8 +23,17 @@ class SourceError(Exception):
             where.append(f"field {self.field}")
         return f"{', '.join(where)}: {self.reason}" if where else self.reason
 
+    def __reduce__(self):
+        # Raised in the import's reader process and re-raised by the importing one: the pipe pickles
+        # it, and the default (``cls(*args)``) would turn the located message into the bare reason.
+        return _rebuild, (self.reason, self.file, self.line, self.record, self.field)
+
     def located(self, *, file: str) -> SourceError:
         """The same error with the file named (readers know lines; the service knows the file)."""
         self.file = self.file or file
         self.args = (self.message,)
         return self
+
+
+def _rebuild(reason: str, file: str, line: int | None, record: str, field: str) -> SourceError:
+    return SourceError(reason, file=file, line=line, record=record, field=field)

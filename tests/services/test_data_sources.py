@@ -5,19 +5,24 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 
 from cases.models import (
     AuditEvent,
     Case,
     CurrentDecision,
     Entity,
+    EntityIdentifier,
     ImportRun,
+    Interest,
     NameMatch,
+    Person,
     Relationship,
     RescreenRequest,
     RestrictedList,
     RestrictedListMember,
 )
+from cases.services import import_runs, source_import
 from cases.services.bods_import import bods_import_file
 from cases.services.ftm_import import ftm_import_file
 from cases.services.gleif_import import gleif_import_file
@@ -145,6 +150,41 @@ def test_reimport_changes_nothing_and_a_newer_file_rescreens_what_changed(tmp_pa
     assert by_lei(LISTED).name == "Listed Widgets Group PLC"
 
 
+def test_full_rr_file_closes_what_it_no_longer_has_and_a_delta_closes_nothing(tmp_path):
+    gleif_import_file(path=LEI_CSV)
+    gleif_import_file(path=RR_CSV)
+    header, *rows = RR_CSV.read_text().splitlines(keepends=True)
+    lux_row = next(row for row in rows if row.startswith(f'"{LUX_SUB}"'))
+    lux_rel = Relationship.objects.get(subject=by_lei(LUX_SUB), external_id__startswith="gleif-rr:")
+    assert not lux_rel.is_closed
+    # A delta without the Luxembourg relationship says nothing about it.
+    delta = tmp_path / "20240302-0800-gleif-goldencopy-rr-last-day.csv"
+    delta.write_text(header + rows[0])
+    assert gleif_import_file(path=delta).counts["relationships"] == {"created": 0, "updated": 0, "unchanged": 1}
+    lux_rel.refresh_from_db()
+    assert not lux_rel.is_closed
+    # The next full golden copy lacks it: it has ended, and only its subject is re-screened.
+    full = tmp_path / "20240303-0000-gleif-goldencopy-rr-golden-copy.csv"
+    full.write_text(header + "".join(row for row in rows if row != lux_row))
+    RescreenRequest.objects.all().delete()
+    closing = gleif_import_file(path=full)
+    assert closing.counts["relationships"] == {"created": 0, "updated": 0, "unchanged": 2, "closed": 1}
+    assert closing.affected_entity_ids == {by_lei(LUX_SUB).pk}
+    lux_rel.refresh_from_db()
+    assert lux_rel.is_closed and lux_rel.source["closedBy"]["file"] == full.name
+    assert Relationship.objects.filter(external_id__startswith="gleif-rr:", is_closed=False).count() == 2
+    # The same full file again: nothing left to close, nothing written, nothing re-screened.
+    before = snapshot()
+    again = gleif_import_file(path=full)
+    assert again.counts["relationships"] == {"created": 0, "updated": 0, "unchanged": 2}
+    assert again.affected_entity_ids == set() and snapshot() == before
+    # An older full file applied late closes nothing: the newer one still had what it lacks.
+    late = tmp_path / "20240302-0000-gleif-goldencopy-rr-golden-copy.csv"
+    late.write_text(header + rows[0])
+    assert "closed" not in gleif_import_file(path=late).counts["relationships"]
+    assert Relationship.objects.filter(external_id__startswith="gleif-rr:", is_closed=False).count() == 2
+
+
 @pytest.mark.parametrize(
     ("source", "replace", "importer", "expected"),
     [
@@ -177,6 +217,93 @@ def test_bad_lei_error_names_the_field(tmp_path):
         "field LEI: '5493002LUXSUB0000012' is not an LEI (20 characters with ISO 17442 check digits)"
     )
     assert not Entity.objects.exists()
+
+
+def _graph() -> dict:
+    """The imported graph without row ids, timestamps or import runs: equal whichever process prepared it."""
+
+    def src(source):
+        if not isinstance(source, dict):
+            return source
+        return {k: src(v) for k, v in source.items() if k != "importRun"}
+
+    def ext(party):
+        return party.external_id if party else None
+
+    return {
+        "entities": sorted(
+            (e.external_id, e.name, e.alternate_names, e.jurisdiction_id, e.registered_address_country_id)
+            + (e.business_address_countries, e.addresses, e.founding_date, e.is_closed, src(e.source))
+            for e in Entity.objects.all()
+        ),
+        "identifiers": sorted(
+            (i.entity.external_id, i.scheme, i.scheme_name, i.value, i.uri) for i in EntityIdentifier.objects.all()
+        ),
+        "persons": sorted(
+            (p.external_id, p.name, p.names, p.nationalities, p.residence_countries, p.birth_date, src(p.source))
+            for p in Person.objects.all()
+        ),
+        "relationships": sorted(
+            (r.external_id, ext(r.subject), ext(r.interested_entity), ext(r.interested_person), r.is_closed)
+            + (r.unspecified_reason, src(r.source))
+            + tuple(
+                sorted(
+                    (i.interest_type, i.direct_or_indirect, i.share_exact, i.start_date, i.end_date, i.details)
+                    for i in r.interests.all()
+                )
+            )
+            for r in Relationship.objects.all()
+        ),
+    }
+
+
+def test_many_changed_ids_go_to_the_request_row_through_a_table_not_the_process(monkeypatch):
+    monkeypatch.setattr(source_import, "SPILL_AFTER", 3)  # a golden copy's millions, in miniature
+    summary = gleif_import_file(path=LEI_CSV)
+    assert summary.affected_spilled and summary.affected_entity_ids == set()
+    (row,) = RescreenRequest.objects.filter(trigger="import")
+    assert row.entity_ids == sorted(Entity.objects.values_list("pk", flat=True)) and row.person_ids == []
+    RescreenRequest.objects.all().delete()
+    with transaction.atomic():  # what the same import asks for with its ids kept in the process
+        monkeypatch.setattr(source_import, "SPILL_AFTER", 10_000)
+        kept = ftm_import_file(path=FTM)
+        transaction.set_rollback(True)
+    monkeypatch.setattr(source_import, "SPILL_AFTER", 3)
+    ftm = ftm_import_file(path=FTM)
+    (row,) = RescreenRequest.objects.filter(trigger="import")
+    assert ftm.affected_spilled and not kept.affected_spilled and len(kept.affected_entity_ids) > 3
+    assert row.entity_ids == sorted(kept.affected_entity_ids)
+    # New persons' ids differ between the two runs on PostgreSQL (sequences ignore the rollback).
+    assert row.person_ids == sorted(Person.objects.values_list("pk", flat=True))
+    assert len(row.person_ids) == len(kept.affected_person_ids)
+    # Nothing changes on a second import: no request, spilled or not.
+    RescreenRequest.objects.all().delete()
+    assert not gleif_import_file(path=LEI_CSV).affected_spilled
+    assert not RescreenRequest.objects.exists()
+
+
+def test_the_reader_process_writes_what_the_importing_process_would(tmp_path, monkeypatch):
+    for path in (LEI_CSV, RR_CSV, REPEX_CSV):
+        gleif_import_file(path=path)
+    ftm_import_file(path=FTM)
+    in_process = _graph()
+    for model in (Interest, Relationship, EntityIdentifier, Entity, Person):
+        model.objects.all().delete()
+    monkeypatch.setattr(import_runs, "READER_PROCESS_MIN_BYTES", 0)  # every file through the forked reader
+    for path in (LEI_CSV, RR_CSV, REPEX_CSV):
+        gleif_import_file(path=path)
+    ftm_import_file(path=FTM)
+    assert _graph() == in_process
+    # A record the reader rejects fails the file with its line and field, and nothing of it stays.
+    bad = tmp_path / "bad-golden-copy.csv"
+    bad.write_text(LEI_CSV.read_text().replace("5493002LUXSUB0000011", "5493002LUXSUB0000012"))
+    before = snapshot()
+    with pytest.raises(SourceImportError) as error:
+        gleif_import_file(path=bad)
+    assert error.value.message == (
+        f"{bad}, line 7, field LEI: '5493002LUXSUB0000012' is not an LEI (20 characters with ISO 17442 check digits)"
+    )
+    assert snapshot() == before
 
 
 def test_relationship_to_an_unknown_lei_is_rejected(tmp_path):

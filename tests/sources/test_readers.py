@@ -143,3 +143,17 @@ def test_list_csv_members():
     assert members[0].identifiers == [("XI-LEI", "300300PRCOWNER000040")]
     assert members[0].aliases == ["Shenzhen Precision", "SZ Precision Owner"]
     assert members[1].countries == ["HK"]
+
+
+def test_full_golden_copies_are_told_from_deltas(tmp_path):
+    # XML says so in its header; a CSV has no header block, so its (GLEIF-given) name says it.
+    assert detect(RR_XML).full and detect(RR_CSV).full and detect(LEI_CSV).full
+    delta_csv = tmp_path / "20240302-0800-gleif-goldencopy-rr-last-day.csv"
+    delta_csv.write_bytes(RR_CSV.read_bytes())
+    assert not detect(delta_csv).full
+    delta_xml = tmp_path / "renamed-golden-copy.xml"
+    delta_xml.write_text(RR_XML.read_text().replace("GLEIF_FULL_PUBLISHED", "GLEIF_DELTA_PUBLISHED"))
+    assert not detect(delta_xml).full
+    unnamed = tmp_path / "rr.csv"  # nothing says it is complete: treated as a delta, it closes nothing
+    unnamed.write_bytes(RR_CSV.read_bytes())
+    assert not detect(unnamed).full

@@ -22,7 +22,10 @@ def import_each(
             raise CommandError(f"{exc.message} (nothing from this file was imported)") from exc
         command.stdout.write(f"{path}: {summary.describe()}")
         summaries.append(summary)
-        if screen:
+        if screen and summary.affected_spilled:
+            # Too many changed ids to hold here: the queued request has them, and the worker decides them.
+            command.stdout.write(f"{path}: the re-screen of what it changed is left to the worker (run_worker)")
+        elif screen:
             rescreen_now(summary.affected_entity_ids, summary.affected_person_ids)
     return summaries
 

@@ -15,6 +15,7 @@ parses about twice as fast and reports the line of every record and of a syntax 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +36,37 @@ CSV_MARKERS = {"Entity.LegalName": "LEIData", "Relationship.StartNode.NodeID": "
 CSV_EXCEPTION_MARKER = "ExceptionCategory"
 
 
+#: Names GLEIF gives its delta files (the golden copy itself is ``…-golden-copy.csv/.xml``).
+_DELTA_NAME = re.compile(r"last-day|intra-day|last-week|last-month|delta", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class GleifFile:
     path: Path
     kind: str  # LEIData, RelationshipData or ReportingExceptionData
     format: str  # "xml" or "csv"
+    full: bool = False  # a complete golden copy (what it lacks has gone), not a delta
+
+
+def is_full_name(path: Path) -> bool:
+    """A golden-copy file name that is not a delta's: what a CSV (which has no header block) can tell."""
+    name = path.name.lower()
+    return "golden-copy" in name and not _DELTA_NAME.search(name)
+
+
+def _xml_file_content(path: Path) -> str:
+    """The header's ``FileContent`` (``GLEIF_FULL_PUBLISHED``, ``GLEIF_DELTA_PUBLISHED`` …), or "" if none."""
+    with open_binary(path) as stream:
+        try:
+            for _event, element in etree.iterparse(stream, events=("end",)):
+                name = etree.QName(element).localname
+                if name == "FileContent":
+                    return (element.text or "").strip().upper()
+                if name in RECORD_TAGS.values():
+                    return ""  # the records began: no header said
+        except etree.XMLSyntaxError:
+            return ""  # reading the records reports it, with its line
+    return ""
 
 
 def detect(path: str | Path) -> GleifFile:
@@ -57,14 +84,16 @@ def detect(path: str | Path) -> GleifFile:
                 raise SourceError(f"broken XML: {exc.msg}", file=str(path), line=exc.lineno) from exc
         if root not in RECORD_TAGS:
             raise SourceError(f"unknown GLEIF XML root element {root!r}", file=str(path), line=1)
-        return GleifFile(path, root, "xml")
+        content = _xml_file_content(path)
+        full = "FULL" in content if content else is_full_name(path)
+        return GleifFile(path, root, "xml", full)
     with open_text(path) as text:
         header = next(csv.reader(text), [])
     for column, kind in CSV_MARKERS.items():
         if column in header:
-            return GleifFile(path, kind, "csv")
+            return GleifFile(path, kind, "csv", is_full_name(path))
     if CSV_EXCEPTION_MARKER in header:
-        return GleifFile(path, "ReportingExceptionData", "csv")
+        return GleifFile(path, "ReportingExceptionData", "csv", is_full_name(path))
     raise SourceError(
         "not a GLEIF golden-copy file (no Entity.LegalName, Relationship.StartNode.NodeID or ExceptionCategory column)",
         file=str(path),

@@ -1,0 +1,34 @@
+"""A GLEIF file's records read, validated, mapped and encoded: the work of the import's reader process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..prepared import Encoding, PreparedBatch, PreparedRecords, ready_entity, ready_relationship
+from .mapping import ENTITY_FILE, RELATIONSHIP_FILE, map_entity, map_exception, map_relationship
+from .reader import GleifFile, read_records
+
+
+def gleif_records(source: GleifFile, encoding: Encoding, batch_size: int) -> PreparedRecords:
+    """The file's batches: entity records for an LEI-CDF file, relationship records otherwise."""
+    if source.kind == ENTITY_FILE:
+
+        def prepare(batch: list[tuple[int, dict[str, str]]]) -> PreparedBatch:
+            ready = []
+            for line, flat in batch:
+                record = map_entity(line, flat)
+                ready.append(ready_entity(record, encoding))
+            return PreparedBatch(len(batch), ready)
+
+    else:
+        mapper = map_relationship if source.kind == RELATIONSHIP_FILE else map_exception
+
+        def prepare(batch: list[tuple[int, dict[str, str]]]) -> PreparedBatch:
+            ready: list[Any] = []
+            for line, flat in batch:
+                record = mapper(line, flat)
+                if record is not None:  # a relationship type that is not mapped (fund links)
+                    ready.append(ready_relationship(record, encoding))
+            return PreparedBatch(len(batch), ready)
+
+    return PreparedRecords(lambda: read_records(source), prepare, batch_size)

@@ -1,0 +1,287 @@
+"""Source records made ready to write, in the import's reader process (``cases.bods.pipeline``).
+
+Reading, validating and mapping a GLEIF or FtM record depends on nothing but the file, and
+so does most of turning it into the row an insert sends: JSON columns as text, dates as
+the database adapter takes them, provenance merged in. Doing that here, in the forked
+reader, leaves the importing process only what depends on the database: which records
+exist already, their ids, and the writes. Each record keeps its mapped values too,
+because a record that already exists is compared with (or merged into) what is stored.
+
+Everything the rows need from the database side (the adapter's date conversion, the
+import's timestamp, the import run's provenance) is fixed before the fork, in ``Encoding``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, NamedTuple
+
+import orjson
+
+from cases.bods.mapping import INTEREST_FIELDS
+from cases.json_text import json_text
+
+from .records import EntityRecord, Key, PersonRecord, RelationshipRecord
+
+#: Value columns of each kind of row, in the order every writer uses.
+ENTITY_VALUES = [
+    "name",
+    "alternate_names",
+    "entity_type",
+    "entity_subtype",
+    "jurisdiction_id",
+    "registered_address_country_id",
+    "business_address_countries",
+    "addresses",
+    "founding_date",
+    "is_closed",
+]
+PERSON_VALUES = [
+    "name",
+    "names",
+    "person_type",
+    "nationalities",
+    "residence_countries",
+    "tax_residencies",
+    "birth_date",
+    "is_closed",
+]
+RELATIONSHIP_VALUES = [
+    "subject_id",
+    "interested_entity_id",
+    "interested_person_id",
+    "unspecified_reason",
+    "unspecified_description",
+    "is_closed",
+]
+INTEREST_VALUES = INTEREST_FIELDS
+RECORD_COLUMNS = ["external_id", "statement_id", "statement_date", "source", "created_at", "updated_at"]
+#: Insert columns (after ``id``) of the rows ``encode_*`` prepare; relationships get their
+#: party ids in the importing process, so their row is the head and the tail around them.
+ENTITY_ROW = [*RECORD_COLUMNS, *ENTITY_VALUES, "is_listed", "listing", "dissolution_date"]
+PERSON_ROW = [*RECORD_COLUMNS, *PERSON_VALUES]
+RELATIONSHIP_ROW = [*RECORD_COLUMNS, *RELATIONSHIP_VALUES, "is_component", "component_record_ids"]
+IDENTIFIER_ROW = ["entity_id", "scheme", "scheme_name", "value", "uri"]
+INTEREST_ROW = ["relationship_id", *INTEREST_VALUES]
+#: Columns of those rows given already adapted (the writers pass them through unconverted).
+ADAPTED = {
+    "entity": ["statement_date", "source", "created_at", "updated_at", "alternate_names", "business_address_countries"]
+    + ["addresses", "founding_date", "listing"],
+    "person": ["statement_date", "source", "created_at", "updated_at", "names", "nationalities"]
+    + ["residence_countries", "tax_residencies"],
+    "relationship": ["statement_date", "source", "created_at", "updated_at", "component_record_ids"],
+    "interest": ["start_date", "end_date"],
+}
+_INTEREST_DATES = ("start_date", "end_date")
+_ENTITY_JSON = ("alternate_names", "business_address_countries", "addresses")
+_PERSON_JSON = ("names", "nationalities", "residence_countries", "tax_residencies")
+
+
+@dataclass(slots=True)
+class Encoding:
+    """The database side of a row, fixed by the importing process before the reader starts."""
+
+    provenance: dict[str, Any]
+    today: Any  # the statement date, adapted
+    now: Any  # created/updated timestamp, adapted
+    adapt_date: Callable[[Any], Any]
+
+    def source_text(self, record: EntityRecord | PersonRecord | RelationshipRecord) -> str:
+        return json_text({**record.source, **self.provenance, "line": record.line})
+
+    def date(self, value: Any) -> Any:
+        return None if value is None else self.adapt_date(value)
+
+
+def encode_entity(record: EntityRecord, encoding: Encoding) -> tuple:
+    values = record.values
+    return (
+        record.record_id[:255],
+        "",
+        encoding.today,
+        encoding.source_text(record),
+        encoding.now,
+        encoding.now,
+        values["name"],
+        json_text(values["alternate_names"]),
+        values["entity_type"],
+        values["entity_subtype"],
+        values["jurisdiction_id"],
+        values["registered_address_country_id"],
+        json_text(values["business_address_countries"]),
+        json_text(values["addresses"]),
+        encoding.date(values["founding_date"]),
+        values["is_closed"],
+        False,
+        "{}",
+        None,
+    )
+
+
+def encode_person(record: PersonRecord, encoding: Encoding) -> tuple:
+    values = record.values
+    return (
+        record.record_id[:255],
+        "",
+        encoding.today,
+        encoding.source_text(record),
+        encoding.now,
+        encoding.now,
+        values["name"],
+        json_text(values["names"]),
+        values["person_type"],
+        json_text(values["nationalities"]),
+        json_text(values["residence_countries"]),
+        json_text(values["tax_residencies"]),
+        values["birth_date"],
+        values["is_closed"],
+    )
+
+
+def encode_relationship(record: RelationshipRecord, encoding: Encoding) -> tuple[tuple, tuple, list[tuple]]:
+    """``(head, tail, interest rows)``: the row is head, party ids, tail; interest rows lack the relationship id."""
+    values = record.values
+    head = (record.record_id[:255], "", encoding.today, encoding.source_text(record), encoding.now, encoding.now)
+    tail = (values["unspecified_reason"], values["unspecified_description"], values["is_closed"], False, "[]")
+    interests = [
+        tuple(encoding.date(item[name]) if name in _INTEREST_DATES else item[name] for name in INTEREST_VALUES)
+        for item in record.interests
+    ]
+    return head, tail, interests
+
+
+class ReadyEntity(NamedTuple):
+    """An entity record as the reader sends it: what a new row needs, and only that.
+
+    The mapped values are not sent beside the row: a record that exists already is rare
+    in a first load and cheap to decode from the row (``entity_values``), while sending
+    both would double what every batch costs to pickle and unpickle.
+    """
+
+    record_id: str
+    keys: list[Key]
+    updated: str
+    row: tuple
+    identifiers: list[tuple[str, str, str, str]]
+
+
+class ReadyPerson(NamedTuple):
+    record_id: str
+    row: tuple
+
+
+class ReadyRelationship(NamedTuple):
+    """A relationship as the reader sends it; its row is ``head``, the party ids, ``tail``."""
+
+    record_id: str
+    line: int
+    subject: Key
+    owner: Key | None
+    updated: str
+    head: tuple
+    tail: tuple
+    interests: list[tuple]
+
+
+Ready = ReadyEntity | ReadyPerson | ReadyRelationship
+
+
+def ready_entity(record: EntityRecord, encoding: Encoding) -> ReadyEntity:
+    row = encode_entity(record, encoding)
+    return ReadyEntity(record.record_id, record.keys, record.updated, row, record.identifiers)
+
+
+def ready_person(record: PersonRecord, encoding: Encoding) -> ReadyPerson:
+    return ReadyPerson(record.record_id, encode_person(record, encoding))
+
+
+def ready_relationship(record: RelationshipRecord, encoding: Encoding) -> ReadyRelationship:
+    head, tail, interests = encode_relationship(record, encoding)
+    return ReadyRelationship(
+        record.record_id, record.line, record.subject, record.owner, record.updated, head, tail, interests
+    )
+
+
+def _date_of(value: Any) -> datetime.date | None:
+    """An adapted date back as a ``date`` (SQLite's adapter gives ISO text, PostgreSQL's the date itself)."""
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(value)
+
+
+def row_source(row: tuple) -> dict[str, Any]:
+    """The provenance a row carries (``source``, with the import's provenance and the line merged in)."""
+    return orjson.loads(row[3])
+
+
+def entity_values(row: tuple) -> dict[str, Any]:
+    """The mapped values an entity row was encoded from, as the ORM reads them back."""
+    values = dict(zip(ENTITY_VALUES, row[6:16], strict=True))
+    for name in _ENTITY_JSON:
+        values[name] = orjson.loads(values[name])
+    values["founding_date"] = _date_of(values["founding_date"])
+    return values
+
+
+def person_values(row: tuple) -> dict[str, Any]:
+    values = dict(zip(PERSON_VALUES, row[6:14], strict=True))
+    for name in _PERSON_JSON:
+        values[name] = orjson.loads(values[name])
+    return values
+
+
+def relationship_values(ready: ReadyRelationship) -> dict[str, Any]:
+    """The relationship's own values (party ids are the importing process's to add)."""
+    reason, description, is_closed = ready.tail[:3]
+    return {"unspecified_reason": reason, "unspecified_description": description, "is_closed": is_closed}
+
+
+def interest_values(ready: ReadyRelationship) -> list[tuple]:
+    """The interest rows with their dates as ``date``s, as the ORM reads them back."""
+    starts, ends = INTEREST_VALUES.index("start_date"), INTEREST_VALUES.index("end_date")
+    out = []
+    for row in ready.interests:
+        values = list(row)
+        values[starts], values[ends] = _date_of(values[starts]), _date_of(values[ends])
+        out.append(tuple(values))
+    return out
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """One batch of a file: how many records were read, the mapped ones, and what the importer adds."""
+
+    read: int
+    ready: list[Ready]
+    extra: list[Any] = field(default_factory=list)
+
+
+class PreparedRecords:
+    """A ``BatchSource`` (``cases.bods.pipeline``): a reader's records, mapped and encoded, a batch at a time.
+
+    ``prepare`` maps one batch of what ``read()`` yields to a ``PreparedBatch``; it raises
+    ``SourceError`` for a bad record, which reaches the importing process as itself.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], Iterable[Any]],
+        prepare: Callable[[list[Any]], PreparedBatch],
+        batch_size: int,
+    ):
+        self._read = read
+        self._prepare = prepare
+        self._batch_size = batch_size
+        self._records = 0
+
+    def batches(self) -> Iterator[PreparedBatch]:
+        iterator = iter(self._read())
+        while batch := list(islice(iterator, self._batch_size)):
+            self._records += len(batch)
+            yield self._prepare(batch)
+
+    def result(self) -> int:
+        return self._records

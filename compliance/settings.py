@@ -240,6 +240,10 @@ if TASKS["default"]["BACKEND"] == TASK_BACKENDS["rq"]:
 # Entities per chunk of a portfolio run, and how many workers share one run (cases/services/rescreen.py).
 PORTFOLIO_CHUNK = env.int("PORTFOLIO_CHUNK", default=5000)
 PORTFOLIO_WORKERS = env.int("PORTFOLIO_WORKERS", default=1)
+# A one-worker portfolio run reads the whole graph as columns and decides it in one engine pass up to
+# this many entities (1 M: about 1 GB; docs/scaling.md); above it, or with several workers, each
+# chunk loads its own upstream closure. 0 always takes the chunked path.
+PORTFOLIO_WHOLE_GRAPH_MAX = env.int("PORTFOLIO_WHOLE_GRAPH_MAX", default=2_000_000)
 
 # Production hardening: on by default unless DEBUG, each overridable.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -55,7 +55,16 @@ from cases.models import Entity, RescreenRequest, ScreenRun, ScreenRunChunk
 from . import queue
 from .policy import policy_get_active
 from .rescreen_requests import rescreen_request, rescreen_request_withdraw, seed_ids
-from .screening import ScreenSummary, downstream_entity_ids, screen_entities
+from .screening import (
+    DecisionRow,
+    PortfolioScreening,
+    ScreenSummary,
+    decision_row,
+    downstream_entity_ids,
+    portfolio_screening,
+    screen_entities,
+    store_portfolio_part,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -265,8 +274,10 @@ def rescreen_portfolio(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     on_payloads: Callable[[list[dict]], None] | None = None,
+    on_rows: Callable[[list[DecisionRow]], None] | None = None,
     heartbeat: Callable[[], None] | None = None,
     stop_after_chunks: int | None = None,
+    whole_graph: bool | None = None,
 ) -> ScreenRun:
     """Re-decide every entity, in entity-id chunks that ``workers`` workers share; returns the run.
 
@@ -280,11 +291,20 @@ def rescreen_portfolio(
     ``take_over`` (``screen --all --resume``: the operator says the earlier process
     is gone) makes the chunks still leased claimable at once; that is safe even if
     their worker lives, since its commit then fails.
+
+    ``whole_graph`` (default: one worker and at most ``PORTFOLIO_WHOLE_GRAPH_MAX`` entities) reads the
+    whole graph and every current decision once, as columns, decides every entity in one engine run
+    and finds the unchanged decisions in bulk (``screening.portfolio_screening``); the chunks then only
+    store what changed. Otherwise each chunk loads its own upstream closure, so memory stays bounded
+    and workers can share the run. Both store the same decisions. ``on_rows`` receives the printed
+    table's rows, which the whole-graph path takes from the engine's arrays instead of payloads.
     """
     from django.conf import settings
 
     workers = settings.PORTFOLIO_WORKERS if workers is None else workers
     run = _open_run(kind=kind, as_of=as_of, resume=resume, chunk_size=chunk_size or settings.PORTFOLIO_CHUNK)
+    if whole_graph is None:
+        whole_graph = workers == 1 and run.total <= settings.PORTFOLIO_WHOLE_GRAPH_MAX
     if take_over:
         run.chunks.filter(finished_at__isnull=True).update(claimed_by="", claimed_until=None)
     if progress and run.screened:
@@ -298,8 +318,10 @@ def rescreen_portfolio(
             wait=True,
             progress=progress,
             on_payloads=on_payloads,
+            on_rows=on_rows,
             heartbeat=heartbeat,
             stop_after_chunks=stop_after_chunks,
+            whole_graph=whole_graph,
         )
     except BaseException as exc:
         ScreenRun.objects.filter(pk=run.pk).update(status=ScreenRun.Status.FAILED, error=repr(exc)[:5000])
@@ -336,18 +358,22 @@ def rescreen_portfolio_work(
     wait: bool = False,
     progress: Callable[[int], None] | None = None,
     on_payloads: Callable[[list[dict]], None] | None = None,
+    on_rows: Callable[[list[DecisionRow]], None] | None = None,
     heartbeat: Callable[[], None] | None = None,
     stop_after_chunks: int | None = None,
+    whole_graph: bool = False,
 ) -> int:
     """Claim and decide chunks of one run until none is left; returns how many this worker committed.
 
     A helper (``wait=False``) stops when nothing is claimable; the run's owner
     (``wait=True``) also waits for chunks other workers hold, takes over those
     whose lease ran out, and finishes the run. A chunk whose lease was lost is
-    rolled back and left to its new holder.
+    rolled back and left to its new holder. With ``whole_graph`` the portfolio is read and decided
+    once, when the first chunk is claimed, and every chunk stores from that one result.
     """
     worker_id = worker_id or uuid.uuid4().hex
     committed = 0
+    screening: PortfolioScreening | None = None
     while True:
         chunk = _claim_chunk(run_id=run_id, worker_id=worker_id)
         if chunk is None:
@@ -358,7 +384,16 @@ def rescreen_portfolio_work(
             time.sleep(CHUNK_POLL_SECONDS)
             continue
         try:
-            screened = _screen_chunk(chunk=chunk, worker_id=worker_id, actor=actor, on_payloads=on_payloads)
+            if whole_graph and screening is None:
+                screening = portfolio_screening(as_of=chunk.run.as_of)
+            screened = _screen_chunk(
+                chunk=chunk,
+                worker_id=worker_id,
+                actor=actor,
+                on_payloads=on_payloads,
+                on_rows=on_rows,
+                screening=screening,
+            )
         except LeaseLost:
             logger.warning("Chunk %s of run %s was taken over by another worker", chunk.pk, run_id)
             continue
@@ -415,13 +450,24 @@ def _claim_chunk(*, run_id: int, worker_id: str) -> ScreenRunChunk | None:
     )
 
 
-def _screen_chunk(*, chunk: ScreenRunChunk, worker_id: str, actor, on_payloads) -> int:
+def _screen_chunk(*, chunk: ScreenRunChunk, worker_id: str, actor, on_payloads, on_rows=None, screening=None) -> int:
     """Decide one chunk; its decisions, ``finished_at`` and the run's counters commit together.
 
     The commit is fenced by the lease: if another worker holds the chunk by now,
     ``LeaseLost`` rolls this chunk's decisions back, so the chunk is decided once.
     """
     run = chunk.run
+    if screening is not None:
+        return store_portfolio_part(
+            screening=screening,
+            first_entity_id=chunk.first_entity_id,
+            last_entity_id=chunk.last_entity_id,
+            trigger=run.kind,
+            actor=actor,
+            on_payloads=on_payloads,
+            on_rows=on_rows,
+            on_stored=lambda summary: _commit_chunk(chunk=chunk, worker_id=worker_id, summary=summary),
+        ).screened
     ids = list(
         Entity.objects.filter(pk__gte=chunk.first_entity_id, pk__lte=chunk.last_entity_id)
         .order_by("pk")
@@ -429,24 +475,10 @@ def _screen_chunk(*, chunk: ScreenRunChunk, worker_id: str, actor, on_payloads) 
     )
 
     def commit(summary: ScreenSummary) -> None:
-        # Lock order run → chunk, as in ``_claim_chunk`` (no deadlock with a claim re-leasing this chunk).
-        locked = ScreenRun.objects.select_for_update().filter(pk=run.pk)
-        list(locked.values_list("pk", flat=True))
-        now = timezone.now()
-        held = ScreenRunChunk.objects.filter(pk=chunk.pk, claimed_by=worker_id, finished_at__isnull=True).update(
-            finished_at=now, screened=summary.screened, changed=summary.changed
-        )
-        if not held:
-            raise LeaseLost(f"chunk {chunk.pk} of run {run.pk}")
-        first_open = run.chunks.filter(finished_at__isnull=True).aggregate(first=Min("first_entity_id"))["first"]
-        done_up_to = F("frontier_entity_id") if first_open is None else Value(first_open - 1)
-        locked.update(
-            screened=F("screened") + summary.screened,
-            changed=F("changed") + summary.changed,
-            last_entity_id=Greatest(F("last_entity_id"), done_up_to),
-            heartbeat_at=now,
-        )
+        _commit_chunk(chunk=chunk, worker_id=worker_id, summary=summary)
 
+    if on_rows is not None:
+        on_payloads = _rows_sink(on_payloads, on_rows)
     if not ids:  # every entity of the range was deleted since it was cut
         with transaction.atomic():
             commit(ScreenSummary(as_of=run.as_of, policy_version=run.policy_version))
@@ -463,6 +495,37 @@ def _screen_chunk(*, chunk: ScreenRunChunk, worker_id: str, actor, on_payloads) 
         on_stored=commit,
     )
     return summary.screened
+
+
+def _rows_sink(on_payloads, on_rows):
+    def both(payloads: list[dict]) -> None:
+        if on_payloads:
+            on_payloads(payloads)
+        on_rows([decision_row(payload) for payload in payloads])
+
+    return both
+
+
+def _commit_chunk(*, chunk: ScreenRunChunk, worker_id: str, summary: ScreenSummary) -> None:
+    """Mark the chunk finished and add its counts to the run, in the transaction of its decisions."""
+    run = chunk.run
+    # Lock order run → chunk, as in ``_claim_chunk`` (no deadlock with a claim re-leasing this chunk).
+    locked = ScreenRun.objects.select_for_update().filter(pk=run.pk)
+    list(locked.values_list("pk", flat=True))
+    now = timezone.now()
+    held = ScreenRunChunk.objects.filter(pk=chunk.pk, claimed_by=worker_id, finished_at__isnull=True).update(
+        finished_at=now, screened=summary.screened, changed=summary.changed
+    )
+    if not held:
+        raise LeaseLost(f"chunk {chunk.pk} of run {run.pk}")
+    first_open = run.chunks.filter(finished_at__isnull=True).aggregate(first=Min("first_entity_id"))["first"]
+    done_up_to = F("frontier_entity_id") if first_open is None else Value(first_open - 1)
+    locked.update(
+        screened=F("screened") + summary.screened,
+        changed=F("changed") + summary.changed,
+        last_entity_id=Greatest(F("last_entity_id"), done_up_to),
+        heartbeat_at=now,
+    )
 
 
 def _release_chunk(*, chunk_id: int, worker_id: str) -> None:

@@ -31,6 +31,13 @@ from django.utils import timezone
 from cases.models import Case, CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
 from cases.ownership import Method, NodeClass, Outcome, Policy, ScreeningResult, screen
 from cases.roles import require_perm
+from cases.selectors.screening_columns import (
+    CurrentColumns,
+    current_decision_columns,
+    load_portfolio_input,
+    raw_rows,
+    screened_at_sql,
+)
 from cases.selectors.screening_input import (
     PolicyView,
     ScreeningInput,
@@ -236,6 +243,194 @@ def screen_entities(
             on_stored(summary)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+#: A printed table row: external id, name, outcome, look-through low, high, control-chain low, high (percent).
+DecisionRow = tuple[str, str, str, float, float, float, float]
+
+
+def decision_row(payload: dict) -> DecisionRow:
+    lt, cc = payload["methods"]["look_through"], payload["methods"]["control_chain"]
+    return (payload["entity"], payload["entity_name"], payload["outcome"], lt["low"], lt["high"], cc["low"], cc["high"])
+
+
+@dataclass
+class PortfolioScreening:
+    """The whole portfolio read once (``screening_columns``), decided once, and compared in bulk with the
+    current decisions read on the same snapshot; ``store_portfolio_part`` stores it a range at a time."""
+
+    snapshot_at: datetime.datetime
+    as_of: datetime.date
+    policy: ScreeningPolicy
+    data: ScreeningInput
+    result: ScreeningResult
+    seen: CurrentColumns
+    entity_pks: np.ndarray  # sorted; entity node i has pk entity_pks[i]
+    figures: tuple[np.ndarray, ...]  # ``ScreeningResult.figure_columns`` of every entity node
+    seen_at: np.ndarray  # position of each entity node's current decision in ``seen``, -1 if none
+    unchanged: np.ndarray  # bool per entity node: same policy, outcome and figures as its current decision
+    load_seconds: float = 0.0
+    engine_seconds: float = 0.0
+
+
+def portfolio_screening(*, as_of: datetime.date | None = None) -> PortfolioScreening:
+    """Read every entity's graph and current decision as columns, run the engine once, and find the
+    entities whose decision cannot have changed with numpy: a nothing-changed daily run costs no
+    Python per entity. Only a graph that fits in memory takes this path (``PORTFOLIO_WHOLE_GRAPH_MAX``)."""
+    started = time.perf_counter()
+    snapshot_at = timezone.now()
+    as_of = as_of or timezone.localdate()
+    with _one_snapshot():
+        policy = policy_get_active()
+        # Read before the graph, as in ``screen_entities``: a decision stored after this read is detected.
+        seen = current_decision_columns()
+        data = load_portfolio_input(policy=PolicyView.of(policy), as_of=as_of)
+    engine_started = time.perf_counter()
+    result = screen(data.graph, engine_policy(policy))
+    engine_seconds = time.perf_counter() - engine_started
+    nodes = data.entity_nodes()
+    entity_pks = data.entity_pk_by_node[nodes]
+    figures = result.figure_columns(nodes)
+    seen_at = seen.positions(entity_pks)
+    unchanged = seen_at >= 0
+    if unchanged.any():
+        at = np.where(unchanged, seen_at, 0)
+        unchanged &= (seen.policy_id[at] == policy.pk) & (seen.outcome[at] == result.outcome[nodes])
+        for mine, stored in zip(figures, seen.figures, strict=True):
+            unchanged &= stored[at] == mine
+    return PortfolioScreening(
+        snapshot_at=snapshot_at,
+        as_of=as_of,
+        policy=policy,
+        data=data,
+        result=result,
+        seen=seen,
+        entity_pks=entity_pks,
+        figures=figures,
+        seen_at=seen_at,
+        unchanged=unchanged,
+        load_seconds=engine_started - started,
+        engine_seconds=engine_seconds,
+    )
+
+
+@transaction.atomic
+def store_portfolio_part(
+    *,
+    screening: PortfolioScreening,
+    first_entity_id: int,
+    last_entity_id: int,
+    trigger: str,
+    actor=None,
+    on_payloads: Callable[[list[dict]], None] | None = None,
+    on_rows: Callable[[list[DecisionRow]], None] | None = None,
+    on_stored: Callable[[ScreenSummary], None] | None = None,
+) -> ScreenSummary:
+    """Store the decisions of the entities with ids in ``[first_entity_id, last_entity_id]``, in one transaction.
+
+    An entity whose figures are unchanged and whose current decision has not moved since it was read
+    keeps its decision; only its screening date moves (one statement for all of them). The rest —
+    new or changed decisions, and those another screening stored meanwhile — go through
+    ``_store_chunk``, the path of every other screening (explanation, decision, audit, consequences,
+    races). Entities created after the read were screened by their own write; they are not here.
+    """
+    p = screening
+    summary = ScreenSummary(as_of=p.as_of, policy_version=p.policy.version)
+    lo, hi = np.searchsorted(p.entity_pks, [first_entity_id, last_entity_id + 1])
+    if hi > lo:
+        nodes = np.arange(lo, hi)  # entity nodes come first, in id order: node i is entity_pks[i]
+        entity_ids = p.entity_pks[lo:hi]
+        _lock_entities(entity_ids.tolist())
+        moved = _moved_in_range(p, lo, hi)
+        fast = p.unchanged[lo:hi] & ~moved
+        slow_nodes = nodes[~fast]
+        fast_ids = entity_ids[fast].tolist()
+        TableWriter(CurrentDecision).update_where_in(
+            "entity_id", fast_ids, {"screened_at": p.snapshot_at, "as_of": p.as_of}
+        )
+        fast_outcomes = p.result.outcome[nodes[fast]]
+        for outcome, count in enumerate(np.bincount(fast_outcomes, minlength=len(Outcome)).tolist()):
+            if count:
+                summary.counts[_OUTCOME_LABELS[outcome]] += count
+        summary.screened += len(fast_ids)
+        payloads: list[dict] | None = [] if on_payloads else None
+        if slow_nodes.size:
+            existing = set(
+                Entity.objects.filter(pk__in=ids_in(p.entity_pks[slow_nodes].tolist())).values_list("pk", flat=True)
+            )
+            slow_nodes = np.array([node for node in slow_nodes.tolist() if int(p.entity_pks[node]) in existing])
+            seen = {
+                int(p.entity_pks[node]): p.seen.seen_row(int(p.seen_at[node]))
+                for node in slow_nodes.tolist()
+                if p.seen_at[node] >= 0
+            }
+            _store_chunk(
+                result=p.result,
+                data=p.data,
+                nodes=slow_nodes,
+                policy=p.policy,
+                as_of=p.as_of,
+                trigger=trigger,
+                actor=actor,
+                summary=summary,
+                collect=False,
+                snapshot_at=p.snapshot_at,
+                seen=seen,
+                sink=payloads,
+                reexplain=False,
+            )
+        if on_payloads:
+            decision_ids = p.seen.decision_id[p.seen_at[nodes[fast]]].tolist()
+            stored = _stored_payloads(decision_ids)
+            as_of = p.as_of.isoformat()
+            on_payloads(payloads + [{**stored[decision_id], "as_of": as_of} for decision_id in decision_ids])
+        if on_rows:
+            raced = set(summary.raced)
+            shown = nodes if not raced else np.array([n for n in nodes.tolist() if int(p.entity_pks[n]) not in raced])
+            on_rows(_rows_of(p, shown))
+    if on_stored:
+        on_stored(summary)
+    return summary
+
+
+def _moved_in_range(p: PortfolioScreening, lo: int, hi: int) -> np.ndarray:
+    """Per entity node in ``[lo, hi)``: has its current decision changed since ``p.seen`` was read?"""
+    first, last = int(p.entity_pks[lo]), int(p.entity_pks[hi - 1])
+    quote = connection.ops.quote_name
+    screened_at = screened_at_sql("c.screened_at")
+    rows = raw_rows(
+        f"SELECT c.entity_id, c.decision_id, {screened_at} FROM {quote(CurrentDecision._meta.db_table)} c "  # noqa: S608
+        f"WHERE c.entity_id BETWEEN {first} AND {last}",
+        ["int8", "int8", "timestamptz"],
+    )
+    now = np.full(hi - lo, -1, dtype=np.int64)  # current decision id per node, -1 if none
+    now_at: list = [None] * (hi - lo)
+    if rows:
+        ids, decisions, times = zip(*rows, strict=True)
+        at = np.searchsorted(p.entity_pks[lo:hi], np.array(ids, dtype=np.int64))
+        inside = (at < hi - lo) & (p.entity_pks[lo:hi][np.minimum(at, hi - lo - 1)] == np.array(ids))
+        now[at[inside]] = np.array(decisions, dtype=np.int64)[inside]
+        for position, value in zip(at[inside].tolist(), np.array(times, dtype=object)[inside].tolist(), strict=True):
+            now_at[position] = value
+    seen_at = p.seen_at[lo:hi]
+    was = np.full(hi - lo, -1, dtype=np.int64)  # decision id per node when ``seen`` was read
+    had = seen_at >= 0
+    was[had] = p.seen.decision_id[seen_at[had]]
+    moved = now != was
+    for offset in np.nonzero(~moved & (was >= 0))[0].tolist():
+        if now_at[offset] != p.seen.screened_at[int(seen_at[offset])]:
+            moved[offset] = True
+    return moved
+
+
+def _rows_of(p: PortfolioScreening, nodes: np.ndarray) -> list[DecisionRow]:
+    _, lt_low, lt_high, _, cc_low, cc_high = (column[nodes].tolist() for column in p.figures)
+    outcomes = [_OUTCOME_LABELS[value] for value in p.result.outcome[nodes].tolist()]
+    external_ids, names = p.data.external_ids, p.data.names
+    return [
+        (external_ids[node], names[node], outcome, a, b, c, d)
+        for node, outcome, a, b, c, d in zip(nodes.tolist(), outcomes, lt_low, lt_high, cc_low, cc_high, strict=True)
+    ]
 
 
 def _lock_entities(entity_ids: list[int]) -> None:

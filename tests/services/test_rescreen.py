@@ -244,11 +244,14 @@ def test_portfolio_run_resumes_after_a_crash_without_repeating(graph, monkeypatc
     def crash(**kwargs):
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(rescreen_service, "screen_entities", crash)
+    real_part = screening_service.store_portfolio_part
+    monkeypatch.setattr(rescreen_service, "screen_entities", crash)  # the chunked path
+    monkeypatch.setattr(rescreen_service, "store_portfolio_part", crash)  # the whole-graph path
     with pytest.raises(RuntimeError):
         rescreen_portfolio(kind="manual", resume=True, chunk_size=2)
     assert ScreenRun.objects.get(pk=first.pk).status == ScreenRun.Status.FAILED
     monkeypatch.setattr(rescreen_service, "screen_entities", real)
+    monkeypatch.setattr(rescreen_service, "store_portfolio_part", real_part)
     seen = []
     done = rescreen_portfolio(kind="manual", resume=True, chunk_size=2, on_payloads=seen.extend)
     assert done.pk == first.pk and done.status == ScreenRun.Status.FINISHED

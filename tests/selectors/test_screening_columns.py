@@ -1,0 +1,160 @@
+"""The columnar portfolio loader gives exactly the engine input of the ORM loader (both databases)."""
+
+import datetime
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from cases.models import (
+    DirectOrIndirect,
+    EntityIdentifier,
+    EntityType,
+    InterestType,
+    PersonType,
+    RestrictedList,
+    RestrictedListIdentifier,
+    RestrictedListMember,
+    ScreeningPolicy,
+)
+from cases.ownership import screen
+from cases.selectors.screening_columns import current_decision_columns, load_portfolio_input
+from cases.selectors.screening_input import PolicyView, load_screening_input
+from cases.services.policy import policy_get_active
+from cases.services.screening import engine_policy, screen_entities
+from tests.factories import EntityFactory, InterestFactory, PersonFactory, RelationshipFactory, stake
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = datetime.date(2026, 6, 1)
+
+
+def _member(list_code: str, scheme: str, value: str, name: str) -> None:
+    member = RestrictedListMember.objects.create(
+        restricted_list=RestrictedList.objects.get(code=list_code), record_id=value, name=name
+    )
+    RestrictedListIdentifier.objects.create(member=member, scheme=scheme, value=value)
+
+
+@pytest.fixture
+def every_feature():
+    """Share ranges, voting rights, control and indicator interests, dates, unknown owners, cycles,
+    restricted-list members, persons of every kind, indirect summaries, closed and bare relationships."""
+    top = EntityFactory(jurisdiction_id="GB", business_address_countries=["DE", "CN"])
+    mid = EntityFactory(jurisdiction_id="DE", registered_address_country_id="FR")
+    leaf = EntityFactory(jurisdiction_id="FR")
+    state = EntityFactory(entity_type=EntityType.STATE, jurisdiction_id="RU")
+    anonymous = EntityFactory(entity_type=EntityType.ANONYMOUS_ENTITY, jurisdiction_id=None)
+    listed = EntityFactory(is_listed=True, jurisdiction_id="US")
+    on_list = EntityFactory(jurisdiction_id="NL")
+    EntityIdentifier.objects.create(entity=on_list, scheme="XI-LEI", value="5493007LISTEDPLC0085")
+    _member("us-bis-entity-list", "XI-LEI", "5493007LISTEDPLC0085", on_list.name)
+    known = PersonFactory(nationalities=["GB", "RU"], residence_countries=["CN"])
+    unknown_person = PersonFactory(person_type=PersonType.UNKNOWN_PERSON, nationalities=[], name="")
+    listed_person = PersonFactory(external_id="NK-person-1", nationalities=["FR"])
+    _member("us-bis-entity-list", "FTM", "NK-person-1", "Listed Person")
+    PersonFactory()  # holds nothing: not a node
+
+    stake(top, mid, 30)
+    stake(mid, top, 10)  # a cycle
+    ranged = RelationshipFactory(subject=mid, interested_entity=state, interested_person=None)
+    InterestFactory(
+        relationship=ranged,
+        share_exact=None,
+        share_minimum=Decimal("25"),
+        share_maximum=Decimal("50"),
+        share_minimum_exclusive=True,
+    )
+    InterestFactory(relationship=ranged, interest_type=InterestType.VOTING_RIGHTS, share_exact=Decimal("33.33"))
+    InterestFactory(relationship=ranged, interest_type=InterestType.APPOINTMENT_OF_BOARD, share_exact=None)
+    stake(known, leaf, 20, start_date=datetime.date(2020, 1, 1), end_date=datetime.date(2030, 1, 1))
+    stake(known, leaf, 15, end_date=datetime.date(2025, 1, 1))  # ended: no edge
+    stake(unknown_person, leaf, None, interest_type=InterestType.UNKNOWN_INTEREST)
+    stake(listed_person, mid, 12.5, start_date=datetime.date(2027, 1, 1))  # not yet: no edge, still a node
+    stake(listed_person, listed, 5)
+    stake(
+        anonymous,
+        leaf,
+        None,
+        interest_type=InterestType.VOTING_RIGHTS,
+        share_exact=None,
+        share_maximum=Decimal("40"),
+        share_maximum_exclusive=True,
+    )
+    stake(on_list, listed, 60)
+    unspecified = RelationshipFactory(subject=leaf, interested_person=None, unspecified_reason="noBeneficialOwners")
+    InterestFactory(relationship=unspecified, share_exact=Decimal("10"))
+    RelationshipFactory(subject=top, interested_person=None, unspecified_reason="unknown")  # states nothing
+    RelationshipFactory(subject=listed, interested_entity=top, interested_person=None)  # states nothing
+    closed = stake(known, top, 90)
+    closed.is_closed = True
+    closed.save()
+    summary = RelationshipFactory(
+        subject=listed, interested_entity=mid, interested_person=None, component_record_ids=["c-1"]
+    )
+    InterestFactory(relationship=summary, direct_or_indirect=DirectOrIndirect.INDIRECT, share_exact=Decimal("70"))
+    InterestFactory(relationship=summary, interest_type=InterestType.NOMINEE, share_exact=None)
+    return top
+
+
+def _same_input(columnar, orm) -> None:
+    for name in (
+        "node_class",
+        "owner",
+        "subject",
+        "share_low",
+        "share_high",
+        "low_open",
+        "high_open",
+        "has_share",
+        "control",
+        "indicator",
+        "start_day",
+        "end_day",
+    ):
+        mine, theirs = getattr(columnar.graph, name), getattr(orm.graph, name)
+        assert mine.dtype == theirs.dtype, name
+        np.testing.assert_array_equal(mine, theirs, err_msg=name)
+    np.testing.assert_array_equal(columnar.entity_pk_by_node, orm.entity_pk_by_node)
+    assert columnar.external_ids == orm.external_ids
+    assert columnar.names == orm.names
+    assert columnar.graph.node_labels == orm.graph.node_labels
+    assert columnar.root_reasons == orm.root_reasons
+    assert columnar.list_reasons == orm.list_reasons
+    assert columnar.node_by_entity_pk == orm.node_by_entity_pk
+
+
+def test_the_columnar_loader_gives_the_orm_loaders_engine_input(every_feature):
+    policy = PolicyView.of(policy_get_active())
+    orm = load_screening_input(policy=policy, as_of=AS_OF)
+    columnar = load_portfolio_input(policy=policy, as_of=AS_OF)
+    assert orm.graph.owner.size >= 12 and len(orm.root_reasons) >= 4 and orm.list_reasons  # the fixture bites
+    _same_input(columnar, orm)
+
+
+def test_an_empty_database_loads_an_empty_graph():
+    policy = PolicyView.of(policy_get_active())
+    _same_input(load_portfolio_input(policy=policy, as_of=AS_OF), load_screening_input(policy=policy, as_of=AS_OF))
+
+
+def test_the_figure_columns_are_the_figure_rows_and_match_what_is_stored(every_feature):
+    screen_entities(as_of=AS_OF)
+    policy = policy_get_active()
+    data = load_portfolio_input(policy=PolicyView.of(policy), as_of=AS_OF)
+    result = screen(data.graph, engine_policy(policy))
+    nodes = data.entity_nodes()
+    columns = result.figure_columns(nodes)
+    rows = result.figure_rows(nodes)
+    labels = {0: "allow", 1: "review", 2: "block"}
+    as_rows = [
+        (labels[lt], lt_low, lt_high, labels[cc], cc_low, cc_high)
+        for lt, lt_low, lt_high, cc, cc_low, cc_high in zip(*(c.tolist() for c in columns), strict=True)
+    ]
+    assert as_rows == rows
+    stored = current_decision_columns()
+    at = stored.positions(data.entity_pk_by_node[nodes])
+    assert (at >= 0).all()
+    for mine, theirs in zip(columns, stored.figures, strict=True):
+        np.testing.assert_array_equal(mine, theirs[at])
+    assert stored.positions(np.array([10**12])).tolist() == [-1]
+    assert ScreeningPolicy.objects.filter(pk__in=stored.policy_id.tolist()).count() == 1

@@ -157,3 +157,29 @@ def test_full_golden_copies_are_told_from_deltas(tmp_path):
     unnamed = tmp_path / "rr.csv"  # nothing says it is complete: treated as a delta, it closes nothing
     unnamed.write_bytes(RR_CSV.read_bytes())
     assert not detect(unnamed).full
+
+
+@pytest.mark.parametrize(
+    ("file_content", "complete"),
+    [
+        ("GLEIF_FULL_PUBLISHED", True),
+        # An LOU's full file lacks every other LOU's records; those have not gone.
+        ("LOU_FULL_PUBLISHED", False),
+        ("GLEIF_FULL_INTERNAL", False),
+        ("LOU_FULL_INTERNAL", False),
+        ("QUERY_RESPONSE", False),
+        ("GLEIF_DELTA_INTERNAL", False),
+    ],
+)
+def test_only_the_whole_published_golden_copy_is_complete(tmp_path, file_content, complete):
+    path = tmp_path / "20240301-0000-gleif-goldencopy-rr-golden-copy.xml"  # the name would say "full"
+    path.write_text(RR_XML.read_text().replace("GLEIF_FULL_PUBLISHED", file_content))
+    assert detect(path).full is complete
+
+
+def test_unknown_file_content_is_rejected_with_its_line_and_field(tmp_path):
+    path = tmp_path / "rr.xml"
+    path.write_text(RR_XML.read_text().replace("GLEIF_FULL_PUBLISHED", "EVERYTHING"))
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "EVERYTHING" in text)
+    with pytest.raises(SourceError, match=rf"line {line}, field FileContent: unknown FileContent 'EVERYTHING'"):
+        detect(path)

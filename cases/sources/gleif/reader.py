@@ -54,14 +54,44 @@ def is_full_name(path: Path) -> bool:
     return "golden-copy" in name and not _DELTA_NAME.search(name)
 
 
+#: The header's ``FileContentEnum`` code list (LEI-CDF 3.1 has the published five; RR-CDF 2.1 adds
+#: the ``*_INTERNAL`` ones, files an LOU or GLEIF keeps for its own use).
+FILE_CONTENT_CODES = frozenset(
+    {
+        "LOU_FULL_PUBLISHED",
+        "LOU_DELTA_PUBLISHED",
+        "GLEIF_FULL_PUBLISHED",
+        "GLEIF_DELTA_PUBLISHED",
+        "QUERY_RESPONSE",
+        "LOU_FULL_INTERNAL",
+        "LOU_DELTA_INTERNAL",
+        "GLEIF_FULL_INTERNAL",
+        "GLEIF_DELTA_INTERNAL",
+    }
+)
+#: The one content of which every published record of the whole system is in the file, so that a
+#: record it lacks has gone. An LOU's full file holds only the records that LOU manages (another
+#: LOU's are simply not in it), a query response only what matched, an internal file is not the
+#: publication, and a delta only what changed: none of them may close anything.
+COMPLETE_FILE_CONTENT = "GLEIF_FULL_PUBLISHED"
+
+
 def _xml_file_content(path: Path) -> str:
-    """The header's ``FileContent`` (``GLEIF_FULL_PUBLISHED``, ``GLEIF_DELTA_PUBLISHED`` …), or "" if none."""
+    """The header's ``FileContent`` code, or "" if the header has none; an unknown code is rejected."""
     with open_binary(path) as stream:
         try:
             for _event, element in etree.iterparse(stream, events=("end",)):
                 name = etree.QName(element).localname
                 if name == "FileContent":
-                    return (element.text or "").strip().upper()
+                    code = (element.text or "").strip()
+                    if code not in FILE_CONTENT_CODES:
+                        raise SourceError(
+                            f"unknown FileContent {code!r} (expected one of {', '.join(sorted(FILE_CONTENT_CODES))})",
+                            file=str(path),
+                            line=element.sourceline,
+                            field="FileContent",
+                        )
+                    return code
                 if name in RECORD_TAGS.values():
                     return ""  # the records began: no header said
         except etree.XMLSyntaxError:
@@ -85,7 +115,7 @@ def detect(path: str | Path) -> GleifFile:
         if root not in RECORD_TAGS:
             raise SourceError(f"unknown GLEIF XML root element {root!r}", file=str(path), line=1)
         content = _xml_file_content(path)
-        full = "FULL" in content if content else is_full_name(path)
+        full = content == COMPLETE_FILE_CONTENT if content else is_full_name(path)
         return GleifFile(path, root, "xml", full)
     with open_text(path) as text:
         header = next(csv.reader(text), [])

@@ -40,8 +40,9 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## `make bench BENCH_ARGS=--large` adds the 1 M-entity portfolio runs (about 15 minutes a database).
 bench: venv
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles var .pytest_cache .hypothesis

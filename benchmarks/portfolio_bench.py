@@ -1,7 +1,7 @@
 """The daily portfolio run on the whole-graph columnar path: graph load, first run, nothing changed, 10 % changed.
 
 ``python -m benchmarks.portfolio_bench --entities 1000000`` (SQLite in a temporary file), or with
-``DATABASE_URL=postgres://postgres@127.0.0.1:5432/h2_portfolio_bench`` (dropped and re-created: a
+``DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_portfolio`` (dropped and re-created: a
 scratch database). Loads the synthetic graph of ``benchmarks.synthetic``, then in one process:
 
 * ``graph_load``: ``screening_columns.load_portfolio_input``, every entity, person and stake read as

@@ -10,7 +10,9 @@ with ``--json FILE``.
 database there (``bench_import``, ``bench_screen``, ``compliance_api_bench``). ``--sqlite-only``
 skips them. ``--quick`` runs smaller sizes (a smoke test of the benchmarks themselves; its figures
 say nothing about the targets). The long measurements (1 M-entity re-screening, the mixed load
-test) are not in the set: ``docs/performance.md`` gives their commands.
+test) are not in the set: ``docs/performance.md`` gives their commands. ``--large`` adds the
+1 M-entity portfolio runs of issue 12 (graph load, the daily run with nothing and with 10 % changed,
+peak memory; ``bench_portfolio`` on PostgreSQL), ``--large-only`` runs only those.
 """
 
 from __future__ import annotations
@@ -183,6 +185,52 @@ def standard_set(postgres: str | None) -> list[Benchmark]:
     return runs
 
 
+def large_set(postgres: str | None) -> list[Benchmark]:
+    """The 1 M-entity runs of issue 12 (``--large``): about 15 minutes a database on 2 cores."""
+    from benchmarks.portfolio_bench import TARGETS
+
+    runs = []
+    databases = [("sqlite", None)] + ([("postgres", postgres)] if postgres else [])
+    for vendor, server in databases:
+        load_target = TARGETS[f"graph_load_{'postgresql' if vendor == 'postgres' else vendor}"]
+        runs.append(
+            Benchmark(
+                f"portfolio at 1 M ({vendor})",
+                "benchmarks.portfolio_bench",
+                ["--entities", "1000000"],
+                ["--entities", "5000"],
+                [
+                    Target(
+                        f"graph load, 1 M entities / 1.5 M stakes ({vendor}) ≤ {load_target:g} s",
+                        lambda r: r["graph_load"]["seconds"],
+                        "s",
+                        lambda v, bar=load_target: v <= bar,
+                    ),
+                    Target(
+                        f"daily run at 1 M, nothing changed ({vendor}) ≤ {TARGETS['daily_nothing_changed']:g} s",
+                        lambda r: r["nothing_changed"]["seconds"],
+                        "s",
+                        lambda v: v <= TARGETS["daily_nothing_changed"],
+                    ),
+                    Target(
+                        f"daily run at 1 M, 10 % changed ({vendor}) ≤ {TARGETS['daily_ten_percent_changed']:g} s",
+                        lambda r: r["ten_percent_changed"]["seconds"],
+                        "s",
+                        lambda v: v <= TARGETS["daily_ten_percent_changed"],
+                    ),
+                    Target(
+                        f"daily run at 1 M, peak RSS ({vendor}) ≤ 2 GB",
+                        lambda r: r["peak_rss_mb"]["value"],
+                        "MB",
+                        lambda v: v <= TARGETS["peak_rss_mb"],
+                    ),
+                ],
+                database_url=f"{server}/bench_portfolio" if server else None,
+            )
+        )
+    return runs
+
+
 def run_one(benchmark: Benchmark, *, quick: bool) -> tuple[dict | None, float, str]:
     env = {**os.environ, **benchmark.env}
     env.pop("DATABASE_URL", None)
@@ -206,12 +254,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sqlite-only", action="store_true", help="skip the PostgreSQL runs")
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the benchmarks run, not the targets")
     parser.add_argument("--json", metavar="FILE", help="also write every benchmark's JSON to FILE")
+    parser.add_argument(
+        "--large", action="store_true", help="also the 1 M-entity portfolio runs (graph load, daily runs, memory)"
+    )
+    parser.add_argument("--large-only", action="store_true", help="only the 1 M-entity portfolio runs")
     args = parser.parse_args(argv)
 
     results: dict[str, dict] = {}
     rows: list[tuple[str, str, str]] = []
     failed = False
-    for benchmark in standard_set(None if args.sqlite_only else args.postgres.rstrip("/")):
+    postgres = None if args.sqlite_only else args.postgres.rstrip("/")
+    benchmarks = [] if args.large_only else standard_set(postgres)
+    if args.large or args.large_only:
+        benchmarks += large_set(postgres)
+    for benchmark in benchmarks:
         print(f"== {benchmark.name}: python -m {benchmark.module} ...", file=sys.stderr, flush=True)
         result, seconds, error = run_one(benchmark, quick=args.quick)
         if result is None:

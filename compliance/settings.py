@@ -244,6 +244,9 @@ PORTFOLIO_WORKERS = env.int("PORTFOLIO_WORKERS", default=1)
 # this many entities (1 M: about 1 GB; docs/scaling.md); above it, or with several workers, each
 # chunk loads its own upstream closure. 0 always takes the chunked path.
 PORTFOLIO_WHOLE_GRAPH_MAX = env.int("PORTFOLIO_WHOLE_GRAPH_MAX", default=2_000_000)
+# Entities per chunk on that path: a chunk only stores what the one engine run decided (a first run's
+# explanations of one chunk are held in memory together, about 5 KB each).
+PORTFOLIO_WHOLE_GRAPH_CHUNK = env.int("PORTFOLIO_WHOLE_GRAPH_CHUNK", default=25_000)
 
 # Production hardening: on by default unless DEBUG, each overridable.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -40,7 +40,6 @@ from cases.selectors.screening_input import (
     PolicyView,
     ScreeningInput,
     _list_reasons,
-    _share_bounds,
     classify_entity,
     classify_person,
 )
@@ -59,6 +58,51 @@ def _kind(interest_type: str) -> int:
     if interest_type in _INDICATOR:
         return _INDICATOR_KIND
     return _OTHER_KIND
+
+
+#: Interest shares are stored with ``decimal_places`` 8 (``cases.models.ownership.PERCENT``); read as
+#: integers in units of 10⁻⁸ %, a share is exact whatever the database stores it as.
+SHARE_SCALE = 10**8
+#: A share in units of 10⁻⁸ % over this is the fraction of one (100 % = 10¹⁰ units).
+_UNITS_PER_ONE = float(100 * SHARE_SCALE)
+
+
+def _scaled_share_sql(column: str) -> str:
+    """``column`` (a percentage) in units of 10⁻⁸ %, as a ``bigint``; -1 where it is null.
+
+    PostgreSQL's ``numeric`` multiplies exactly; SQLite stores the decimal as the nearest double, which
+    times 10⁸ lies within far less than 0.5 of the integer for any value with at most 8 decimal places
+    (every write path quantizes to 8; a value raw SQL stored with more could round differently from
+    Django's converter at an exact tie in the ninth place).
+    """
+    return f"COALESCE(CAST(ROUND({column} * {SHARE_SCALE}) AS BIGINT), -1)"
+
+
+def _interest_kind_sql(column: str) -> str:
+    """``_kind`` of the interest type, computed by the database (``_OTHER_KIND`` for any other text)."""
+    cases = " ".join(f"WHEN '{choice.value}' THEN {_kind(choice.value)}" for choice in InterestType)
+    return f"CASE {column} {cases} ELSE {_OTHER_KIND} END"
+
+
+def share_bounds_columns(
+    exact: np.ndarray,
+    minimum: np.ndarray,
+    maximum: np.ndarray,
+    minimum_exclusive: np.ndarray,
+    maximum_exclusive: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``screening_input._share_bounds`` for whole columns of scaled shares (``_scaled_share_sql``).
+
+    Bit for bit the same fractions: ``_share_bounds`` computes ``float(Decimal / 100)``, the double
+    nearest the exact quotient; here an integer below 2⁵³ is divided by 10¹⁰, both exact doubles, and
+    IEEE division also gives the double nearest the exact quotient.
+    """
+    has_exact, has_minimum, has_maximum = exact >= 0, minimum >= 0, maximum >= 0
+    low = np.where(has_exact, exact, np.where(has_minimum, minimum, 0)) / _UNITS_PER_ONE
+    high = np.where(has_exact, exact / _UNITS_PER_ONE, np.where(has_maximum, maximum / _UNITS_PER_ONE, 1.0))
+    low_open = ~has_exact & has_minimum & (minimum_exclusive != 0)
+    high_open = ~has_exact & has_maximum & (maximum_exclusive != 0)
+    return low, high, low_open, high_open
 
 
 def _table(model: type[Model]) -> str:
@@ -83,6 +127,67 @@ def raw_rows(sql: str, pg_types: list[str]) -> list[tuple]:
         return cursor.fetchall()
     finally:
         cursor.close()
+
+
+#: Rows converted to numpy per batch on SQLite: a million rows of Python ints at once would cost
+#: several hundred MB for a moment.
+_INT_BATCH = 100_000
+#: PostgreSQL's binary ``COPY`` signature, which opens the stream.
+_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def int_columns(sql: str, width: int) -> np.ndarray:
+    """Every row of ``sql`` (``width`` non-null integer columns, no parameters) as an ``(n, width)`` int64 array.
+
+    PostgreSQL sends ``COPY … TO STDOUT (FORMAT BINARY)``: with every field a non-null integer each
+    row has the same layout (field count, then a length and the big-endian bytes of each field), so
+    numpy reads the whole stream in place, with no Python object per value. SQLite's rows are converted
+    a batch at a time. Callers make every column a non-null integer (``COALESCE``).
+    """
+    connection.ensure_connection()
+    if connection.vendor == "postgresql":
+        return _pg_binary_int_columns(sql, width)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        parts = []
+        while rows := cursor.fetchmany(_INT_BATCH):
+            parts.append(np.array(rows, dtype=np.int64).reshape(-1, width))
+    finally:
+        cursor.close()
+    return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.int64)
+
+
+def _pg_binary_int_columns(sql: str, width: int) -> np.ndarray:
+    stream = bytearray()
+    with connection.connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
+        for block in copy:
+            stream += block
+    if not stream.startswith(_PGCOPY_SIGNATURE):
+        raise ValueError("not a PostgreSQL binary COPY stream")
+    header_extension = int.from_bytes(stream[15:19], "big")
+    start, end = 19 + header_extension, len(stream) - 2  # the stream ends with a field count of -1
+    if end <= start:
+        return np.zeros((0, width), dtype=np.int64)
+    # Every row has the first row's layout: the same types (``int2``/``int4``/``int8``), never null.
+    fields, offset = [("count", ">i2")], start + 2
+    for column in range(width):
+        size = int.from_bytes(stream[offset : offset + 4], "big", signed=True)
+        if size not in (2, 4, 8):
+            raise ValueError(f"binary COPY column {column} is not a non-null integer")
+        fields += [(f"length{column}", ">i4"), (f"value{column}", f">i{size}")]
+        offset += 4 + size
+    layout = np.dtype(fields)
+    rows, rest = divmod(end - start, layout.itemsize)
+    if rest:
+        raise ValueError("binary COPY rows are not all non-null integers of the first row's types")
+    data = np.frombuffer(stream, dtype=layout, count=rows, offset=start)
+    sizes = [layout[f"value{column}"].itemsize for column in range(width)]
+    if np.any(data["count"] != width) or any(
+        np.any(data[f"length{column}"] != size) for column, size in enumerate(sizes)
+    ):
+        raise ValueError("binary COPY rows are not all non-null integers of the first row's types")
+    return np.stack([data[f"value{column}"].astype(np.int64) for column in range(width)], axis=1)
 
 
 def _decoder(model: type[Model], name: str) -> Callable:
@@ -114,6 +219,42 @@ def _ids(values, size: int | None = None) -> np.ndarray:
     return np.fromiter(values, dtype=np.int64, count=-1 if size is None else size)
 
 
+def _transposed(rows: list[tuple], width: int) -> list[tuple]:
+    """Rows as columns (one C-level pass); ``width`` empty columns when there are no rows."""
+    return list(zip(*rows, strict=True)) if rows else [()] * width
+
+
+def _classify_rows(
+    keys: list[tuple],
+    classify: Callable[..., tuple[NodeClass, list[str]]],
+    pks: np.ndarray,
+    list_reasons_by_pk: dict[int, tuple[str, ...]],
+    first_node: int,
+    root_reasons: dict[int, list[str]],
+    list_reasons: dict[int, list[str]],
+) -> np.ndarray:
+    """Node class per row, classifying each distinct fact key once (a million rows share a few
+    thousand keys); rows of list members are classified on their own, with their lists' reasons.
+    Fills ``root_reasons`` and ``list_reasons`` for these rows' nodes (``first_node`` onwards)."""
+    position = {key: index for index, key in enumerate(dict.fromkeys(keys))}
+    known = [classify(key) for key in position]
+    which = np.fromiter(map(position.__getitem__, keys), dtype=np.int64, count=len(keys))
+    classes = np.array([int(node_class) for node_class, _ in known], dtype=np.int8)[which]
+    with_reasons = np.array([bool(reasons) for _, reasons in known], dtype=bool)
+    for row in np.nonzero(with_reasons[which])[0].tolist():
+        root_reasons[first_node + row] = list(known[which[row]][1])
+    for pk, lists in list_reasons_by_pk.items():
+        row = int(np.searchsorted(pks, pk))
+        if row < pks.size and pks[row] == pk:
+            node_class, reasons = classify(keys[row], lists)
+            classes[row] = int(node_class)
+            node = first_node + row
+            if reasons:
+                root_reasons[node] = list(reasons)
+            list_reasons[node] = list(lists)
+    return classes
+
+
 def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> ScreeningInput:
     """The engine graph of every entity, read in one pass (see the module docstring).
 
@@ -123,9 +264,6 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
     no interest); edges by relationship id, then the relationships that state no interest.
     """
     entity_lists, person_lists, list_reasons = _list_reasons()
-    node_class: list[int] = []
-    labels: list[str] = []
-    names: list[str] = []
     root_reasons: dict[int, list[str]] = {}
 
     # ---- entities
@@ -134,28 +272,25 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
         f"business_address_countries, is_listed FROM {_table(Entity)} ORDER BY id",
         ["int8", "text", "text", "text", "text", "text", "text", "bool"],
     )
+    n_entities = len(entity_rows)
+    pks, external_ids, entity_names, *facts = _transposed(entity_rows, 8)
+    del entity_rows
+    entity_pks = _ids(pks, n_entities)
     business = _decoder(Entity, "business_address_countries")
     listed = _decoder(Entity, "is_listed")
-    classes: dict[tuple, tuple[NodeClass, list[str]]] = {}
-    entity_pks = _ids((row[0] for row in entity_rows), len(entity_rows))
-    for node, (pk, external_id, name, entity_type, jurisdiction, registered, countries, is_listed) in enumerate(
-        entity_rows
-    ):
-        lists = entity_lists.get(pk, ()) if entity_lists else ()
-        key = (entity_type, jurisdiction, registered, countries, is_listed, lists)
-        known = classes.get(key)
-        if known is None:
-            facts = (entity_type, jurisdiction, registered, business(countries), listed(is_listed))
-            known = classes[key] = classify_entity(facts, policy, lists)
-        node_class.append(int(known[0]))
-        labels.append(external_id)
-        names.append(name)
-        if known[1]:
-            root_reasons[node] = list(known[1])
-        if lists:
-            list_reasons[node] = list(lists)
-    del entity_rows
-    n_entities = len(labels)
+
+    def classify_entity_key(key: tuple, lists: tuple[str, ...] = ()) -> tuple[NodeClass, list[str]]:
+        entity_type, jurisdiction, registered, countries, is_listed = key
+        row = (entity_type, jurisdiction, registered, business(countries), listed(is_listed))
+        return classify_entity(row, policy, lists)
+
+    entity_classes = _classify_rows(
+        list(zip(*facts, strict=True)), classify_entity_key, entity_pks, entity_lists, 0, root_reasons, list_reasons
+    )
+    del facts
+    labels: list[str] = list(external_ids)
+    names: list[str] = list(entity_names)
+    del external_ids, entity_names
 
     # ---- persons holding an open relationship
     relationship, interest = _table(Relationship), _table(Interest)
@@ -165,24 +300,31 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
         "WHERE NOT is_closed AND interested_person_id IS NOT NULL) ORDER BY id",
         ["int8", "text", "text", "text", "text", "text", "text"],
     )
-    code_lists = [_decoder(Person, name) for name in ("nationalities", "residence_countries", "tax_residencies")]
-    classes = {}
-    person_pks = _ids((row[0] for row in person_rows), len(person_rows))
-    for node, (pk, external_id, name, person_type, *codes) in enumerate(person_rows, start=n_entities):
-        lists = person_lists.get(pk, ()) if person_lists else ()
-        key = (person_type, *codes, lists)
-        known = classes.get(key)
-        if known is None:
-            facts = (person_type, *(decode(raw) for decode, raw in zip(code_lists, codes, strict=True)))
-            known = classes[key] = classify_person(facts, policy, lists)
-        node_class.append(int(known[0]))
-        labels.append(external_id)
-        names.append(name or "Unnamed person")
-        if known[1]:
-            root_reasons[node] = list(known[1])
-        if lists:
-            list_reasons[node] = list(lists)
+    n_persons = len(person_rows)
+    pks, external_ids, person_names, *facts = _transposed(person_rows, 7)
     del person_rows
+    person_pks = _ids(pks, n_persons)
+    code_lists = [_decoder(Person, name) for name in ("nationalities", "residence_countries", "tax_residencies")]
+
+    def classify_person_key(key: tuple, lists: tuple[str, ...] = ()) -> tuple[NodeClass, list[str]]:
+        person_type, *codes = key
+        row = (person_type, *(decode(raw) for decode, raw in zip(code_lists, codes, strict=True)))
+        return classify_person(row, policy, lists)
+
+    person_classes = _classify_rows(
+        list(zip(*facts, strict=True)),
+        classify_person_key,
+        person_pks,
+        person_lists,
+        n_entities,
+        root_reasons,
+        list_reasons,
+    )
+    del facts
+    labels += external_ids
+    names += [name or "Unnamed person" for name in person_names]
+    del external_ids, person_names
+    node_class: list[int] = entity_classes.tolist() + person_classes.tolist()
 
     def owner_nodes(entity_ids: np.ndarray, person_ids: np.ndarray) -> np.ndarray:
         """Owner node per row; -1 where the relationship names no party (an unspecified owner)."""
@@ -192,57 +334,38 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
         owners[by_person] = n_entities + np.searchsorted(person_pks, person_ids[by_person])
         return owners
 
-    # ---- interests in force, by relationship then interest
+    # ---- interests in force, by relationship then interest, every column an integer
     day = as_of.isoformat()  # an ISO date: digits and dashes only
-    rows = raw_rows(
+    interest_rows = int_columns(
         "SELECT i.relationship_id, r.subject_id, COALESCE(r.interested_entity_id, -1), "  # noqa: S608
-        "COALESCE(r.interested_person_id, -1), i.interest_type, i.direct_or_indirect, i.share_exact, "
-        "i.share_minimum, i.share_maximum, i.share_minimum_exclusive, i.share_maximum_exclusive "
+        f"COALESCE(r.interested_person_id, -1), {_interest_kind_sql('i.interest_type')}, "
+        f"CASE WHEN i.direct_or_indirect = '{DirectOrIndirect.INDIRECT.value}' THEN 1 ELSE 0 END, "
+        f"{_scaled_share_sql('i.share_exact')}, {_scaled_share_sql('i.share_minimum')}, "
+        f"{_scaled_share_sql('i.share_maximum')}, CASE WHEN i.share_minimum_exclusive THEN 1 ELSE 0 END, "
+        "CASE WHEN i.share_maximum_exclusive THEN 1 ELSE 0 END "
         f"FROM {interest} i JOIN {relationship} r ON r.id = i.relationship_id WHERE NOT r.is_closed "
         f"AND (i.start_date IS NULL OR i.start_date <= '{day}') AND (i.end_date IS NULL OR i.end_date >= '{day}') "
         "ORDER BY i.relationship_id, i.id",
-        ["int8", "int8", "int8", "int8", "text", "text", "numeric", "numeric", "numeric", "bool", "bool"],
+        11,
     )
-    n = len(rows)
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 11
-    del rows
-    rel = _ids(columns[0], n)
-    subject = np.searchsorted(entity_pks, _ids(columns[1], n))
-    owner = owner_nodes(_ids(columns[2], n), _ids(columns[3], n))
-    kinds: dict[str, int] = {}
-    kind = np.fromiter(
-        (kinds[t] if t in kinds else kinds.setdefault(t, _kind(t)) for t in columns[4]), dtype=np.int8, count=n
-    )
+    rel = interest_rows[:, 0].copy()
+    subject = np.searchsorted(entity_pks, interest_rows[:, 1])
+    owner = owner_nodes(interest_rows[:, 2], interest_rows[:, 3])
+    kind = interest_rows[:, 4].astype(np.int8)
+    indirect = interest_rows[:, 5] != 0
+    share_low, share_high, share_low_open, share_high_open = share_bounds_columns(*interest_rows[:, 6:11].T)
+    del interest_rows
     summaries = np.array(
         sorted(
             Relationship.objects.filter(is_closed=False).exclude(component_record_ids=[]).values_list("pk", flat=True)
         ),
         dtype=np.int64,
     )
-    indirect = np.fromiter((d == DirectOrIndirect.INDIRECT for d in columns[5]), dtype=bool, count=n)
     # An indirect summary is evidence; its components are the edges.
-    keep = ~(indirect & np.isin(rel, summaries)) if summaries.size else np.ones(n, dtype=bool)
-    share_fields = [
-        "share_exact",
-        "share_minimum",
-        "share_maximum",
-        "share_minimum_exclusive",
-        "share_maximum_exclusive",
-    ]
-    decoders = [_decoder(Interest, name) for name in share_fields]
-    bounds_of: dict[tuple, int] = {}
-    bounds: list[tuple[float, float, bool, bool]] = []
-
-    def bounds_index(raw: tuple) -> int:
-        found = bounds_of.get(raw)
-        if found is None:
-            found = bounds_of[raw] = len(bounds)
-            bounds.append(_share_bounds(*(decode(value) for decode, value in zip(decoders, raw, strict=True))))
-        return found
-
-    share = np.fromiter(map(bounds_index, zip(*columns[6:11], strict=True)), dtype=np.int64, count=n)
-    del columns
-    rel, subject, owner, kind, share = rel[keep], subject[keep], owner[keep], kind[keep], share[keep]
+    keep = ~(indirect & np.isin(rel, summaries)) if summaries.size else np.ones(rel.size, dtype=bool)
+    rel, subject, owner, kind = rel[keep], subject[keep], owner[keep], kind[keep]
+    share_low, share_high = share_low[keep], share_high[keep]
+    share_low_open, share_high_open = share_low_open[keep], share_high_open[keep]
 
     # ---- unknown owners: one node per unspecified relationship, in the order the ORM loader makes them
     unspecified_rows = raw_rows(
@@ -270,22 +393,18 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
     # ---- fold interests into one edge per relationship (rows are sorted by relationship)
     edge_rel, first_row, edge_of_row = np.unique(rel, return_index=True, return_inverse=True)
     e = edge_rel.size
-    bounds_table = np.array(bounds, dtype=np.float64).reshape(-1, 4)
     measured = kind <= 1
     at = 2 * edge_of_row[measured] + kind[measured]
-    low_of = bounds_table[share[measured], 0] if measured.any() else np.zeros(0)
-    high_of = bounds_table[share[measured], 1] if measured.any() else np.zeros(0)
     # bincount adds each slot's values in row order from 0.0, as the accumulator does; the running
     # upper bound capped at 1 after every addition equals the plain sum capped once (all ≥ 0).
-    low = np.bincount(at, weights=low_of, minlength=2 * e)
-    high = np.minimum(1.0, np.bincount(at, weights=high_of, minlength=2 * e))
+    low = np.bincount(at, weights=share_low[measured], minlength=2 * e)
+    high = np.minimum(1.0, np.bincount(at, weights=share_high[measured], minlength=2 * e))
     low_open = np.zeros(2 * e, dtype=bool)
     high_open = np.zeros(2 * e, dtype=bool)
     has_share = np.zeros(2 * e, dtype=bool)
-    if measured.any():
-        low_open[at[bounds_table[share[measured], 2] != 0]] = True
-        high_open[at[bounds_table[share[measured], 3] != 0]] = True
-        has_share[at] = True
+    low_open[at[share_low_open[measured]]] = True
+    high_open[at[share_high_open[measured]]] = True
+    has_share[at] = True
     control = np.zeros(e, dtype=bool)
     indicator = np.zeros(e, dtype=bool)
     control[edge_of_row[kind == _CONTROL_KIND]] = True
@@ -293,19 +412,18 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
     edge_owner, edge_subject = owner[first_row], subject[first_row]
 
     # ---- relationships that state no interest: the party holds something, nature unknown
-    bare_rows = raw_rows(
+    bare = int_columns(
         f"SELECT r.id, r.subject_id, COALESCE(r.interested_entity_id, -1), COALESCE(r.interested_person_id, -1) "  # noqa: S608
         f"FROM {relationship} r WHERE NOT r.is_closed AND NOT EXISTS "
         f"(SELECT 1 FROM {interest} i WHERE i.relationship_id = r.id) ORDER BY r.id",
-        ["int8", "int8", "int8", "int8"],
+        4,
     )
-    if bare_rows:
-        bare = np.array(bare_rows, dtype=np.int64).reshape(-1, 4)
+    if bare.size:
         bare_owner = owner_nodes(bare[:, 2], bare[:, 3])
         bare_unspecified = bare_owner < 0
         if bare_unspecified.any():
             bare_owner[bare_unspecified] = [unknown_owner(rel_id) for rel_id in bare[bare_unspecified, 0].tolist()]
-        b = len(bare_rows)
+        b = bare.shape[0]
         unknown_kind = _kind(InterestType.UNKNOWN_INTEREST)
         stated = ~bare_unspecified  # a named party: an unknown interest; an unspecified one: no stake stated
         extra_low_open = np.zeros(2 * b, dtype=bool)
@@ -424,7 +542,7 @@ def current_decision_columns() -> CurrentColumns:
         ["int8", "int8", "int8", "int2", "int2", "float8", "float8", "int2", "float8", "float8", "text", "timestamptz"],
     )
     n = len(rows)
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 12
+    columns = _transposed(rows, 12)
     floats = [np.fromiter(columns[i], dtype=np.float64, count=n) for i in (5, 6, 8, 9)]
     codes = [np.fromiter(columns[i], dtype=np.int8, count=n) for i in (3, 4, 7)]
     return CurrentColumns(

@@ -302,9 +302,12 @@ def rescreen_portfolio(
     from django.conf import settings
 
     workers = settings.PORTFOLIO_WORKERS if workers is None else workers
-    run = _open_run(kind=kind, as_of=as_of, resume=resume, chunk_size=chunk_size or settings.PORTFOLIO_CHUNK)
+    total = Entity.objects.count()
     if whole_graph is None:
-        whole_graph = workers == 1 and run.total <= settings.PORTFOLIO_WHOLE_GRAPH_MAX
+        whole_graph = workers == 1 and total <= settings.PORTFOLIO_WHOLE_GRAPH_MAX
+    # Whole-graph chunks only store what the one engine run decided: larger chunks, fewer commits.
+    default_chunk = settings.PORTFOLIO_WHOLE_GRAPH_CHUNK if whole_graph else settings.PORTFOLIO_CHUNK
+    run = _open_run(kind=kind, as_of=as_of, resume=resume, chunk_size=chunk_size or default_chunk, total=total)
     if take_over:
         run.chunks.filter(finished_at__isnull=True).update(claimed_by="", claimed_until=None)
     if progress and run.screened:
@@ -330,7 +333,9 @@ def rescreen_portfolio(
     return run
 
 
-def _open_run(*, kind: str, as_of: datetime.date | None, resume: bool, chunk_size: int) -> ScreenRun:
+def _open_run(
+    *, kind: str, as_of: datetime.date | None, resume: bool, chunk_size: int, total: int | None = None
+) -> ScreenRun:
     as_of = as_of or timezone.localdate()
     policy = policy_get_active()
     run = None
@@ -343,7 +348,11 @@ def _open_run(*, kind: str, as_of: datetime.date | None, resume: bool, chunk_siz
         )
     if run is None:
         return ScreenRun.objects.create(
-            kind=kind, as_of=as_of, policy_version=policy.version, total=Entity.objects.count(), chunk_size=chunk_size
+            kind=kind,
+            as_of=as_of,
+            policy_version=policy.version,
+            total=Entity.objects.count() if total is None else total,
+            chunk_size=chunk_size,
         )
     ScreenRun.objects.filter(pk=run.pk).update(status=ScreenRun.Status.RUNNING, error="", chunk_size=chunk_size)
     run.refresh_from_db()
@@ -432,22 +441,30 @@ def _claim_chunk(*, run_id: int, worker_id: str) -> ScreenRunChunk | None:
         abandoned.attempts += 1
         abandoned.save(update_fields=["claimed_by", "claimed_until", "attempts"])
         return abandoned
-    ids = list(
-        Entity.objects.filter(pk__gt=run.frontier_entity_id)
-        .order_by("pk")
-        .values_list("pk", flat=True)[: run.chunk_size]
-    )
-    if not ids:
+    first, last = _next_id_range(after=run.frontier_entity_id, size=run.chunk_size)
+    if first is None:
         return None
-    ScreenRun.objects.filter(pk=run_id).update(frontier_entity_id=ids[-1])
+    ScreenRun.objects.filter(pk=run_id).update(frontier_entity_id=last)
     return ScreenRunChunk.objects.create(
         run=run,
-        first_entity_id=ids[0],
-        last_entity_id=ids[-1],
+        first_entity_id=first,
+        last_entity_id=last,
         claimed_by=worker_id,
         claimed_until=now + CHUNK_LEASE,
         attempts=1,
     )
+
+
+def _next_id_range(*, after: int, size: int) -> tuple[int | None, int | None]:
+    """First and last of the next ``size`` entity ids above ``after``: the database walks the primary key
+    index and returns one row, instead of the chunk's ids."""
+    table = connection.ops.quote_name(Entity._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MIN(id), MAX(id) FROM (SELECT id FROM {table} WHERE id > %s ORDER BY id LIMIT %s) AS cut",  # noqa: S608
+            [after, size],
+        )
+        return cursor.fetchone()
 
 
 def _screen_chunk(*, chunk: ScreenRunChunk, worker_id: str, actor, on_payloads, on_rows=None, screening=None) -> int:

@@ -14,6 +14,7 @@ a first portfolio run stores one of each per entity.
 from __future__ import annotations
 
 import datetime
+import gc
 import hashlib
 import json
 import time
@@ -280,14 +281,15 @@ def portfolio_screening(*, as_of: datetime.date | None = None) -> PortfolioScree
     started = time.perf_counter()
     snapshot_at = timezone.now()
     as_of = as_of or timezone.localdate()
-    with _one_snapshot():
-        policy = policy_get_active()
-        # Read before the graph, as in ``screen_entities``: a decision stored after this read is detected.
-        seen = current_decision_columns()
-        data = load_portfolio_input(policy=PolicyView.of(policy), as_of=as_of)
-    engine_started = time.perf_counter()
-    result = screen(data.graph, engine_policy(policy))
-    engine_seconds = time.perf_counter() - engine_started
+    with _cyclic_gc_paused():
+        with _one_snapshot():
+            policy = policy_get_active()
+            # Read before the graph, as in ``screen_entities``: a decision stored after this read is detected.
+            seen = current_decision_columns()
+            data = load_portfolio_input(policy=PolicyView.of(policy), as_of=as_of)
+        engine_started = time.perf_counter()
+        result = screen(data.graph, engine_policy(policy))
+        engine_seconds = time.perf_counter() - engine_started
     nodes = data.entity_nodes()
     entity_pks = data.entity_pk_by_node[nodes]
     figures = result.figure_columns(nodes)
@@ -495,6 +497,24 @@ def _current_rows(sql: str, entity_ids: list[int], *, screened_at: int) -> dict[
                     columns[screened_at] = convert(columns[screened_at], None, connection)
                 found[entity_id] = tuple(columns)
     return found
+
+
+@contextmanager
+def _cyclic_gc_paused():
+    """Pause Python's cycle collector while the whole portfolio is read and decided.
+
+    The read creates millions of row tuples and strings that all stay alive until the run ends; every
+    few hundred allocations the collector runs, and its older generations walk all of them again (about
+    a third of a nothing-changed run at 100 k entities). Reading rows and running the engine make no
+    reference cycles, so nothing is left for the collector to find; it resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextmanager

@@ -5,11 +5,15 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cases.models import (
     DirectOrIndirect,
     EntityIdentifier,
     EntityType,
+    Interest,
     InterestType,
     PersonType,
     RestrictedList,
@@ -18,8 +22,14 @@ from cases.models import (
     ScreeningPolicy,
 )
 from cases.ownership import screen
-from cases.selectors.screening_columns import current_decision_columns, load_portfolio_input
-from cases.selectors.screening_input import PolicyView, load_screening_input
+from cases.selectors.screening_columns import (
+    _scaled_share_sql,
+    current_decision_columns,
+    int_columns,
+    load_portfolio_input,
+    share_bounds_columns,
+)
+from cases.selectors.screening_input import PolicyView, _share_bounds, load_screening_input
 from cases.services.policy import policy_get_active
 from cases.services.screening import engine_policy, screen_entities
 from tests.factories import EntityFactory, InterestFactory, PersonFactory, RelationshipFactory, stake
@@ -158,3 +168,51 @@ def test_the_figure_columns_are_the_figure_rows_and_match_what_is_stored(every_f
         np.testing.assert_array_equal(mine, theirs[at])
     assert stored.positions(np.array([10**12])).tolist() == [-1]
     assert ScreeningPolicy.objects.filter(pk__in=stored.policy_id.tolist()).count() == 1
+
+
+_percent = st.decimals(min_value=0, max_value=100, places=8, allow_nan=False, allow_infinity=False)
+
+
+@given(
+    shares=st.lists(
+        st.tuples(st.one_of(st.none(), _percent), st.one_of(st.none(), _percent), st.booleans(), st.booleans()),
+        min_size=1,
+        max_size=8,
+    )
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_shares_read_as_integers_are_the_orm_fractions_bit_for_bit(shares):
+    """Whatever the database stores a decimal as, ``share_bounds_columns`` gives ``_share_bounds``'s doubles."""
+    with transaction.atomic():
+        relationship = RelationshipFactory()
+        relationship.interests.all().delete()
+        for first, second, low_open, high_open in shares:
+            if second is None:  # an exact share
+                InterestFactory(relationship=relationship, share_exact=first)
+            else:
+                low, high = sorted([first or Decimal(0), second])
+                InterestFactory(
+                    relationship=relationship,
+                    share_exact=None,
+                    share_minimum=low if first is not None else None,
+                    share_maximum=high,
+                    share_minimum_exclusive=low_open and first is not None and low < high,
+                    share_maximum_exclusive=high_open and low < high,
+                )
+        fields = ["share_exact", "share_minimum", "share_maximum", "share_minimum_exclusive", "share_maximum_exclusive"]
+        expected = [
+            _share_bounds(*row)
+            for row in Interest.objects.filter(relationship=relationship).order_by("id").values_list(*fields)
+        ]
+        scaled = int_columns(
+            f"SELECT {_scaled_share_sql('share_exact')}, {_scaled_share_sql('share_minimum')}, "  # noqa: S608
+            f"{_scaled_share_sql('share_maximum')}, CASE WHEN share_minimum_exclusive THEN 1 ELSE 0 END, "
+            f"CASE WHEN share_maximum_exclusive THEN 1 ELSE 0 END FROM {Interest._meta.db_table} "
+            f"WHERE relationship_id = {relationship.pk} ORDER BY id",
+            5,
+        )
+        columns = share_bounds_columns(*scaled.T)
+        got = list(zip(*(column.tolist() for column in columns), strict=True))
+        assert got == expected
+        assert [tuple(map(float.hex, row[:2])) for row in got] == [tuple(map(float.hex, row[:2])) for row in expected]
+        transaction.set_rollback(True)

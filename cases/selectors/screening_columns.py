@@ -498,6 +498,15 @@ class CurrentColumns:
         at = np.minimum(np.searchsorted(self.entity_id, entity_ids), self.entity_id.size - 1)
         return np.where(self.entity_id[at] == entity_ids, at, -1)
 
+    def screened_at_array(self) -> np.ndarray:
+        """``screened_at`` as an object array (made once), for comparisons with numpy."""
+        array = getattr(self, "_screened_at_array", None)
+        if array is None:
+            array = np.empty(len(self.screened_at), dtype=object)
+            array[:] = self.screened_at
+            self._screened_at_array = array
+        return array
+
     def seen_row(self, at: int) -> tuple:
         """The tuple ``screening._current_decisions`` gives for the decision at ``at``."""
         convert = getattr(connection.ops, "convert_datetimefield_value", None)

@@ -43,6 +43,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -61,6 +62,7 @@ from .screening import (
     ScreenSummary,
     decision_row,
     downstream_entity_ids,
+    portfolio_objects_frozen,
     portfolio_screening,
     screen_entities,
     store_portfolio_part,
@@ -380,7 +382,36 @@ def rescreen_portfolio_work(
     rolled back and left to its new holder. With ``whole_graph`` the portfolio is read and decided
     once, when the first chunk is claimed, and every chunk stores from that one result.
     """
-    worker_id = worker_id or uuid.uuid4().hex
+    with ExitStack() as frozen:
+        return _work_chunks(
+            run_id=run_id,
+            worker_id=worker_id or uuid.uuid4().hex,
+            actor=actor,
+            wait=wait,
+            progress=progress,
+            on_payloads=on_payloads,
+            on_rows=on_rows,
+            heartbeat=heartbeat,
+            stop_after_chunks=stop_after_chunks,
+            whole_graph=whole_graph,
+            frozen=frozen,
+        )
+
+
+def _work_chunks(
+    *,
+    run_id,
+    worker_id,
+    actor,
+    wait,
+    progress,
+    on_payloads,
+    on_rows,
+    heartbeat,
+    stop_after_chunks,
+    whole_graph,
+    frozen: ExitStack,
+) -> int:
     committed = 0
     screening: PortfolioScreening | None = None
     while True:
@@ -395,6 +426,7 @@ def rescreen_portfolio_work(
         try:
             if whole_graph and screening is None:
                 screening = portfolio_screening(as_of=chunk.run.as_of)
+                frozen.enter_context(portfolio_objects_frozen())
             screened = _screen_chunk(
                 chunk=chunk,
                 worker_id=worker_id,

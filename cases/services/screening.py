@@ -406,22 +406,22 @@ def _moved_in_range(p: PortfolioScreening, lo: int, hi: int) -> np.ndarray:
         ["int8", "int8", "timestamptz"],
     )
     now = np.full(hi - lo, -1, dtype=np.int64)  # current decision id per node, -1 if none
-    now_at: list = [None] * (hi - lo)
+    now_at = np.full(hi - lo, None, dtype=object)  # and its screened_at, as the driver gives it
     if rows:
         ids, decisions, times = zip(*rows, strict=True)
-        at = np.searchsorted(p.entity_pks[lo:hi], np.array(ids, dtype=np.int64))
-        inside = (at < hi - lo) & (p.entity_pks[lo:hi][np.minimum(at, hi - lo - 1)] == np.array(ids))
+        ids = np.array(ids, dtype=np.int64)
+        at = np.searchsorted(p.entity_pks[lo:hi], ids)
+        inside = (at < hi - lo) & (p.entity_pks[lo:hi][np.minimum(at, hi - lo - 1)] == ids)
         now[at[inside]] = np.array(decisions, dtype=np.int64)[inside]
-        for position, value in zip(at[inside].tolist(), np.array(times, dtype=object)[inside].tolist(), strict=True):
-            now_at[position] = value
+        now_at[at[inside]] = np.array(times, dtype=object)[inside]
     seen_at = p.seen_at[lo:hi]
     was = np.full(hi - lo, -1, dtype=np.int64)  # decision id per node when ``seen`` was read
     had = seen_at >= 0
     was[had] = p.seen.decision_id[seen_at[had]]
     moved = now != was
-    for offset in np.nonzero(~moved & (was >= 0))[0].tolist():
-        if now_at[offset] != p.seen.screened_at[int(seen_at[offset])]:
-            moved[offset] = True
+    same = np.nonzero(~moved & had)[0]
+    if same.size:  # the same decision, screened again since the read (object compare, in C)
+        moved[same] = now_at[same] != p.seen.screened_at_array()[seen_at[same]]
     return moved
 
 
@@ -515,6 +515,22 @@ def _cyclic_gc_paused():
     finally:
         if was_enabled:
             gc.enable()
+
+
+@contextmanager
+def portfolio_objects_frozen():
+    """While a whole-graph run stores its chunks, keep the collector off the portfolio it read.
+
+    What ``portfolio_screening`` read lives until the run ends; ``gc.freeze()`` moves every object
+    alive now out of the collector's generations, so collections triggered by the chunks' own work
+    do not walk millions of row objects each time. Frozen objects are still freed by reference
+    counting; ``gc.unfreeze()`` at the end hands them back.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextmanager

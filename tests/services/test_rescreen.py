@@ -365,3 +365,25 @@ def test_the_worker_decides_a_raced_entity_again_from_newer_data(graph, monkeypa
     current = CurrentDecision.objects.get(entity=z)
     assert current.decision_id != moved["decision_id"] and current.outcome == "block"
     assert not RescreenRequest.objects.exists()
+
+
+def test_whole_graph_store_sends_decisions_moved_since_the_read_the_slow_way(db):
+    """Between the one read of a whole-graph run and a chunk's store, another screening may store a
+    decision (new figures) or re-screen one (same decision, later ``screened_at``): neither may be
+    passed over as unchanged."""
+    owner = PersonFactory(nationalities=["GB"])
+    companies = [EntityFactory(jurisdiction_id="GB") for _ in range(4)]
+    for company in companies:
+        stake(owner, company, 60)
+    screen_entities(entity_ids=[c.pk for c in companies])
+    screening = screening_service.portfolio_screening()
+    lo, hi = 0, len(companies)
+    assert screening.unchanged[lo:hi].all()
+    assert not screening_service._moved_in_range(screening, lo, hi).any()
+
+    changed, rescreened = companies[1], companies[3]
+    stake(PersonFactory(nationalities=["CN"]), changed, 30)
+    screen_entities(entity_ids=[changed.pk])  # a new decision
+    CurrentDecision.objects.filter(entity=rescreened).update(screened_at=timezone.now() + datetime.timedelta(hours=1))
+    moved = screening_service._moved_in_range(screening, lo, hi)
+    assert moved.tolist() == [False, True, False, True]

@@ -42,6 +42,7 @@ from cases.selectors.screening_input import (
     _list_reasons,
     classify_entity,
     classify_person,
+    ids_in,
 )
 
 #: What an interest does to its edge: a measure (0 shareholding, 1 voting rights), control, an indicator, nothing.
@@ -109,18 +110,16 @@ def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def raw_rows(sql: str, pg_types: list[str]) -> list[tuple]:
+def raw_rows(sql: str) -> list[tuple]:
     """Every row of ``sql`` (no parameters) as plain tuples, without Django's per-row converters.
 
-    PostgreSQL streams the rows with ``COPY … TO STDOUT`` (psycopg parses the text format in C with
-    the loaders of ``pg_types``), on the connection's current transaction and so its snapshot.
-    SQLite returns what the ``sqlite3`` cursor gives (its declared-type converters only).
+    The driver's own cursor: psycopg builds the rows in C (its ``COPY`` row iterator costs several
+    Python calls a row, which at a million rows is most of the read), SQLite's cursor applies only
+    its declared-type converters. JSON columns come as text (Django registers text loaders for
+    ``jsonb``), decoded once per distinct value by ``_decoder``. On PostgreSQL the read runs on the
+    connection's current transaction and so its snapshot.
     """
     connection.ensure_connection()
-    if connection.vendor == "postgresql":
-        with connection.connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT") as copy:
-            copy.set_types(pg_types)
-            return list(copy.rows())
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql)
@@ -137,28 +136,37 @@ _PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 
 
 def int_columns(sql: str, width: int) -> np.ndarray:
-    """Every row of ``sql`` (``width`` non-null integer columns, no parameters) as an ``(n, width)`` int64 array.
+    """Every row of ``sql`` (``width`` non-null integer columns, no parameters) as an ``(n, width)`` int64 array."""
+    return numeric_columns(sql, "i" * width)
 
-    PostgreSQL sends ``COPY … TO STDOUT (FORMAT BINARY)``: with every field a non-null integer each
-    row has the same layout (field count, then a length and the big-endian bytes of each field), so
-    numpy reads the whole stream in place, with no Python object per value. SQLite's rows are converted
-    a batch at a time. Callers make every column a non-null integer (``COALESCE``).
+
+def numeric_columns(sql: str, kinds: str) -> np.ndarray:
+    """Every row of ``sql`` as an ``(n, len(kinds))`` array; ``kinds`` says per column ``i`` (a non-null
+    integer) or ``f`` (a non-null ``float8``). With any ``f`` the array is float64 (integers below 2⁵³ stay
+    exact: ids, epoch microseconds), else int64.
+
+    PostgreSQL sends ``COPY … TO STDOUT (FORMAT BINARY)``: with no nulls every row has the same layout
+    (field count, then a length and the big-endian bytes of each field), so numpy reads the whole stream
+    in place, with no Python object per value. SQLite's rows are converted a batch at a time. Callers
+    make every column non-null (``COALESCE``).
     """
+    dtype = np.float64 if "f" in kinds else np.int64
     connection.ensure_connection()
     if connection.vendor == "postgresql":
-        return _pg_binary_int_columns(sql, width)
+        return _pg_binary_columns(sql, kinds).astype(dtype, copy=False)
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql)
         parts = []
         while rows := cursor.fetchmany(_INT_BATCH):
-            parts.append(np.array(rows, dtype=np.int64).reshape(-1, width))
+            parts.append(np.array(rows, dtype=dtype).reshape(-1, len(kinds)))
     finally:
         cursor.close()
-    return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.int64)
+    return np.concatenate(parts) if parts else np.zeros((0, len(kinds)), dtype=dtype)
 
 
-def _pg_binary_int_columns(sql: str, width: int) -> np.ndarray:
+def _pg_binary_columns(sql: str, kinds: str) -> np.ndarray:
+    width = len(kinds)
     stream = bytearray()
     with connection.connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
         for block in copy:
@@ -167,27 +175,28 @@ def _pg_binary_int_columns(sql: str, width: int) -> np.ndarray:
         raise ValueError("not a PostgreSQL binary COPY stream")
     header_extension = int.from_bytes(stream[15:19], "big")
     start, end = 19 + header_extension, len(stream) - 2  # the stream ends with a field count of -1
+    dtype = np.float64 if "f" in kinds else np.int64
     if end <= start:
-        return np.zeros((0, width), dtype=np.int64)
-    # Every row has the first row's layout: the same types (``int2``/``int4``/``int8``), never null.
+        return np.zeros((0, width), dtype=dtype)
+    # Every row has the first row's layout: the same types (int2/int4/int8, float8), never null.
     fields, offset = [("count", ">i2")], start + 2
-    for column in range(width):
+    for column, kind in enumerate(kinds):
         size = int.from_bytes(stream[offset : offset + 4], "big", signed=True)
-        if size not in (2, 4, 8):
-            raise ValueError(f"binary COPY column {column} is not a non-null integer")
-        fields += [(f"length{column}", ">i4"), (f"value{column}", f">i{size}")]
+        if (kind == "i" and size not in (2, 4, 8)) or (kind == "f" and size != 8):
+            raise ValueError(f"binary COPY column {column} is not a non-null {'integer' if kind == 'i' else 'float8'}")
+        fields += [(f"length{column}", ">i4"), (f"value{column}", f">{kind}{size}")]
         offset += 4 + size
     layout = np.dtype(fields)
     rows, rest = divmod(end - start, layout.itemsize)
     if rest:
-        raise ValueError("binary COPY rows are not all non-null integers of the first row's types")
+        raise ValueError("binary COPY rows are not all non-null values of the first row's types")
     data = np.frombuffer(stream, dtype=layout, count=rows, offset=start)
     sizes = [layout[f"value{column}"].itemsize for column in range(width)]
     if np.any(data["count"] != width) or any(
         np.any(data[f"length{column}"] != size) for column, size in enumerate(sizes)
     ):
-        raise ValueError("binary COPY rows are not all non-null integers of the first row's types")
-    return np.stack([data[f"value{column}"].astype(np.int64) for column in range(width)], axis=1)
+        raise ValueError("binary COPY rows are not all non-null values of the first row's types")
+    return np.stack([data[f"value{column}"].astype(dtype) for column in range(width)], axis=1)
 
 
 def _decoder(model: type[Model], name: str) -> Callable:
@@ -270,7 +279,6 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
     entity_rows = raw_rows(
         "SELECT id, external_id, name, entity_type, jurisdiction_id, registered_address_country_id, "  # noqa: S608
         f"business_address_countries, is_listed FROM {_table(Entity)} ORDER BY id",
-        ["int8", "text", "text", "text", "text", "text", "text", "bool"],
     )
     n_entities = len(entity_rows)
     pks, external_ids, entity_names, *facts = _transposed(entity_rows, 8)
@@ -298,7 +306,6 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
         "SELECT id, external_id, name, person_type, nationalities, residence_countries, tax_residencies "  # noqa: S608
         f"FROM {_table(Person)} WHERE id IN (SELECT interested_person_id FROM {relationship} "
         "WHERE NOT is_closed AND interested_person_id IS NOT NULL) ORDER BY id",
-        ["int8", "text", "text", "text", "text", "text", "text"],
     )
     n_persons = len(person_rows)
     pks, external_ids, person_names, *facts = _transposed(person_rows, 7)
@@ -371,7 +378,6 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
     unspecified_rows = raw_rows(
         f"SELECT id, external_id, unspecified_reason FROM {relationship} WHERE NOT is_closed "  # noqa: S608
         "AND interested_entity_id IS NULL AND interested_person_id IS NULL",
-        ["int8", "text", "text"],
     )
     unspecified = {pk: (external_id, reason) for pk, external_id, reason in unspecified_rows}
     unknown_node: dict[int, int] = {}
@@ -478,8 +484,9 @@ _OUTCOME_CODE = {outcome.label: int(outcome) for outcome in Outcome}
 class CurrentColumns:
     """Every current decision's version and figures, as arrays sorted by entity id.
 
-    Outcomes are ``Outcome`` codes (-1 for a label the engine does not know); ``screened_at`` stays
-    the driver's raw value (SQLite: text), converted only for the few decisions that go the slow way.
+    Outcomes are ``Outcome`` codes (-1 for a label the engine does not know); ``screened_at`` is in
+    microseconds since the epoch (``screened_at_sql``), turned into a datetime only for the few
+    decisions that go the slow way, whose fingerprints are read then too (``seen_rows``).
     """
 
     entity_id: np.ndarray
@@ -487,8 +494,7 @@ class CurrentColumns:
     policy_id: np.ndarray
     outcome: np.ndarray
     figures: tuple[np.ndarray, ...]  # look-through outcome, low, high, control-chain outcome, low, high
-    fingerprint: list[str]
-    screened_at: list
+    screened_at: np.ndarray  # int64 microseconds since the epoch
 
     def positions(self, entity_ids: np.ndarray) -> np.ndarray:
         """Index of each entity's current decision, -1 where it has none."""
@@ -498,35 +504,33 @@ class CurrentColumns:
         at = np.minimum(np.searchsorted(self.entity_id, entity_ids), self.entity_id.size - 1)
         return np.where(self.entity_id[at] == entity_ids, at, -1)
 
-    def screened_at_array(self) -> np.ndarray:
-        """``screened_at`` as an object array (made once), for comparisons with numpy."""
-        array = getattr(self, "_screened_at_array", None)
-        if array is None:
-            array = np.empty(len(self.screened_at), dtype=object)
-            array[:] = self.screened_at
-            self._screened_at_array = array
-        return array
-
-    def seen_row(self, at: int) -> tuple:
-        """The tuple ``screening._current_decisions`` gives for the decision at ``at``."""
-        convert = getattr(connection.ops, "convert_datetimefield_value", None)
-        screened_at = self.screened_at[at]
-        if convert is not None:
-            screened_at = convert(screened_at, None, connection)
-        lt_outcome, lt_low, lt_high, cc_outcome, cc_low, cc_high = (column[at] for column in self.figures)
-        return (
-            int(self.decision_id[at]),
-            self.fingerprint[at],
-            Outcome(int(self.outcome[at])).label if self.outcome[at] >= 0 else None,
-            screened_at,
-            int(self.policy_id[at]),
-            Outcome(int(lt_outcome)).label if lt_outcome >= 0 else None,
-            float(lt_low),
-            float(lt_high),
-            Outcome(int(cc_outcome)).label if cc_outcome >= 0 else None,
-            float(cc_low),
-            float(cc_high),
+    def seen_rows(self, positions: list[int]) -> list[tuple]:
+        """The tuples ``screening._current_decisions`` gives for the decisions at ``positions``."""
+        fingerprints = dict(
+            Decision.objects.filter(pk__in=ids_in(self.decision_id[positions].tolist())).values_list(
+                "pk", "result_fingerprint"
+            )
         )
+        rows = []
+        for at in positions:
+            lt_outcome, lt_low, lt_high, cc_outcome, cc_low, cc_high = (column[at] for column in self.figures)
+            decision_id = int(self.decision_id[at])
+            rows.append(
+                (
+                    decision_id,
+                    fingerprints[decision_id],
+                    Outcome(int(self.outcome[at])).label if self.outcome[at] >= 0 else None,
+                    screened_at_value(int(self.screened_at[at])),
+                    int(self.policy_id[at]),
+                    Outcome(int(lt_outcome)).label if lt_outcome >= 0 else None,
+                    float(lt_low),
+                    float(lt_high),
+                    Outcome(int(cc_outcome)).label if cc_outcome >= 0 else None,
+                    float(cc_low),
+                    float(cc_high),
+                )
+            )
+        return rows
 
 
 def _outcome_code_sql(column: str) -> str:
@@ -534,32 +538,45 @@ def _outcome_code_sql(column: str) -> str:
     return f"CASE {column} {cases} ELSE -1 END"
 
 
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
 def screened_at_sql(column: str) -> str:
-    """``column`` as the raw value compared for "has this decision moved": SQLite's stored text (its
-    ``datetime`` converter would parse every row), PostgreSQL's ``timestamptz`` (parsed by psycopg in C)."""
-    return column if connection.vendor == "postgresql" else f"{column} || ''"
+    """``column`` (a ``DateTimeField``) as whole microseconds since the epoch, a ``bigint``: exact on both
+    databases and compared as numbers ("has this decision moved"), with no datetime built per row.
+
+    PostgreSQL's ``EXTRACT(EPOCH …)`` is an exact ``numeric``; SQLite stores Django's naive UTC text
+    (``YYYY-MM-DD HH:MM:SS[.ffffff]``), read as whole seconds plus the six fraction digits.
+    """
+    if connection.vendor == "postgresql":
+        return f"CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS BIGINT)"
+    seconds = f"CAST(strftime('%s', substr({column}, 1, 19)) AS INTEGER)"  # strftime would round a fraction
+    return f"({seconds} * 1000000 + CAST(substr({column} || '000000', 21, 6) AS INTEGER))"
+
+
+def screened_at_value(microseconds: int) -> datetime.datetime:
+    """A ``screened_at_sql`` value as the aware datetime the ORM reads."""
+    return _EPOCH + datetime.timedelta(microseconds=microseconds)
 
 
 def current_decision_columns() -> CurrentColumns:
-    """Every current decision joined with its figures, one raw read (``COPY`` on PostgreSQL)."""
-    rows = raw_rows(
+    """Every current decision joined with its figures, one numeric read (binary ``COPY`` on PostgreSQL)."""
+    columns = numeric_columns(
         f"SELECT c.entity_id, c.decision_id, d.policy_id, {_outcome_code_sql('c.outcome')}, "  # noqa: S608
-        f"{_outcome_code_sql('d.look_through_outcome')}, d.look_through_low, d.look_through_high, "
-        f"{_outcome_code_sql('d.control_chain_outcome')}, d.control_chain_low, d.control_chain_high, "
-        f"d.result_fingerprint, {screened_at_sql('c.screened_at')} FROM {_table(CurrentDecision)} c "
+        f"{_outcome_code_sql('d.look_through_outcome')}, CAST(d.look_through_low AS DOUBLE PRECISION), "
+        f"CAST(d.look_through_high AS DOUBLE PRECISION), {_outcome_code_sql('d.control_chain_outcome')}, "
+        "CAST(d.control_chain_low AS DOUBLE PRECISION), CAST(d.control_chain_high AS DOUBLE PRECISION), "
+        f"{screened_at_sql('c.screened_at')} FROM {_table(CurrentDecision)} c "
         f"JOIN {_table(Decision)} d ON d.id = c.decision_id ORDER BY c.entity_id",
-        ["int8", "int8", "int8", "int2", "int2", "float8", "float8", "int2", "float8", "float8", "text", "timestamptz"],
-    )
-    n = len(rows)
-    columns = _transposed(rows, 12)
-    floats = [np.fromiter(columns[i], dtype=np.float64, count=n) for i in (5, 6, 8, 9)]
-    codes = [np.fromiter(columns[i], dtype=np.int8, count=n) for i in (3, 4, 7)]
+        "iiiiiffiffi",
+    ).T
+    ints = [columns[i].astype(np.int64) for i in (0, 1, 2, 10)]
+    codes = [columns[i].astype(np.int8) for i in (3, 4, 7)]
     return CurrentColumns(
-        entity_id=_ids(columns[0], n),
-        decision_id=_ids(columns[1], n),
-        policy_id=_ids(columns[2], n),
+        entity_id=ints[0],
+        decision_id=ints[1],
+        policy_id=ints[2],
         outcome=codes[0],
-        figures=(codes[1], floats[0], floats[1], codes[2], floats[2], floats[3]),
-        fingerprint=list(columns[10]),
-        screened_at=list(columns[11]),
+        figures=(codes[1], columns[5].copy(), columns[6].copy(), codes[2], columns[8].copy(), columns[9].copy()),
+        screened_at=ints[3],
     )

@@ -35,8 +35,8 @@ from cases.roles import require_perm
 from cases.selectors.screening_columns import (
     CurrentColumns,
     current_decision_columns,
+    int_columns,
     load_portfolio_input,
-    raw_rows,
     screened_at_sql,
 )
 from cases.selectors.screening_input import (
@@ -361,11 +361,9 @@ def store_portfolio_part(
                 Entity.objects.filter(pk__in=ids_in(p.entity_pks[slow_nodes].tolist())).values_list("pk", flat=True)
             )
             slow_nodes = np.array([node for node in slow_nodes.tolist() if int(p.entity_pks[node]) in existing])
-            seen = {
-                int(p.entity_pks[node]): p.seen.seen_row(int(p.seen_at[node]))
-                for node in slow_nodes.tolist()
-                if p.seen_at[node] >= 0
-            }
+            had = [node for node in slow_nodes.tolist() if p.seen_at[node] >= 0]
+            rows = p.seen.seen_rows([int(p.seen_at[node]) for node in had])
+            seen = {int(p.entity_pks[node]): row for node, row in zip(had, rows, strict=True)}
             _store_chunk(
                 result=p.result,
                 data=p.data,
@@ -400,28 +398,26 @@ def _moved_in_range(p: PortfolioScreening, lo: int, hi: int) -> np.ndarray:
     first, last = int(p.entity_pks[lo]), int(p.entity_pks[hi - 1])
     quote = connection.ops.quote_name
     screened_at = screened_at_sql("c.screened_at")
-    rows = raw_rows(
+    rows = int_columns(
         f"SELECT c.entity_id, c.decision_id, {screened_at} FROM {quote(CurrentDecision._meta.db_table)} c "  # noqa: S608
         f"WHERE c.entity_id BETWEEN {first} AND {last}",
-        ["int8", "int8", "timestamptz"],
+        3,
     )
     now = np.full(hi - lo, -1, dtype=np.int64)  # current decision id per node, -1 if none
-    now_at = np.full(hi - lo, None, dtype=object)  # and its screened_at, as the driver gives it
-    if rows:
-        ids, decisions, times = zip(*rows, strict=True)
-        ids = np.array(ids, dtype=np.int64)
+    now_at = np.full(hi - lo, -1, dtype=np.int64)  # and its screened_at (epoch microseconds)
+    if rows.size:
+        ids = rows[:, 0]
         at = np.searchsorted(p.entity_pks[lo:hi], ids)
         inside = (at < hi - lo) & (p.entity_pks[lo:hi][np.minimum(at, hi - lo - 1)] == ids)
-        now[at[inside]] = np.array(decisions, dtype=np.int64)[inside]
-        now_at[at[inside]] = np.array(times, dtype=object)[inside]
+        now[at[inside]] = rows[inside, 1]
+        now_at[at[inside]] = rows[inside, 2]
     seen_at = p.seen_at[lo:hi]
     was = np.full(hi - lo, -1, dtype=np.int64)  # decision id per node when ``seen`` was read
     had = seen_at >= 0
     was[had] = p.seen.decision_id[seen_at[had]]
     moved = now != was
-    same = np.nonzero(~moved & had)[0]
-    if same.size:  # the same decision, screened again since the read (object compare, in C)
-        moved[same] = now_at[same] != p.seen.screened_at_array()[seen_at[same]]
+    same = ~moved & had  # the same decision: moved if screened again since the read
+    moved[same] = now_at[same] != p.seen.screened_at[seen_at[same]]
     return moved
 
 

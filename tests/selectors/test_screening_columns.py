@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cases.models import (
+    CurrentDecision,
     DirectOrIndirect,
     EntityIdentifier,
     EntityType,
@@ -216,3 +217,18 @@ def test_shares_read_as_integers_are_the_orm_fractions_bit_for_bit(shares):
         assert got == expected
         assert [tuple(map(float.hex, row[:2])) for row in got] == [tuple(map(float.hex, row[:2])) for row in expected]
         transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize("microsecond", [0, 1, 123456, 999999])
+def test_screened_at_read_as_microseconds_is_the_orms_datetime(every_feature, microsecond):
+    screen_entities(as_of=AS_OF)
+    when = datetime.datetime(2026, 3, 4, 5, 6, 7, microsecond, tzinfo=datetime.UTC)
+    CurrentDecision.objects.update(screened_at=when)
+    stored = current_decision_columns()
+    assert stored.screened_at.size and set(stored.screened_at.tolist()) == {
+        (when - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)) // datetime.timedelta(microseconds=1)
+    }
+    rows = stored.seen_rows(list(range(stored.screened_at.size)))
+    orm = dict(CurrentDecision.objects.values_list("decision_id", "screened_at"))
+    assert all(row[3] == orm[row[0]] == when for row in rows)
+    assert all(row[1] for row in rows)  # fingerprints read for the rows asked

@@ -44,6 +44,7 @@ class Entity(ConstraintMessages, SourcedRecord):
         on_delete=models.PROTECT,
         related_name="+",
         help_text="Jurisdiction of registration (for a state or state body: the state's own).",
+        db_index=False,  # the (jurisdiction, entity_type) index below serves every lookup by jurisdiction
     )
     registered_address_country = models.ForeignKey(
         "cases.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -97,7 +98,8 @@ class Entity(ConstraintMessages, SourcedRecord):
 class EntityIdentifier(models.Model):
     """LEI, registry numbers and other identifiers, indexed so investigators can search by them."""
 
-    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identifiers")
+    # No index of its own: the unique (entity, scheme, value) constraint's index starts with it.
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identifiers", db_index=False)
     scheme = models.CharField(max_length=100, blank=True, help_text="e.g. XI-LEI, GB-COH")
     scheme_name = models.CharField(max_length=200, blank=True)
     value = models.CharField(max_length=255, db_index=True)

@@ -69,12 +69,13 @@ INTEREST_ROW = ["relationship_id", *INTEREST_VALUES]
 #: Columns of those rows given already adapted (the writers pass them through unconverted).
 ADAPTED = {
     "entity": ["statement_date", "source", "created_at", "updated_at", "alternate_names", "business_address_countries"]
-    + ["addresses", "founding_date", "listing"],
+    + ["addresses", "founding_date", "listing", "dissolution_date"],
     "person": ["statement_date", "source", "created_at", "updated_at", "names", "nationalities"]
     + ["residence_countries", "tax_residencies"],
     "relationship": ["statement_date", "source", "created_at", "updated_at", "component_record_ids"],
     "interest": ["start_date", "end_date"],
 }
+_JURISDICTION, _ADDRESS_COUNTRY = ENTITY_ROW.index("jurisdiction_id"), ENTITY_ROW.index("registered_address_country_id")
 _INTEREST_DATES = ("start_date", "end_date")
 _ENTITY_JSON = ("alternate_names", "business_address_countries", "addresses")
 _PERSON_JSON = ("names", "nationalities", "residence_countries", "tax_residencies")
@@ -189,6 +190,55 @@ class ReadyRelationship(NamedTuple):
 Ready = ReadyEntity | ReadyPerson | ReadyRelationship
 
 
+class EntityBatch(NamedTuple):
+    """A batch's entity records as columns: what the reader sends for a file of entities.
+
+    One object per batch instead of a ``ReadyEntity`` per record: pickling and unpickling
+    it costs the importing process no per-record object, and a batch whose records are all
+    new goes into the database as it came (``SourceWriter.write_entities``). Records are
+    unique by record id (a later record with the same id replaces the earlier one, in the
+    earlier one's place); identifiers are ``(index of the record, scheme, scheme name,
+    value, uri)``, without duplicates per record; ``codes`` are the jurisdiction and
+    address-country codes the rows name.
+    """
+
+    record_ids: list[str]
+    keys: list[list[Key]]
+    updated: list[str]
+    rows: list[tuple]
+    identifiers: list[tuple[int, str, str, str, str]]
+    codes: frozenset[str]
+
+    @classmethod
+    def of(cls, items: Iterable[ReadyEntity]) -> EntityBatch:
+        items = list({item.record_id: item for item in items}.values())
+        identifiers = [
+            (index, *identifier) for index, item in enumerate(items) for identifier in dict.fromkeys(item.identifiers)
+        ]
+        codes = {item.row[_JURISDICTION] for item in items} | {item.row[_ADDRESS_COUNTRY] for item in items}
+        codes.discard(None)
+        return cls(
+            [item.record_id for item in items],
+            [item.keys for item in items],
+            [item.updated for item in items],
+            [item.row for item in items],
+            identifiers,
+            frozenset(codes),
+        )
+
+    def items(self) -> list[ReadyEntity]:
+        """The records one by one (for a batch where some exist already and are compared one at a time)."""
+        per_record: list[list[tuple[str, str, str, str]]] = [[] for _ in self.record_ids]
+        for index, *identifier in self.identifiers:
+            per_record[index].append(tuple(identifier))
+        return [
+            ReadyEntity(record_id, keys, updated, row, identifiers)
+            for record_id, keys, updated, row, identifiers in zip(
+                self.record_ids, self.keys, self.updated, self.rows, per_record, strict=True
+            )
+        ]
+
+
 def ready_entity(record: EntityRecord, encoding: Encoding) -> ReadyEntity:
     row = encode_entity(record, encoding)
     return ReadyEntity(record.record_id, record.keys, record.updated, row, record.identifiers)
@@ -255,7 +305,7 @@ class PreparedBatch:
     """One batch of a file: how many records were read, the mapped ones, and what the importer adds."""
 
     read: int
-    ready: list[Ready]
+    ready: list[Ready] | EntityBatch
     extra: list[Any] = field(default_factory=list)
 
 

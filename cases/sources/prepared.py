@@ -99,22 +99,33 @@ class Encoding:
 
 def encode_entity(record: EntityRecord, encoding: Encoding) -> tuple:
     values = record.values
+    try:  # json_text's common case, without a call per column
+        alternate_names = orjson.dumps(values["alternate_names"]).decode()
+        countries = orjson.dumps(values["business_address_countries"]).decode()
+        addresses = orjson.dumps(values["addresses"]).decode()
+        source = orjson.dumps({**record.source, **encoding.provenance, "line": record.line}).decode()
+    except TypeError:
+        alternate_names = json_text(values["alternate_names"])
+        countries = json_text(values["business_address_countries"])
+        addresses = json_text(values["addresses"])
+        source = encoding.source_text(record)
+    founded = values["founding_date"]
     return (
         record.record_id[:255],
         "",
         encoding.today,
-        encoding.source_text(record),
+        source,
         encoding.now,
         encoding.now,
         values["name"],
-        json_text(values["alternate_names"]),
+        alternate_names,
         values["entity_type"],
         values["entity_subtype"],
         values["jurisdiction_id"],
         values["registered_address_country_id"],
-        json_text(values["business_address_countries"]),
-        json_text(values["addresses"]),
-        encoding.date(values["founding_date"]),
+        countries,
+        addresses,
+        None if founded is None else encoding.adapt_date(founded),
         values["is_closed"],
         False,
         "{}",
@@ -208,6 +219,29 @@ class EntityBatch(NamedTuple):
     rows: list[tuple]
     identifiers: list[tuple[int, str, str, str, str]]
     codes: frozenset[str]
+
+    @classmethod
+    def of_records(cls, records: Iterable[EntityRecord], encoding: Encoding) -> EntityBatch:
+        """The batch of mapped records (``of`` their ``ready_entity``), without a ``ReadyEntity`` each."""
+        records = list(records)
+        record_ids = [record.record_id for record in records]
+        if len(set(record_ids)) != len(record_ids):  # a record repeated in the batch: the general rule
+            return cls.of(ready_entity(record, encoding) for record in records)
+        rows = [encode_entity(record, encoding) for record in records]
+        codes = {row[_JURISDICTION] for row in rows} | {row[_ADDRESS_COUNTRY] for row in rows}
+        codes.discard(None)
+        return cls(
+            record_ids,
+            [record.keys for record in records],
+            [record.updated for record in records],
+            rows,
+            [
+                (index, *identifier)
+                for index, record in enumerate(records)
+                for identifier in dict.fromkeys(record.identifiers)
+            ],
+            frozenset(codes),
+        )
 
     @classmethod
     def of(cls, items: Iterable[ReadyEntity]) -> EntityBatch:

@@ -157,3 +157,23 @@ def test_full_golden_copies_are_told_from_deltas(tmp_path):
     unnamed = tmp_path / "rr.csv"  # nothing says it is complete: treated as a delta, it closes nothing
     unnamed.write_bytes(RR_CSV.read_bytes())
     assert not detect(unnamed).full
+
+
+def test_csv_rows_read_as_dict_reader_would(tmp_path):
+    """Blank lines skipped, empty values left out, line numbers of the physical lines, extra values rejected."""
+    import csv
+
+    header, *rows = LEI_CSV.read_text(encoding="utf-8").splitlines()
+    padded = tmp_path / "padded-golden-copy.csv"
+    padded.write_text("\n".join([header, rows[0], "", rows[1], '"5493001LUXHOLD000051"']) + "\n", encoding="utf-8")
+    got = list(read_records(detect(padded)))
+    with padded.open(newline="", encoding="utf-8") as text:
+        reader = csv.DictReader(text)
+        expected = [(reader.line_num, {k: v for k, v in row.items() if v}) for row in reader]
+    assert got == expected and [line for line, _ in got] == [2, 4, 5]
+    assert got[-1][1] == {"LEI": "5493001LUXHOLD000051"}
+    extra = tmp_path / "extra-golden-copy.csv"
+    extra.write_text("\n".join([header, rows[0], rows[1] + ',"surplus"']) + "\n", encoding="utf-8")
+    with pytest.raises(SourceError) as error:
+        list(read_records(detect(extra)))
+    assert (error.value.line, "more values than header columns" in str(error.value)) == (3, True)

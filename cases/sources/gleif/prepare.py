@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..prepared import Encoding, EntityBatch, PreparedBatch, PreparedRecords, ready_entity, ready_relationship
+from ..prepared import Encoding, EntityBatch, PreparedBatch, PreparedRecords, ready_relationship
 from .mapping import ENTITY_FILE, RELATIONSHIP_FILE, map_entity, map_exception, map_relationship
 from .reader import GleifFile, read_records
 
@@ -14,8 +14,8 @@ def gleif_records(source: GleifFile, encoding: Encoding, batch_size: int) -> Pre
     if source.kind == ENTITY_FILE:
 
         def prepare(batch: list[tuple[int, dict[str, str]]]) -> PreparedBatch:
-            ready = [ready_entity(map_entity(line, flat), encoding) for line, flat in batch]
-            return PreparedBatch(len(batch), EntityBatch.of(ready))
+            records = [map_entity(line, flat) for line, flat in batch]
+            return PreparedBatch(len(batch), EntityBatch.of_records(records, encoding))
 
     else:
         mapper = map_relationship if source.kind == RELATIONSHIP_FILE else map_exception

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .choices import EntitySubtype, EntityType, PersonType
+from .fields import EncodedJSONField
 from .validation import ConstraintMessages
 
 
@@ -33,8 +34,10 @@ class SourcedRecord(models.Model):
 
 
 class Entity(ConstraintMessages, SourcedRecord):
+    # The JSON columns of the table imports fill fastest have no SQLite JSON_VALID check (``EncodedJSONField``).
+    source = EncodedJSONField(default=dict, blank=True, help_text="BODS source object (type, description, url).")
     name = models.CharField(max_length=500, db_index=True)
-    alternate_names = models.JSONField(default=list, blank=True)
+    alternate_names = EncodedJSONField(default=list, blank=True)
     entity_type = models.CharField(max_length=20, choices=EntityType.choices, default=EntityType.REGISTERED_ENTITY)
     entity_subtype = models.CharField(max_length=30, choices=EntitySubtype.choices, blank=True)
     jurisdiction = models.ForeignKey(
@@ -49,14 +52,14 @@ class Entity(ConstraintMessages, SourcedRecord):
     registered_address_country = models.ForeignKey(
         "cases.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    business_address_countries = models.JSONField(
+    business_address_countries = EncodedJSONField(
         default=list, blank=True, help_text="Countries of every business (headquarters) address."
     )
-    addresses = models.JSONField(default=list, blank=True, help_text="BODS addresses as published.")
+    addresses = EncodedJSONField(default=list, blank=True, help_text="BODS addresses as published.")
     is_listed = models.BooleanField(
         default=False, help_text="publicListing.hasPublicListing: undisclosed remainder is public float."
     )
-    listing = models.JSONField(default=dict, blank=True, help_text="BODS publicListing object.")
+    listing = EncodedJSONField(default=dict, blank=True, help_text="BODS publicListing object.")
     founding_date = models.DateField(null=True, blank=True)
     dissolution_date = models.DateField(null=True, blank=True)
 

@@ -447,3 +447,24 @@ def test_a_batch_of_new_existing_and_repeated_records_writes_each_once(tmp_path)
         Entity.objects.values_list("pk", flat=True)
     )
     assert gleif_import_file(path=full).counts["entities"]["created"] == 0 and snapshot() == fresh
+
+
+def test_every_importer_writes_valid_json_in_the_unchecked_entity_columns(tmp_path):
+    """``EncodedJSONField`` columns have no SQLite JSON_VALID CHECK: what each importer writes there must be JSON."""
+    from django.db import connection
+
+    from cases.models.fields import EncodedJSONField
+
+    import_all(tmp_path)  # BODS, GLEIF (LEI-CDF and RR-CDF), FtM
+    gleif_import_file(path=REPEX_CSV)
+    columns = [f.column for f in Entity._meta.concrete_fields if isinstance(f, EncodedJSONField)]
+    assert sorted(columns) == ["addresses", "alternate_names", "business_address_countries", "listing", "source"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM cases_entity")  # noqa: S608 - model metadata
+        rows = cursor.fetchall()
+    assert len(rows) == Entity.objects.count() >= 8
+    for row in rows:
+        for value in row:  # text on SQLite (parsed here), already decoded jsonb on PostgreSQL
+            assert value is not None
+            if isinstance(value, str):
+                json.loads(value)

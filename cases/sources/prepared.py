@@ -17,6 +17,7 @@ import datetime
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -77,6 +78,7 @@ ADAPTED = {
 }
 _JURISDICTION, _ADDRESS_COUNTRY = ENTITY_ROW.index("jurisdiction_id"), ENTITY_ROW.index("registered_address_country_id")
 _INTEREST_DATES = ("start_date", "end_date")
+_first = itemgetter(0)
 _ENTITY_JSON = ("alternate_names", "business_address_countries", "addresses")
 _PERSON_JSON = ("names", "nationalities", "residence_countries", "tax_residencies")
 
@@ -222,26 +224,34 @@ class EntityBatch(NamedTuple):
 
     @classmethod
     def of_records(cls, records: Iterable[EntityRecord], encoding: Encoding) -> EntityBatch:
-        """The batch of mapped records (``of`` their ``ready_entity``), without a ``ReadyEntity`` each."""
-        records = list(records)
-        record_ids = [record.record_id for record in records]
-        if len(set(record_ids)) != len(record_ids):  # a record repeated in the batch: the general rule
-            return cls.of(ready_entity(record, encoding) for record in records)
-        rows = [encode_entity(record, encoding) for record in records]
+        """The batch of mapped records, as ``of`` their ``ready_entity`` would be: each encoded as it comes.
+
+        A record is dropped once encoded (holding a batch of mapped records costs more than
+        encoding them), and a repeated record id replaces the earlier record in its place.
+        """
+        record_ids: list[str] = []
+        keys: list[list[Key]] = []
+        updated: list[str] = []
+        rows: list[tuple] = []
+        identifiers: list[tuple[int, str, str, str, str]] = []
+        position: dict[str, int] = {}
+        for record in records:
+            row = encode_entity(record, encoding)
+            index = position.get(record.record_id)
+            if index is None:
+                index = position[record.record_id] = len(rows)
+                record_ids.append(record.record_id)
+                keys.append(record.keys)
+                updated.append(record.updated)
+                rows.append(row)
+            else:  # rare: the later record wins, in the earlier one's place
+                keys[index], updated[index], rows[index] = record.keys, record.updated, row
+                identifiers = [identifier for identifier in identifiers if identifier[0] != index]
+            identifiers += [(index, *identifier) for identifier in dict.fromkeys(record.identifiers)]
         codes = {row[_JURISDICTION] for row in rows} | {row[_ADDRESS_COUNTRY] for row in rows}
         codes.discard(None)
-        return cls(
-            record_ids,
-            [record.keys for record in records],
-            [record.updated for record in records],
-            rows,
-            [
-                (index, *identifier)
-                for index, record in enumerate(records)
-                for identifier in dict.fromkeys(record.identifiers)
-            ],
-            frozenset(codes),
-        )
+        identifiers.sort(key=_first)  # in record order, as ``of`` gives them
+        return cls(record_ids, keys, updated, rows, identifiers, frozenset(codes))
 
     @classmethod
     def of(cls, items: Iterable[ReadyEntity]) -> EntityBatch:

@@ -177,3 +177,19 @@ def test_csv_rows_read_as_dict_reader_would(tmp_path):
     with pytest.raises(SourceError) as error:
         list(read_records(detect(extra)))
     assert (error.value.line, "more values than header columns" in str(error.value)) == (3, True)
+
+
+def test_entity_batch_of_records_is_of_their_ready_entities():
+    """Built record by record, the batch is the one ``EntityBatch.of`` makes: a repeated id keeps its place."""
+
+    from cases.sources.prepared import Encoding, EntityBatch, ready_entity
+
+    encoding = Encoding(provenance={"system": "gleif"}, today="2026-12-03", now="now", adapt_date=str)
+    records = [map_lei_record(line, flat) for line, flat in read_records(detect(LEI_CSV))]
+    again = map_lei_record(
+        99, dict(next(flat for _, flat in read_records(detect(LEI_CSV))), **{"Entity.LegalName": "X"})
+    )
+    for batch in (records, [*records, again], [again, *records]):
+        built = EntityBatch.of_records(iter(batch), encoding)
+        assert built == EntityBatch.of([ready_entity(record, encoding) for record in batch])
+        assert len(built.record_ids) == len(records) and built.items()[0].record_id == records[0].record_id

@@ -14,7 +14,7 @@ def gleif_records(source: GleifFile, encoding: Encoding, batch_size: int) -> Pre
     if source.kind == ENTITY_FILE:
 
         def prepare(batch: list[tuple[int, dict[str, str]]]) -> PreparedBatch:
-            records = [map_entity(line, flat) for line, flat in batch]
+            records = (map_entity(line, flat) for line, flat in batch)
             return PreparedBatch(len(batch), EntityBatch.of_records(records, encoding))
 
     else:

@@ -128,8 +128,9 @@ class TableWriter:
 
         On SQLite (``AUTOINCREMENT`` tables) the rows go in as they are and SQLite numbers them: each new
         row gets one more than the largest id the table has had (``max(sqlite_sequence, max(id))``), and
-        the transaction holds the database's write lock from its first write, so the ids of one
-        ``executemany`` are consecutive; that is checked against ``sqlite_sequence`` afterwards. The
+        the transaction takes the database's write lock (a no-op write) before reading that largest id,
+        so no other connection can insert until it commits: the ids of one ``executemany`` are the next
+        ones, consecutive; that is checked against ``sqlite_sequence`` afterwards. The
         result is then a ``range`` (``insert_for`` uses that). PostgreSQL draws the ids from the sequence
         (``draw_ids``) and sends them with the rows.
         """
@@ -148,6 +149,8 @@ class TableWriter:
         name = self.model._meta.db_table
         pk_column = connection.ops.quote_name(self.model._meta.pk.column)
         with connection.cursor() as cursor:
+            # A write first, so the transaction holds the write lock before it reads the highest id.
+            cursor.execute("UPDATE sqlite_sequence SET seq = seq WHERE name = %s", [name])
             cursor.execute(
                 "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "  # noqa: S608
                 f"coalesce((SELECT max({pk_column}) FROM {self.table}), 0))",

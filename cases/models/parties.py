@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .choices import EntitySubtype, EntityType, PersonType
+from .fields import EncodedJSONField
 from .validation import ConstraintMessages
 
 
@@ -33,8 +34,10 @@ class SourcedRecord(models.Model):
 
 
 class Entity(ConstraintMessages, SourcedRecord):
+    # The JSON columns of the table imports fill fastest have no SQLite JSON_VALID check (``EncodedJSONField``).
+    source = EncodedJSONField(default=dict, blank=True, help_text="BODS source object (type, description, url).")
     name = models.CharField(max_length=500, db_index=True)
-    alternate_names = models.JSONField(default=list, blank=True)
+    alternate_names = EncodedJSONField(default=list, blank=True)
     entity_type = models.CharField(max_length=20, choices=EntityType.choices, default=EntityType.REGISTERED_ENTITY)
     entity_subtype = models.CharField(max_length=30, choices=EntitySubtype.choices, blank=True)
     jurisdiction = models.ForeignKey(
@@ -44,18 +47,19 @@ class Entity(ConstraintMessages, SourcedRecord):
         on_delete=models.PROTECT,
         related_name="+",
         help_text="Jurisdiction of registration (for a state or state body: the state's own).",
+        db_index=False,  # the (jurisdiction, entity_type) index below serves every lookup by jurisdiction
     )
     registered_address_country = models.ForeignKey(
         "cases.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    business_address_countries = models.JSONField(
+    business_address_countries = EncodedJSONField(
         default=list, blank=True, help_text="Countries of every business (headquarters) address."
     )
-    addresses = models.JSONField(default=list, blank=True, help_text="BODS addresses as published.")
+    addresses = EncodedJSONField(default=list, blank=True, help_text="BODS addresses as published.")
     is_listed = models.BooleanField(
         default=False, help_text="publicListing.hasPublicListing: undisclosed remainder is public float."
     )
-    listing = models.JSONField(default=dict, blank=True, help_text="BODS publicListing object.")
+    listing = EncodedJSONField(default=dict, blank=True, help_text="BODS publicListing object.")
     founding_date = models.DateField(null=True, blank=True)
     dissolution_date = models.DateField(null=True, blank=True)
 
@@ -97,7 +101,8 @@ class Entity(ConstraintMessages, SourcedRecord):
 class EntityIdentifier(models.Model):
     """LEI, registry numbers and other identifiers, indexed so investigators can search by them."""
 
-    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identifiers")
+    # No index of its own: the unique (entity, scheme, value) constraint's index starts with it.
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identifiers", db_index=False)
     scheme = models.CharField(max_length=100, blank=True, help_text="e.g. XI-LEI, GB-COH")
     scheme_name = models.CharField(max_length=200, blank=True)
     value = models.CharField(max_length=255, db_index=True)

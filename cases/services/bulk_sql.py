@@ -123,6 +123,65 @@ class TableWriter:
             (last,) = cursor.fetchone()
         return list(range(last - count + 1, last + 1))
 
+    def insert_numbered(self, attnames: list[str], rows: Sequence[Sequence[Any]]) -> Sequence[int]:
+        """Insert ``rows`` (tuples in ``attnames`` order, no id) and return the ids they got, in row order.
+
+        On SQLite (``AUTOINCREMENT`` tables) the rows go in as they are and SQLite numbers them: each new
+        row gets one more than the largest id the table has had (``max(sqlite_sequence, max(id))``), and
+        the transaction takes the database's write lock (a no-op write) before reading that largest id,
+        so no other connection can insert until it commits: the ids of one ``executemany`` are the next
+        ones, consecutive; that is checked against ``sqlite_sequence`` afterwards. The
+        result is then a ``range`` (``insert_for`` uses that). PostgreSQL draws the ids from the sequence
+        (``draw_ids``) and sends them with the rows.
+        """
+        if not rows:
+            return range(0)
+        if self._is_postgres:
+            ids = self.draw_ids(len(rows))
+            self.insert_rows(
+                [self.model._meta.pk.attname, *attnames], [(pk, *row) for pk, row in zip(ids, rows, strict=True)]
+            )
+            return ids
+        columns = [self._column(name) for name in attnames]
+        params = _tuple_params(columns, rows)
+        names = ", ".join(column for column, _, _ in columns)
+        placeholders = ", ".join(placeholder for _, placeholder, _ in columns)
+        name = self.model._meta.db_table
+        pk_column = connection.ops.quote_name(self.model._meta.pk.column)
+        with connection.cursor() as cursor:
+            # A write first, so the transaction holds the write lock before it reads the highest id.
+            cursor.execute("UPDATE sqlite_sequence SET seq = seq WHERE name = %s", [name])
+            cursor.execute(
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "  # noqa: S608
+                f"coalesce((SELECT max({pk_column}) FROM {self.table}), 0))",
+                [name],
+            )
+            (highest,) = cursor.fetchone()
+            cursor.executemany(f"INSERT INTO {self.table} ({names}) VALUES ({placeholders})", params)  # noqa: S608
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [name])
+            (last,) = cursor.fetchone()
+        if last != highest + len(params):  # pragma: no cover - SQLite's AUTOINCREMENT rule
+            raise RuntimeError(f"{name}: {len(params)} rows got ids up to {last}, expected {highest + len(params)}")
+        return range(highest + 1, last + 1)
+
+    def insert_for(self, attnames: list[str], rows: Sequence[Sequence[Any]], ids: Sequence[int]) -> None:
+        """Insert child rows whose first value is an index into ``ids`` (the parents' ids from ``insert_numbered``).
+
+        With ``ids`` a ``range`` on SQLite the index is turned into the id by the statement itself
+        (``? + first id``), so no row is rebuilt in Python.
+        """
+        if not rows:
+            return
+        if isinstance(ids, range) and ids.step == 1 and not self._is_postgres:
+            columns = [self._column(name) for name in attnames]
+            params = _tuple_params(columns, rows)
+            names = ", ".join(column for column, _, _ in columns)
+            placeholders = ", ".join([f"%s + {int(ids.start)}", *(placeholder for _, placeholder, _ in columns[1:])])
+            with connection.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO {self.table} ({names}) VALUES ({placeholders})", params)  # noqa: S608
+            return
+        self.insert_rows(attnames, [(ids[row[0]], *row[1:]) for row in rows])
+
     def insert_returning_ids(self, attnames: list[str], rows: Sequence[Sequence[Any]], *, key: str) -> list[int]:
         """Insert ``rows`` (tuples in ``attnames`` order) and return their new primary keys, in row order.
 

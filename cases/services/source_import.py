@@ -43,6 +43,7 @@ from cases.sources.prepared import (
     RELATIONSHIP_ROW,
     RELATIONSHIP_VALUES,
     Encoding,
+    EntityBatch,
     ReadyEntity,
     ReadyPerson,
     ReadyRelationship,
@@ -58,7 +59,6 @@ _CHILD_LOOKUP_CHUNK = 2000
 #: Changed ids a file may keep in memory before they go to a temporary table (``ChangedIds``).
 SPILL_AFTER = 50_000
 _SPILL_BATCH = 5000
-_JURISDICTION, _ADDRESS_COUNTRY = ENTITY_ROW.index("jurisdiction_id"), ENTITY_ROW.index("registered_address_country_id")
 
 
 @dataclass
@@ -225,13 +225,27 @@ class SourceWriter:
 
     # ---------------------------------------------------------------- entities
 
-    def write_entities(self, items: list[ReadyEntity]) -> None:
-        items = list({item.record_id: item for item in items}.values())
-        if not items:
+    def write_entities(self, batch: EntityBatch | list[ReadyEntity]) -> None:
+        """Write a batch of entity records: new ones inserted, existing ones compared and updated if changed.
+
+        A batch none of whose records exists yet (a first load) goes in as the reader sent it: the
+        rows numbered by the database (``TableWriter.insert_numbered``) and the identifier rows
+        pointed at them in the statement (``insert_for``), no per-record work in this process.
+        """
+        if not isinstance(batch, EntityBatch):
+            batch = EntityBatch.of(batch)
+        if not batch.record_ids:
             return
-        self._ensure_jurisdictions(items)
-        found = self.resolve_entities([item.keys for item in items], [item.record_id for item in items])
-        existing = self._existing_entities(found.values()) if found else {}
+        self._ensure_jurisdictions(batch.codes)
+        found = self.resolve_entities(batch.keys, batch.record_ids)
+        if not found:
+            pks = self._entities.insert_numbered(ENTITY_ROW, batch.rows)
+            self._identifiers.insert_for(IDENTIFIER_ROW, batch.identifiers, pks)
+            self.summary.entities.created += len(pks)
+            self.summary.affected_entity_ids.update(pks)
+            return
+        items = batch.items()
+        existing = self._existing_entities(found.values())
         inserts: list[ReadyEntity] = []
         identifier_rows = []
         updates: list[tuple[int, dict[str, Any]]] = []
@@ -265,16 +279,11 @@ class SourceWriter:
             self._entity_updates.update(updates)
         self._add_identifiers(identifier_rows)
         if inserts:
-            pks = self._entities.draw_ids(len(inserts))
-            rows = [(pk, *item.row) for pk, item in zip(pks, inserts, strict=True)]
-            self._entities.insert_rows(["id", *ENTITY_ROW], rows)
-            self._identifiers.insert_rows(
+            pks = self._entities.insert_numbered(ENTITY_ROW, [item.row for item in inserts])
+            self._identifiers.insert_for(
                 IDENTIFIER_ROW,
-                [
-                    (pk, *identifier)
-                    for pk, item in zip(pks, inserts, strict=True)
-                    for identifier in dict.fromkeys(item.identifiers)
-                ],
+                [(index, *identifier) for index, item in enumerate(inserts) for identifier in item.identifiers],
+                pks,
             )
             self.summary.entities.created += len(pks)
             self.summary.affected_entity_ids.update(pks)
@@ -325,9 +334,8 @@ class SourceWriter:
                 new[key] = (pk, scheme, scheme_name, value, uri)
         self._identifiers.insert_rows(IDENTIFIER_ROW, list(new.values()))
 
-    def _ensure_jurisdictions(self, items: list[ReadyEntity]) -> None:
-        wanted = {item.row[_JURISDICTION] for item in items} | {item.row[_ADDRESS_COUNTRY] for item in items}
-        missing = sorted(code for code in wanted - self._jurisdictions if code)
+    def _ensure_jurisdictions(self, codes: frozenset[str]) -> None:
+        missing = sorted(code for code in codes - self._jurisdictions if code)
         rows = []
         for code in missing:
             found = pycountry.subdivisions.get(code=code) if "-" in code else pycountry.countries.get(alpha_2=code)

@@ -17,6 +17,7 @@ import datetime
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -69,13 +70,15 @@ INTEREST_ROW = ["relationship_id", *INTEREST_VALUES]
 #: Columns of those rows given already adapted (the writers pass them through unconverted).
 ADAPTED = {
     "entity": ["statement_date", "source", "created_at", "updated_at", "alternate_names", "business_address_countries"]
-    + ["addresses", "founding_date", "listing"],
+    + ["addresses", "founding_date", "listing", "dissolution_date"],
     "person": ["statement_date", "source", "created_at", "updated_at", "names", "nationalities"]
     + ["residence_countries", "tax_residencies"],
     "relationship": ["statement_date", "source", "created_at", "updated_at", "component_record_ids"],
     "interest": ["start_date", "end_date"],
 }
+_JURISDICTION, _ADDRESS_COUNTRY = ENTITY_ROW.index("jurisdiction_id"), ENTITY_ROW.index("registered_address_country_id")
 _INTEREST_DATES = ("start_date", "end_date")
+_first = itemgetter(0)
 _ENTITY_JSON = ("alternate_names", "business_address_countries", "addresses")
 _PERSON_JSON = ("names", "nationalities", "residence_countries", "tax_residencies")
 
@@ -98,22 +101,33 @@ class Encoding:
 
 def encode_entity(record: EntityRecord, encoding: Encoding) -> tuple:
     values = record.values
+    try:  # json_text's common case, without a call per column
+        alternate_names = orjson.dumps(values["alternate_names"]).decode()
+        countries = orjson.dumps(values["business_address_countries"]).decode()
+        addresses = orjson.dumps(values["addresses"]).decode()
+        source = orjson.dumps({**record.source, **encoding.provenance, "line": record.line}).decode()
+    except TypeError:
+        alternate_names = json_text(values["alternate_names"])
+        countries = json_text(values["business_address_countries"])
+        addresses = json_text(values["addresses"])
+        source = encoding.source_text(record)
+    founded = values["founding_date"]
     return (
         record.record_id[:255],
         "",
         encoding.today,
-        encoding.source_text(record),
+        source,
         encoding.now,
         encoding.now,
         values["name"],
-        json_text(values["alternate_names"]),
+        alternate_names,
         values["entity_type"],
         values["entity_subtype"],
         values["jurisdiction_id"],
         values["registered_address_country_id"],
-        json_text(values["business_address_countries"]),
-        json_text(values["addresses"]),
-        encoding.date(values["founding_date"]),
+        countries,
+        addresses,
+        None if founded is None else encoding.adapt_date(founded),
         values["is_closed"],
         False,
         "{}",
@@ -189,6 +203,86 @@ class ReadyRelationship(NamedTuple):
 Ready = ReadyEntity | ReadyPerson | ReadyRelationship
 
 
+class EntityBatch(NamedTuple):
+    """A batch's entity records as columns: what the reader sends for a file of entities.
+
+    One object per batch instead of a ``ReadyEntity`` per record: pickling and unpickling
+    it costs the importing process no per-record object, and a batch whose records are all
+    new goes into the database as it came (``SourceWriter.write_entities``). Records are
+    unique by record id (a later record with the same id replaces the earlier one, in the
+    earlier one's place); identifiers are ``(index of the record, scheme, scheme name,
+    value, uri)``, without duplicates per record; ``codes`` are the jurisdiction and
+    address-country codes the rows name.
+    """
+
+    record_ids: list[str]
+    keys: list[list[Key]]
+    updated: list[str]
+    rows: list[tuple]
+    identifiers: list[tuple[int, str, str, str, str]]
+    codes: frozenset[str]
+
+    @classmethod
+    def of_records(cls, records: Iterable[EntityRecord], encoding: Encoding) -> EntityBatch:
+        """The batch of mapped records, as ``of`` their ``ready_entity`` would be: each encoded as it comes.
+
+        A record is dropped once encoded (holding a batch of mapped records costs more than
+        encoding them), and a repeated record id replaces the earlier record in its place.
+        """
+        record_ids: list[str] = []
+        keys: list[list[Key]] = []
+        updated: list[str] = []
+        rows: list[tuple] = []
+        identifiers: list[tuple[int, str, str, str, str]] = []
+        position: dict[str, int] = {}
+        for record in records:
+            row = encode_entity(record, encoding)
+            index = position.get(record.record_id)
+            if index is None:
+                index = position[record.record_id] = len(rows)
+                record_ids.append(record.record_id)
+                keys.append(record.keys)
+                updated.append(record.updated)
+                rows.append(row)
+            else:  # rare: the later record wins, in the earlier one's place
+                keys[index], updated[index], rows[index] = record.keys, record.updated, row
+                identifiers = [identifier for identifier in identifiers if identifier[0] != index]
+            identifiers += [(index, *identifier) for identifier in dict.fromkeys(record.identifiers)]
+        codes = {row[_JURISDICTION] for row in rows} | {row[_ADDRESS_COUNTRY] for row in rows}
+        codes.discard(None)
+        identifiers.sort(key=_first)  # in record order, as ``of`` gives them
+        return cls(record_ids, keys, updated, rows, identifiers, frozenset(codes))
+
+    @classmethod
+    def of(cls, items: Iterable[ReadyEntity]) -> EntityBatch:
+        items = list({item.record_id: item for item in items}.values())
+        identifiers = [
+            (index, *identifier) for index, item in enumerate(items) for identifier in dict.fromkeys(item.identifiers)
+        ]
+        codes = {item.row[_JURISDICTION] for item in items} | {item.row[_ADDRESS_COUNTRY] for item in items}
+        codes.discard(None)
+        return cls(
+            [item.record_id for item in items],
+            [item.keys for item in items],
+            [item.updated for item in items],
+            [item.row for item in items],
+            identifiers,
+            frozenset(codes),
+        )
+
+    def items(self) -> list[ReadyEntity]:
+        """The records one by one (for a batch where some exist already and are compared one at a time)."""
+        per_record: list[list[tuple[str, str, str, str]]] = [[] for _ in self.record_ids]
+        for index, *identifier in self.identifiers:
+            per_record[index].append(tuple(identifier))
+        return [
+            ReadyEntity(record_id, keys, updated, row, identifiers)
+            for record_id, keys, updated, row, identifiers in zip(
+                self.record_ids, self.keys, self.updated, self.rows, per_record, strict=True
+            )
+        ]
+
+
 def ready_entity(record: EntityRecord, encoding: Encoding) -> ReadyEntity:
     row = encode_entity(record, encoding)
     return ReadyEntity(record.record_id, record.keys, record.updated, row, record.identifiers)
@@ -255,7 +349,7 @@ class PreparedBatch:
     """One batch of a file: how many records were read, the mapped ones, and what the importer adds."""
 
     read: int
-    ready: list[Ready]
+    ready: list[Ready] | EntityBatch
     extra: list[Any] = field(default_factory=list)
 
 

@@ -102,3 +102,32 @@ def test_pg_rows_casts_every_kind_of_value_back_exactly():
     assert fetched[1][:5] == (8, None, False, None, start)
     stored_details = fetched[0][5]
     assert (json.loads(stored_details) if isinstance(stored_details, str) else stored_details) == details
+
+
+def test_insert_numbered_rows_get_the_next_ids_and_children_point_at_them():
+    """New rows are numbered past every id the table has had (a drawn range, a deleted top row)."""
+    from cases.models import EntityIdentifier
+
+    EntityFactory()
+    gone = EntityFactory()
+    writer = TableWriter(Entity)
+    drawn = writer.draw_ids(3)  # reserved by another writer of the same transaction, never used
+    gone.delete()
+    now = timezone.now()
+    rows = [(f"numbered-{n}", "", {}, False, now, now, f"Numbered {n}", [], "registeredEntity") for n in range(3)]
+    rows = [(*row, "", [], [], False, {}) for row in rows]
+    columns = ["external_id", "statement_id", "source", "is_closed", "created_at", "updated_at", "name"]
+    columns += ["alternate_names", "entity_type", "entity_subtype", "business_address_countries", "addresses"]
+    columns += ["is_listed", "listing"]
+    ids = list(writer.insert_numbered(columns, rows))
+    assert len(ids) == 3 and min(ids) > max(drawn) and len(set(ids) | set(drawn)) == 6
+    assert [Entity.objects.get(pk=pk).external_id for pk in ids] == [row[0] for row in rows]
+    children = [(2, "XI-LEI", "", "C", ""), (0, "XI-LEI", "", "A", ""), (0, "GB-COH", "", "A1", "")]
+    TableWriter(EntityIdentifier).insert_for(["entity_id", "scheme", "scheme_name", "value", "uri"], children, ids)
+    got = set(EntityIdentifier.objects.filter(entity_id__in=ids).values_list("entity__external_id", "value"))
+    assert got == {("numbered-2", "C"), ("numbered-0", "A"), ("numbered-0", "A1")}
+    # Any id sequence (PostgreSQL's draws) is followed index by index.
+    TableWriter(EntityIdentifier).insert_for(
+        ["entity_id", "scheme", "scheme_name", "value", "uri"], [(1, "X", "", "B", "")], [ids[1], ids[0]]
+    )
+    assert EntityIdentifier.objects.get(value="B").entity_id == ids[0]

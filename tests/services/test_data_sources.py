@@ -1,5 +1,6 @@
 """GLEIF, FtM and restricted-list imports end to end: joins on LEI, the spec's decisions, all-or-nothing."""
 
+import csv
 import json
 
 import pytest
@@ -421,3 +422,49 @@ def test_sdn_person_owning_a_majority_blocks_and_leaving_the_list_rescreens(tmp_
     delisted.write_text("\n".join([lines[0].replace('"us_ofac_sdn"', '"de_companies"'), *lines[1:]]) + "\n")
     summary = ftm_import_file(path=delisted)
     assert company.pk in downstream_entity_ids(summary.affected_entity_ids, summary.affected_person_ids)
+
+
+def test_a_batch_of_new_existing_and_repeated_records_writes_each_once(tmp_path):
+    """One batch mixing stored records, new ones and a record repeated later in the file (the later wins)."""
+    header, *rows = LEI_CSV.read_text().splitlines()
+    part = tmp_path / "20240301-0000-gleif-goldencopy-lei2-golden-copy.csv"
+    part.write_text("\n".join([header, *rows[:3]]) + "\n")
+    first = gleif_import_file(path=part)
+    assert first.counts["entities"]["created"] == 3
+    repeated = rows[-1].replace("2024-03-01T10:00:00+00:00", "2024-03-01T11:00:00+00:00")
+    last = next(csv.reader([rows[-1]]))
+    lei, name = last[0], last[1]
+    repeated = repeated.replace(f'"{name}"', f'"{name} RENAMED"', 1)
+    full = tmp_path / "20240302-0000-gleif-goldencopy-lei2-golden-copy.csv"
+    full.write_text("\n".join([header, *rows, repeated]) + "\n")
+    summary = gleif_import_file(path=full)
+    assert summary.counts["entities"] == {"created": len(rows) - 3, "updated": 0, "unchanged": 3}
+    fresh = snapshot()
+    assert Entity.objects.count() == len(rows)
+    assert by_lei(lei).name == f"{name} RENAMED" and by_lei(lei).source["line"] == len(rows) + 2
+    per_entity = EntityIdentifier.objects.values_list("entity_id", "scheme", "value")
+    assert len(per_entity) == len(set(per_entity)) and {e for e, _, _ in per_entity} == set(
+        Entity.objects.values_list("pk", flat=True)
+    )
+    assert gleif_import_file(path=full).counts["entities"]["created"] == 0 and snapshot() == fresh
+
+
+def test_every_importer_writes_valid_json_in_the_unchecked_entity_columns(tmp_path):
+    """``EncodedJSONField`` columns have no SQLite JSON_VALID CHECK: what each importer writes there must be JSON."""
+    from django.db import connection
+
+    from cases.models.fields import EncodedJSONField
+
+    import_all(tmp_path)  # BODS, GLEIF (LEI-CDF and RR-CDF), FtM
+    gleif_import_file(path=REPEX_CSV)
+    columns = [f.column for f in Entity._meta.concrete_fields if isinstance(f, EncodedJSONField)]
+    assert sorted(columns) == ["addresses", "alternate_names", "business_address_countries", "listing", "source"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM cases_entity")  # noqa: S608 - model metadata
+        rows = cursor.fetchall()
+    assert len(rows) == Entity.objects.count() >= 8
+    for row in rows:
+        for value in row:  # text on SQLite (parsed here), already decoded jsonb on PostgreSQL
+            assert value is not None
+            if isinstance(value, str):
+                json.loads(value)

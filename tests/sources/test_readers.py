@@ -183,3 +183,39 @@ def test_unknown_file_content_is_rejected_with_its_line_and_field(tmp_path):
     line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "EVERYTHING" in text)
     with pytest.raises(SourceError, match=rf"line {line}, field FileContent: unknown FileContent 'EVERYTHING'"):
         detect(path)
+
+
+def test_csv_rows_read_as_dict_reader_would(tmp_path):
+    """Blank lines skipped, empty values left out, line numbers of the physical lines, extra values rejected."""
+    import csv
+
+    header, *rows = LEI_CSV.read_text(encoding="utf-8").splitlines()
+    padded = tmp_path / "padded-golden-copy.csv"
+    padded.write_text("\n".join([header, rows[0], "", rows[1], '"5493001LUXHOLD000051"']) + "\n", encoding="utf-8")
+    got = list(read_records(detect(padded)))
+    with padded.open(newline="", encoding="utf-8") as text:
+        reader = csv.DictReader(text)
+        expected = [(reader.line_num, {k: v for k, v in row.items() if v}) for row in reader]
+    assert got == expected and [line for line, _ in got] == [2, 4, 5]
+    assert got[-1][1] == {"LEI": "5493001LUXHOLD000051"}
+    extra = tmp_path / "extra-golden-copy.csv"
+    extra.write_text("\n".join([header, rows[0], rows[1] + ',"surplus"']) + "\n", encoding="utf-8")
+    with pytest.raises(SourceError) as error:
+        list(read_records(detect(extra)))
+    assert (error.value.line, "more values than header columns" in str(error.value)) == (3, True)
+
+
+def test_entity_batch_of_records_is_of_their_ready_entities():
+    """Built record by record, the batch is the one ``EntityBatch.of`` makes: a repeated id keeps its place."""
+
+    from cases.sources.prepared import Encoding, EntityBatch, ready_entity
+
+    encoding = Encoding(provenance={"system": "gleif"}, today="2026-12-03", now="now", adapt_date=str)
+    records = [map_lei_record(line, flat) for line, flat in read_records(detect(LEI_CSV))]
+    again = map_lei_record(
+        99, dict(next(flat for _, flat in read_records(detect(LEI_CSV))), **{"Entity.LegalName": "X"})
+    )
+    for batch in (records, [*records, again], [again, *records]):
+        built = EntityBatch.of_records(iter(batch), encoding)
+        assert built == EntityBatch.of([ready_entity(record, encoding) for record in batch])
+        assert len(built.record_ids) == len(records) and built.items()[0].record_id == records[0].record_id

@@ -93,21 +93,26 @@ def repeated(flat: dict[str, str], column: str) -> list[str]:
 
 
 def _address_columns(prefix: str) -> tuple[str, ...]:
-    return tuple(f"{prefix}.{name}" for name in ("FirstAddressLine", "City", "Region", "PostalCode"))
+    names = ("FirstAddressLine", "City", "Region", "PostalCode", "AdditionalAddressLine", "AdditionalAddressLine.1")
+    return tuple(f"{prefix}.{name}" for name in names)
 
 
 _ADDRESS_COLUMNS = {
     prefix: _address_columns(prefix) for prefix in ("Entity.LegalAddress", "Entity.HeadquartersAddress")
 }
+_LEGAL, _HEADQUARTERS = _ADDRESS_COLUMNS["Entity.LegalAddress"], _ADDRESS_COLUMNS["Entity.HeadquartersAddress"]
 
 
-def _address(flat: dict[str, str], prefix: str, address_type: str, country: str | None) -> dict[str, Any] | None:
-    first, city, region, postal = _ADDRESS_COLUMNS[prefix]
-    lines = [flat.get(first, "")]
-    if f"{prefix}.AdditionalAddressLine.1" in flat or f"{prefix}.AdditionalAddressLine" in flat:
-        lines += repeated(flat, f"{prefix}.AdditionalAddressLine")
-    lines += [flat.get(city, ""), flat.get(region, "")]
-    text = ", ".join(part for part in lines if part)
+def _address_of(
+    flat: dict[str, str], columns: tuple[str, ...], address_type: str, country: str | None
+) -> dict[str, Any] | None:
+    first, city, region, postal, additional, additional_1 = columns
+    get = flat.get
+    if additional_1 in flat or additional in flat:
+        lines = [get(first, ""), *repeated(flat, additional), get(city, ""), get(region, "")]
+    else:
+        lines = [get(first, ""), get(city, ""), get(region, "")]
+    text = ", ".join([part for part in lines if part])
     if not text and not country:
         return None
     address: dict[str, Any] = {"type": address_type, "address": text}
@@ -118,43 +123,50 @@ def _address(flat: dict[str, str], prefix: str, address_type: str, country: str 
     return address
 
 
+_OTHER_NAMES = "Entity.OtherEntityNames.OtherEntityName"
+_TRANSLITERATED_NAMES = "Entity.TransliteratedOtherEntityNames.TransliteratedOtherEntityName"
+
+
 def map_entity(line: int, flat: dict[str, str]) -> EntityRecord:
     lei = lei_value(flat, "LEI", line=line)
-    name = flat.get("Entity.LegalName", "").strip()
+    get = flat.get
+    name = get("Entity.LegalName", "").strip()
     if not name:
         raise SourceError("is required", line=line, record=lei, field="Entity.LegalName")
-
-    def country(column: str) -> str | None:
-        return country_code(flat.get(column), line=line, record=lei, field_name=column)
-
-    jurisdiction = country("Entity.LegalJurisdiction")
-    legal_country = country("Entity.LegalAddress.Country")
-    hq_country = country("Entity.HeadquartersAddress.Country")
-    others = repeated(flat, "Entity.OtherEntityNames.OtherEntityName") + repeated(
-        flat, "Entity.TransliteratedOtherEntityNames.TransliteratedOtherEntityName"
+    jurisdiction = country_code(
+        get("Entity.LegalJurisdiction"), line=line, record=lei, field_name="Entity.LegalJurisdiction"
     )
-    addresses = [
-        address
-        for address in (
-            _address(flat, "Entity.LegalAddress", "registered", legal_country),
-            _address(flat, "Entity.HeadquartersAddress", "business", hq_country),
-        )
-        if address
-    ]
+    legal_country = country_code(
+        get("Entity.LegalAddress.Country"), line=line, record=lei, field_name="Entity.LegalAddress.Country"
+    )
+    hq_country = country_code(
+        get("Entity.HeadquartersAddress.Country"),
+        line=line,
+        record=lei,
+        field_name="Entity.HeadquartersAddress.Country",
+    )
+    others = repeated(flat, _OTHER_NAMES) + repeated(flat, _TRANSLITERATED_NAMES)
+    addresses = []
+    legal = _address_of(flat, _LEGAL, "registered", legal_country)
+    if legal:
+        addresses.append(legal)
+    headquarters = _address_of(flat, _HEADQUARTERS, "business", hq_country)
+    if headquarters:
+        addresses.append(headquarters)
     url = _GLEIF_RECORD_URL + lei
     identifiers = [(LEI_SCHEME, "Global Legal Entity Identifier Index", lei, url)]
-    authority = flat.get("Entity.RegistrationAuthority.RegistrationAuthorityID", "")
-    authority_entity = flat.get("Entity.RegistrationAuthority.RegistrationAuthorityEntityID", "")
+    authority = get("Entity.RegistrationAuthority.RegistrationAuthorityID", "")
+    authority_entity = get("Entity.RegistrationAuthority.RegistrationAuthorityEntityID", "")
     if authority and authority_entity:
         identifiers.append((f"GLEIF-RA-{authority}"[:100], "GLEIF registration authority", authority_entity, ""))
     founded = date_value(
-        flat.get("Entity.EntityCreationDate"), line=line, record=lei, field_name="Entity.EntityCreationDate"
+        get("Entity.EntityCreationDate"), line=line, record=lei, field_name="Entity.EntityCreationDate"
     )
-    last_update = flat.get("Registration.LastUpdateDate", "")
+    last_update = get("Registration.LastUpdateDate", "")
     date_value(last_update, line=line, record=lei, field_name="Registration.LastUpdateDate")
     values = {
         "name": name[:500],
-        "alternate_names": [other for other in others if other and other != name],
+        "alternate_names": [other for other in others if other and other != name] if others else [],
         "entity_type": "registeredEntity",
         "entity_subtype": "",
         "jurisdiction_id": jurisdiction,
@@ -170,11 +182,11 @@ def map_entity(line: int, flat: dict[str, str]) -> EntityRecord:
         "url": url,
         "recordId": lei,
         "lastUpdate": last_update,
-        "entityStatus": flat.get("Entity.EntityStatus", ""),
-        "entityCategory": flat.get("Entity.EntityCategory", ""),
-        "legalForm": flat.get("Entity.LegalForm.EntityLegalFormCode", ""),
-        "registrationStatus": flat.get("Registration.RegistrationStatus", ""),
-        "validationSources": flat.get("Registration.ValidationSources", ""),
+        "entityStatus": get("Entity.EntityStatus", ""),
+        "entityCategory": get("Entity.EntityCategory", ""),
+        "legalForm": get("Entity.LegalForm.EntityLegalFormCode", ""),
+        "registrationStatus": get("Registration.RegistrationStatus", ""),
+        "validationSources": get("Registration.ValidationSources", ""),
     }
     return EntityRecord(
         record_id=lei,

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..prepared import Encoding, PreparedBatch, PreparedRecords, ready_entity, ready_relationship
+from ..prepared import Encoding, EntityBatch, PreparedBatch, PreparedRecords, ready_relationship
 from .mapping import ENTITY_FILE, RELATIONSHIP_FILE, map_entity, map_exception, map_relationship
 from .reader import GleifFile, read_records
 
 
 def gleif_records(source: GleifFile, encoding: Encoding, batch_size: int) -> PreparedRecords:
-    """The file's batches: entity records for an LEI-CDF file, relationship records otherwise."""
+    """The file's batches: an ``EntityBatch`` each for an LEI-CDF file, relationship records otherwise."""
     if source.kind == ENTITY_FILE:
 
         def prepare(batch: list[tuple[int, dict[str, str]]]) -> PreparedBatch:
-            ready = []
-            for line, flat in batch:
-                record = map_entity(line, flat)
-                ready.append(ready_entity(record, encoding))
-            return PreparedBatch(len(batch), ready)
+            records = (map_entity(line, flat) for line, flat in batch)
+            return PreparedBatch(len(batch), EntityBatch.of_records(records, encoding))
 
     else:
         mapper = map_relationship if source.kind == RELATIONSHIP_FILE else map_exception

@@ -21,6 +21,7 @@ import numpy as np
 from django.db import connection
 from django.db.models import Model
 
+from cases.collector import cyclic_gc_paused
 from cases.models import (
     CurrentDecision,
     Decision,
@@ -270,8 +271,14 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
     Node order, labels, reasons and edges are those of ``load_screening_input(entity_ids=None)``:
     entities by id, then the persons holding an open relationship by id, then one unknown owner per
     unspecified relationship (those with an interest in force by relationship id, then those stating
-    no interest); edges by relationship id, then the relationships that state no interest.
+    no interest); edges by relationship id, then the relationships that state no interest. The cycle
+    collector is paused meanwhile: at a million entities it would otherwise cost more than the read.
     """
+    with cyclic_gc_paused():
+        return _load_portfolio_input(policy=policy, as_of=as_of)
+
+
+def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> ScreeningInput:
     entity_lists, person_lists, list_reasons = _list_reasons()
     root_reasons: dict[int, list[str]] = {}
 
@@ -561,6 +568,11 @@ def screened_at_value(microseconds: int) -> datetime.datetime:
 
 def current_decision_columns() -> CurrentColumns:
     """Every current decision joined with its figures, one numeric read (binary ``COPY`` on PostgreSQL)."""
+    with cyclic_gc_paused():
+        return _current_decision_columns()
+
+
+def _current_decision_columns() -> CurrentColumns:
     columns = numeric_columns(
         f"SELECT c.entity_id, c.decision_id, d.policy_id, {_outcome_code_sql('c.outcome')}, "  # noqa: S608
         f"{_outcome_code_sql('d.look_through_outcome')}, CAST(d.look_through_low AS DOUBLE PRECISION), "

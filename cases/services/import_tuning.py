@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from django.db import connection
 
+from cases.collector import cyclic_gc_paused
+
 #: SQLite page cache while importing (SQLite's default is 2 MiB).
 SQLITE_IMPORT_CACHE_KIB = 65536
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a file is imported; reference counting still frees everything.
-
-    Every parsed statement is a few dozen dicts and lists, so the collector ran
-    thousands of times per 100,000 statements, each time walking every live
-    object of the process: a fifth of the import's time. The import builds no
-    reference cycles (its batches are freed as soon as they are written), and
-    the collector is switched back on, if it was on, when the import ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @contextmanager

@@ -382,73 +382,45 @@ def rescreen_portfolio_work(
     rolled back and left to its new holder. With ``whole_graph`` the portfolio is read and decided
     once, when the first chunk is claimed, and every chunk stores from that one result.
     """
-    with ExitStack() as frozen:
-        return _work_chunks(
-            run_id=run_id,
-            worker_id=worker_id or uuid.uuid4().hex,
-            actor=actor,
-            wait=wait,
-            progress=progress,
-            on_payloads=on_payloads,
-            on_rows=on_rows,
-            heartbeat=heartbeat,
-            stop_after_chunks=stop_after_chunks,
-            whole_graph=whole_graph,
-            frozen=frozen,
-        )
-
-
-def _work_chunks(
-    *,
-    run_id,
-    worker_id,
-    actor,
-    wait,
-    progress,
-    on_payloads,
-    on_rows,
-    heartbeat,
-    stop_after_chunks,
-    whole_graph,
-    frozen: ExitStack,
-) -> int:
-    committed = 0
-    screening: PortfolioScreening | None = None
-    while True:
-        chunk = _claim_chunk(run_id=run_id, worker_id=worker_id)
-        if chunk is None:
-            if _finish_if_complete(run_id) or not wait:
-                return committed
+    worker_id = worker_id or uuid.uuid4().hex
+    with ExitStack() as frozen:  # a whole-graph run's portfolio, frozen out of the collector until the end
+        committed = 0
+        screening: PortfolioScreening | None = None
+        while True:
+            chunk = _claim_chunk(run_id=run_id, worker_id=worker_id)
+            if chunk is None:
+                if _finish_if_complete(run_id) or not wait:
+                    return committed
+                if heartbeat:
+                    heartbeat()
+                time.sleep(CHUNK_POLL_SECONDS)
+                continue
+            try:
+                if whole_graph and screening is None:
+                    screening = portfolio_screening(as_of=chunk.run.as_of)
+                    frozen.enter_context(portfolio_objects_frozen())
+                screened = _screen_chunk(
+                    chunk=chunk,
+                    worker_id=worker_id,
+                    actor=actor,
+                    on_payloads=on_payloads,
+                    on_rows=on_rows,
+                    screening=screening,
+                )
+            except LeaseLost:
+                logger.warning("Chunk %s of run %s was taken over by another worker", chunk.pk, run_id)
+                continue
+            except BaseException:
+                _release_chunk(chunk_id=chunk.pk, worker_id=worker_id)
+                raise
+            committed += 1
             if heartbeat:
                 heartbeat()
-            time.sleep(CHUNK_POLL_SECONDS)
-            continue
-        try:
-            if whole_graph and screening is None:
-                screening = portfolio_screening(as_of=chunk.run.as_of)
-                frozen.enter_context(portfolio_objects_frozen())
-            screened = _screen_chunk(
-                chunk=chunk,
-                worker_id=worker_id,
-                actor=actor,
-                on_payloads=on_payloads,
-                on_rows=on_rows,
-                screening=screening,
-            )
-        except LeaseLost:
-            logger.warning("Chunk %s of run %s was taken over by another worker", chunk.pk, run_id)
-            continue
-        except BaseException:
-            _release_chunk(chunk_id=chunk.pk, worker_id=worker_id)
-            raise
-        committed += 1
-        if heartbeat:
-            heartbeat()
-        if progress:
-            progress(screened)
-        if stop_after_chunks is not None and committed >= stop_after_chunks:
-            _finish_if_complete(run_id)
-            return committed  # stopped early on purpose (tests, benchmarks); resumable
+            if progress:
+                progress(screened)
+            if stop_after_chunks is not None and committed >= stop_after_chunks:
+                _finish_if_complete(run_id)
+                return committed  # stopped early on purpose (tests, benchmarks); resumable
 
 
 @transaction.atomic

@@ -92,6 +92,7 @@ class Workers:
             "TASKS_BACKEND": "rq",
             "RQ_URL": RQ_URL,
             "PORTFOLIO_CHUNK": "5",
+            "PORTFOLIO_WHOLE_GRAPH_CHUNK": "5",  # one worker takes the whole-graph path
             "PYTHONUNBUFFERED": "1",
         }
 

@@ -3,12 +3,13 @@
 ``screening_input.load_screening_input`` reads an upstream closure through the ORM's
 ``values_list`` and folds interests one Python call at a time: right for a handful of entities
 re-screened after a write, and for workers that each take a slice of a graph too big for one
-process. A daily portfolio run reads everything anyway, so here every table is read once with a raw
-cursor (PostgreSQL: ``COPY (SELECT …) TO STDOUT`` through psycopg's ``cursor.copy``; SQLite: the
-plain ``sqlite3`` cursor), values that repeat across millions of rows (country lists, share
-figures) are decoded once per distinct raw value with Django's own converters, and the interests
-are folded into edges with numpy. The result is the same ``ScreeningInput``, node for node and
-edge for edge, as ``load_screening_input(entity_ids=None)`` (``tests/selectors/test_screening_columns.py``).
+process. A daily portfolio run reads everything anyway, so here every table is read once with the
+driver's own cursor: the interests and current decisions as numbers only (``numeric_columns``: a
+binary ``COPY … TO STDOUT`` that numpy reads in place on PostgreSQL), entities and persons as plain
+rows whose facts (country lists, types) are classified once per distinct combination with Django's
+own converters, and the interests folded into edges with numpy. The result is the same
+``ScreeningInput``, node for node and edge for edge, as ``load_screening_input(entity_ids=None)``
+(``tests/selectors/test_screening_columns.py``).
 """
 
 from __future__ import annotations

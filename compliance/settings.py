@@ -247,6 +247,9 @@ PORTFOLIO_WHOLE_GRAPH_MAX = env.int("PORTFOLIO_WHOLE_GRAPH_MAX", default=2_000_0
 # Entities per chunk on that path: a chunk only stores what the one engine run decided (a first run's
 # explanations of one chunk are held in memory together, about 5 KB each).
 PORTFOLIO_WHOLE_GRAPH_CHUNK = env.int("PORTFOLIO_WHOLE_GRAPH_CHUNK", default=25_000)
+# Database connections that read the whole graph side by side on one snapshot (``parallel_read``); 1 reads
+# on the process's own connection only.
+PORTFOLIO_READ_CONNECTIONS = env.int("PORTFOLIO_READ_CONNECTIONS", default=2)
 
 # Production hardening: on by default unless DEBUG, each overridable.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -15,7 +15,7 @@ own converters, and the interests folded into edges with numpy. The result is th
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +35,7 @@ from cases.models import (
 )
 from cases.ownership import Graph, NodeClass, Outcome
 from cases.ownership.graph import INT32_MAX, INT32_MIN
+from cases.selectors.parallel_read import Read, grouped_ids_read, int_columns_read, read_snapshot
 from cases.selectors.screening_input import (
     _CONTROL,
     _INDICATOR,
@@ -235,35 +236,194 @@ def _transposed(rows: list[tuple], width: int) -> list[tuple]:
     return list(zip(*rows, strict=True)) if rows else [()] * width
 
 
-def _classify_rows(
-    keys: list[tuple],
+def _classify_groups(
+    groups: list[tuple[tuple, np.ndarray]],
     classify: Callable[..., tuple[NodeClass, list[str]]],
-    pks: np.ndarray,
     list_reasons_by_pk: dict[int, tuple[str, ...]],
     first_node: int,
     root_reasons: dict[int, list[str]],
     list_reasons: dict[int, list[str]],
-) -> np.ndarray:
-    """Node class per row, classifying each distinct fact key once (a million rows share a few
-    thousand keys); rows of list members are classified on their own, with their lists' reasons.
-    Fills ``root_reasons`` and ``list_reasons`` for these rows' nodes (``first_node`` onwards)."""
-    position = {key: index for index, key in enumerate(dict.fromkeys(keys))}
-    known = [classify(key) for key in position]
-    which = np.fromiter(map(position.__getitem__, keys), dtype=np.int64, count=len(keys))
-    classes = np.array([int(node_class) for node_class, _ in known], dtype=np.int8)[which]
+    keep: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted pks and their node classes, each distinct fact key classified once (``_grouped_ids``); only
+    the pks in ``keep`` (sorted) when given. List members are classified on their own, with their lists'
+    reasons. Fills ``root_reasons`` and ``list_reasons`` for these nodes (``first_node`` onwards)."""
+    known = [classify(key) for key, _ in groups]
+    sizes = np.array([ids.size for _, ids in groups], dtype=np.int64)
+    pks = np.concatenate([ids for _, ids in groups]) if groups else np.zeros(0, dtype=np.int64)
+    group = np.repeat(np.arange(len(groups)), sizes)
+    if keep is not None:
+        kept = np.isin(pks, keep, assume_unique=True)
+        pks, group = pks[kept], group[kept]
+    order = np.argsort(pks, kind="stable")
+    pks, group = pks[order], group[order]
+    classes = np.array([int(node_class) for node_class, _ in known], dtype=np.int8)[group]
     with_reasons = np.array([bool(reasons) for _, reasons in known], dtype=bool)
-    for row in np.nonzero(with_reasons[which])[0].tolist():
-        root_reasons[first_node + row] = list(known[which[row]][1])
+    if with_reasons.any():
+        for row in np.nonzero(with_reasons[group])[0].tolist():
+            root_reasons[first_node + row] = list(known[group[row]][1])
     for pk, lists in list_reasons_by_pk.items():
         row = int(np.searchsorted(pks, pk))
         if row < pks.size and pks[row] == pk:
-            node_class, reasons = classify(keys[row], lists)
+            node_class, reasons = classify(groups[group[row]][0], lists)
             classes[row] = int(node_class)
             node = first_node + row
             if reasons:
                 root_reasons[node] = list(reasons)
             list_reasons[node] = list(lists)
-    return classes
+    return pks, classes
+
+
+class DeferredColumn(Sequence):
+    """One label or name per node, read from the database the first time any is asked for.
+
+    A daily run whose decisions did not change never explains one, so it need not read a million names and
+    external ids; the first explanation reads them all at once (``_NodeLabels``). Equal to a list of the
+    same values, as the ORM loader's columns are.
+    """
+
+    __slots__ = ("_labels", "_index", "_list")
+
+    def __init__(self, labels: _NodeLabels, index: int) -> None:
+        self._labels, self._index = labels, index
+        self._list: list[str] | None = None
+
+    def _values(self) -> list[str]:
+        if self._list is None:
+            self._list = self._labels.columns()[self._index]
+        return self._list
+
+    def __len__(self) -> int:
+        return self._labels.size
+
+    def values(self) -> list[str]:
+        """The loaded list itself, for a caller about to read many."""
+        return self._values()
+
+    def __getitem__(self, node):
+        values = self._list  # one attribute read per label once loaded: explanations read many
+        return (values if values is not None else self._values())[node]
+
+    def __iter__(self):
+        return iter(self._values())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and len(other) == len(self) and list(self) == list(other)
+
+    __hash__ = None  # a mutable-looking sequence, as a list is
+
+    def __repr__(self) -> str:
+        return f"DeferredColumn({len(self)} values)"
+
+
+def plain_column(column: Sequence[str]) -> Sequence[str]:
+    """``column`` as a plain list when it is a ``DeferredColumn`` (loaded), for reading many values."""
+    return column.values() if isinstance(column, DeferredColumn) else column
+
+
+@dataclass
+class _NodeLabels:
+    """External ids and display names of a portfolio graph's nodes, read on first use.
+
+    Entities and persons are read by id; unknown owners take their relationship's external id and reason.
+    The read comes later than the graph's, so it sees a name changed since (which re-screens that entity
+    on its own); an entity or person deleted since keeps a label made from its pk.
+    """
+
+    entity_pks: np.ndarray
+    person_pks: np.ndarray
+    unknown_relationship_ids: np.ndarray
+    _columns: tuple[list[str], list[str]] | None = None
+
+    @property
+    def size(self) -> int:
+        return self.entity_pks.size + self.person_pks.size + self.unknown_relationship_ids.size
+
+    def columns(self) -> tuple[list[str], list[str]]:
+        if self._columns is None:
+            with cyclic_gc_paused():
+                self._columns = self._read()
+        return self._columns
+
+    def _read(self) -> tuple[list[str], list[str]]:
+        labels, names = _labels_by_pk(Entity, "external_id, name", self.entity_pks, lambda pk: (f"entity:{pk}", ""))
+        person_labels, person_names = _labels_by_pk(
+            Person, "external_id, name", self.person_pks, lambda pk: (f"person:{pk}", "")
+        )
+        labels += person_labels
+        names += [name or "Unnamed person" for name in person_names]
+        unknown_labels, reasons = _labels_by_pk(
+            Relationship,
+            "external_id, unspecified_reason",
+            self.unknown_relationship_ids,
+            lambda pk: (str(pk), ""),
+            where=" WHERE interested_entity_id IS NULL AND interested_person_id IS NULL",
+        )
+        labels += [f"unspecified:{external_id}" for external_id in unknown_labels]
+        names += [f"Unspecified owner ({reason})" for reason in reasons]
+        return labels, names
+
+
+def _labels_by_pk(
+    model: type[Model], columns: str, pks: np.ndarray, missing, where: str = ""
+) -> tuple[list[str], list[str]]:
+    """Two text columns of ``model`` for the sorted ``pks``, in that order (``missing(pk)`` for a row gone)."""
+    if not pks.size:
+        return [], []
+    rows = raw_rows(f"SELECT id, {columns} FROM {_table(model)}{where} ORDER BY id")  # noqa: S608
+    ids, first, second = _transposed(rows, 3)
+    del rows
+    read = _ids(ids, len(ids))
+    if read.size == pks.size and np.array_equal(read, pks):
+        return list(first), list(second)
+    at = np.minimum(np.searchsorted(read, pks), max(read.size - 1, 0))
+    found = (read[at] == pks) if read.size else np.zeros(pks.size, dtype=bool)
+    pairs = [
+        (first[row], second[row]) if hit else missing(pk)
+        for pk, row, hit in zip(pks.tolist(), at.tolist(), found.tolist(), strict=True)
+    ]
+    return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+
+
+#: Bits of an interest row's ``flags`` (``_interest_read``) above its kind (``_kind``, 0–4).
+_INDIRECT, _MINIMUM_EXCLUSIVE, _MAXIMUM_EXCLUSIVE, _IN_FORCE, _EXACT = 8, 16, 32, 64, 128
+_FLAG_BITS = 256
+
+
+def _interest_read(vendor: str, as_of: datetime.date) -> Read:
+    """Every interest as (relationship, id · 256 + flags, low, high): flags are ``_kind`` plus the bits
+    above; low and high the exact share (``_EXACT``) or the range's bounds, scaled (``_scaled_share_sql``;
+    a share is exact or a range, never both: ``interest_share_exact_or_range``). Not joined with
+    relationships: both tables are read whole and joined in numpy, two plain scans for the database."""
+    day = as_of.isoformat()  # an ISO date: digits and dashes only
+    flags = (
+        f"{_interest_kind_sql('interest_type')} "
+        f"+ CASE WHEN direct_or_indirect = '{DirectOrIndirect.INDIRECT.value}' THEN {_INDIRECT} ELSE 0 END "
+        f"+ CASE WHEN share_minimum_exclusive THEN {_MINIMUM_EXCLUSIVE} ELSE 0 END "
+        f"+ CASE WHEN share_maximum_exclusive THEN {_MAXIMUM_EXCLUSIVE} ELSE 0 END "
+        f"+ CASE WHEN (start_date IS NULL OR start_date <= '{day}') AND (end_date IS NULL OR end_date >= '{day}') "
+        f"THEN {_IN_FORCE} ELSE 0 END + CASE WHEN share_exact IS NULL THEN 0 ELSE {_EXACT} END"
+    )
+    return int_columns_read(
+        vendor,
+        _table(Interest),
+        [
+            "relationship_id",
+            f"id * {_FLAG_BITS} + {flags}",
+            _scaled_share_sql("COALESCE(share_exact, share_minimum)"),
+            _scaled_share_sql("COALESCE(share_exact, share_maximum)"),
+        ],
+    )
+
+
+def _relationship_read(vendor: str) -> Read:
+    """Every open relationship as (id, subject, interested entity or -1, interested person or -1)."""
+    return int_columns_read(
+        vendor,
+        _table(Relationship),
+        ["id", "subject_id", "COALESCE(interested_entity_id, -1)", "COALESCE(interested_person_id, -1)"],
+        where="NOT is_closed",
+    )
 
 
 def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> ScreeningInput:
@@ -272,26 +432,17 @@ def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screeni
     Node order, labels, reasons and edges are those of ``load_screening_input(entity_ids=None)``:
     entities by id, then the persons holding an open relationship by id, then one unknown owner per
     unspecified relationship (those with an interest in force by relationship id, then those stating
-    no interest); edges by relationship id, then the relationships that state no interest. The cycle
-    collector is paused meanwhile: at a million entities it would otherwise cost more than the read.
+    no interest); edges by relationship id, then the relationships that state no interest. Labels and
+    names are read when first used (``DeferredColumn``). The cycle collector is paused meanwhile: at a
+    million entities it would otherwise cost more than the read.
     """
     with cyclic_gc_paused():
         return _load_portfolio_input(policy=policy, as_of=as_of)
 
 
 def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> ScreeningInput:
-    entity_lists, person_lists, list_reasons = _list_reasons()
     root_reasons: dict[int, list[str]] = {}
 
-    # ---- entities
-    entity_rows = raw_rows(
-        "SELECT id, external_id, name, entity_type, jurisdiction_id, registered_address_country_id, "  # noqa: S608
-        f"business_address_countries, is_listed FROM {_table(Entity)} ORDER BY id",
-    )
-    n_entities = len(entity_rows)
-    pks, external_ids, entity_names, *facts = _transposed(entity_rows, 8)
-    del entity_rows
-    entity_pks = _ids(pks, n_entities)
     business = _decoder(Entity, "business_address_countries")
     listed = _decoder(Entity, "is_listed")
 
@@ -300,25 +451,6 @@ def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screen
         row = (entity_type, jurisdiction, registered, business(countries), listed(is_listed))
         return classify_entity(row, policy, lists)
 
-    entity_classes = _classify_rows(
-        list(zip(*facts, strict=True)), classify_entity_key, entity_pks, entity_lists, 0, root_reasons, list_reasons
-    )
-    del facts
-    labels: list[str] = list(external_ids)
-    names: list[str] = list(entity_names)
-    del external_ids, entity_names
-
-    # ---- persons holding an open relationship
-    relationship, interest = _table(Relationship), _table(Interest)
-    person_rows = raw_rows(
-        "SELECT id, external_id, name, person_type, nationalities, residence_countries, tax_residencies "  # noqa: S608
-        f"FROM {_table(Person)} WHERE id IN (SELECT interested_person_id FROM {relationship} "
-        "WHERE NOT is_closed AND interested_person_id IS NOT NULL) ORDER BY id",
-    )
-    n_persons = len(person_rows)
-    pks, external_ids, person_names, *facts = _transposed(person_rows, 7)
-    del person_rows
-    person_pks = _ids(pks, n_persons)
     code_lists = [_decoder(Person, name) for name in ("nationalities", "residence_countries", "tax_residencies")]
 
     def classify_person_key(key: tuple, lists: tuple[str, ...] = ()) -> tuple[NodeClass, list[str]]:
@@ -326,83 +458,96 @@ def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screen
         row = (person_type, *(decode(raw) for decode, raw in zip(code_lists, codes, strict=True)))
         return classify_person(row, policy, lists)
 
-    person_classes = _classify_rows(
-        list(zip(*facts, strict=True)),
-        classify_person_key,
-        person_pks,
-        person_lists,
-        n_entities,
-        root_reasons,
-        list_reasons,
-    )
-    del facts
-    labels += external_ids
-    names += [name or "Unnamed person" for name in person_names]
-    del external_ids, person_names
-    node_class: list[int] = entity_classes.tolist() + person_classes.tolist()
+    with read_snapshot() as pool:
+        vendor = pool.vendor
+        entity_lists, person_lists, list_reasons = _list_reasons()
+        entity_groups, person_groups, relationships, interests = pool.run(
+            grouped_ids_read(
+                vendor,
+                _table(Entity),
+                ["entity_type", "jurisdiction_id", "registered_address_country_id", "business_address_countries"]
+                + ["is_listed"],
+            ),
+            grouped_ids_read(
+                vendor, _table(Person), ["person_type", "nationalities", "residence_countries", "tax_residencies"]
+            ),
+            _relationship_read(vendor),
+            _interest_read(vendor, as_of),
+        )
+        summaries = np.array(
+            sorted(
+                Relationship.objects.filter(is_closed=False)
+                .exclude(component_record_ids=[])
+                .values_list("pk", flat=True)
+            ),
+            dtype=np.int64,
+        )
 
-    def owner_nodes(entity_ids: np.ndarray, person_ids: np.ndarray) -> np.ndarray:
-        """Owner node per row; -1 where the relationship names no party (an unspecified owner)."""
-        owners = np.full(entity_ids.size, -1, dtype=np.int64)
+    # ---- entities, classified once per distinct combination of facts
+    entity_pks, entity_classes = _classify_groups(
+        entity_groups, classify_entity_key, entity_lists, 0, root_reasons, list_reasons
+    )
+    n_entities = entity_pks.size
+
+    # ---- open relationships (by id) and every interest (by relationship, then id), joined in numpy
+    relationships = relationships[np.argsort(relationships[:, 0], kind="stable")]
+    rel_ids = relationships[:, 0]
+    interests = interests[np.lexsort((interests[:, 1], interests[:, 0]))]
+    at = np.searchsorted(rel_ids, interests[:, 0])
+    at_open = np.minimum(at, max(rel_ids.size - 1, 0))
+    open_row = (rel_ids[at_open] == interests[:, 0]) if rel_ids.size else np.zeros(interests.shape[0], dtype=bool)
+    states_interest = np.zeros(rel_ids.size, dtype=bool)
+    states_interest[at_open[open_row]] = True
+    in_force = open_row & ((interests[:, 1] & _IN_FORCE) != 0)
+    row_rel = at_open[in_force]
+    interests = interests[in_force]
+
+    # ---- persons holding an open relationship
+    person_ids = relationships[:, 3]
+    holding = np.unique(person_ids[person_ids >= 0])
+    person_pks, person_classes = _classify_groups(
+        person_groups, classify_person_key, person_lists, n_entities, root_reasons, list_reasons, keep=holding
+    )
+    n_known = n_entities + person_pks.size
+
+    def owner_nodes(rows: np.ndarray) -> np.ndarray:
+        """Owner node per relationship row; -1 where it names no party (an unspecified owner)."""
+        entity_ids, person_ids = relationships[rows, 2], relationships[rows, 3]
+        owners = np.full(rows.size, -1, dtype=np.int64)
         by_entity, by_person = entity_ids >= 0, person_ids >= 0
         owners[by_entity] = np.searchsorted(entity_pks, entity_ids[by_entity])
         owners[by_person] = n_entities + np.searchsorted(person_pks, person_ids[by_person])
         return owners
 
-    # ---- interests in force, by relationship then interest, every column an integer
-    day = as_of.isoformat()  # an ISO date: digits and dashes only
-    interest_rows = int_columns(
-        "SELECT i.relationship_id, r.subject_id, COALESCE(r.interested_entity_id, -1), "  # noqa: S608
-        f"COALESCE(r.interested_person_id, -1), {_interest_kind_sql('i.interest_type')}, "
-        f"CASE WHEN i.direct_or_indirect = '{DirectOrIndirect.INDIRECT.value}' THEN 1 ELSE 0 END, "
-        f"{_scaled_share_sql('i.share_exact')}, {_scaled_share_sql('i.share_minimum')}, "
-        f"{_scaled_share_sql('i.share_maximum')}, CASE WHEN i.share_minimum_exclusive THEN 1 ELSE 0 END, "
-        "CASE WHEN i.share_maximum_exclusive THEN 1 ELSE 0 END "
-        f"FROM {interest} i JOIN {relationship} r ON r.id = i.relationship_id WHERE NOT r.is_closed "
-        f"AND (i.start_date IS NULL OR i.start_date <= '{day}') AND (i.end_date IS NULL OR i.end_date >= '{day}') "
-        "ORDER BY i.relationship_id, i.id",
-        11,
+    # ---- interests in force, with an indirect summary's own rows left out (its components are the edges)
+    rel, subject, owner = interests[:, 0], np.searchsorted(entity_pks, relationships[row_rel, 1]), owner_nodes(row_rel)
+    flags = interests[:, 1] % _FLAG_BITS
+    kind = (flags & 7).astype(np.int8)
+    keep = ~(((flags & _INDIRECT) != 0) & np.isin(rel, summaries)) if summaries.size else np.ones(rel.size, bool)
+    exact = (flags[keep] & _EXACT) != 0
+    low_value, high_value = interests[keep, 2], interests[keep, 3]
+    share_low, share_high, share_low_open, share_high_open = share_bounds_columns(
+        np.where(exact, low_value, -1),
+        np.where(exact, -1, low_value),
+        np.where(exact, -1, high_value),
+        flags[keep] & _MINIMUM_EXCLUSIVE,
+        flags[keep] & _MAXIMUM_EXCLUSIVE,
     )
-    rel = interest_rows[:, 0].copy()
-    subject = np.searchsorted(entity_pks, interest_rows[:, 1])
-    owner = owner_nodes(interest_rows[:, 2], interest_rows[:, 3])
-    kind = interest_rows[:, 4].astype(np.int8)
-    indirect = interest_rows[:, 5] != 0
-    share_low, share_high, share_low_open, share_high_open = share_bounds_columns(*interest_rows[:, 6:11].T)
-    del interest_rows
-    summaries = np.array(
-        sorted(
-            Relationship.objects.filter(is_closed=False).exclude(component_record_ids=[]).values_list("pk", flat=True)
-        ),
-        dtype=np.int64,
-    )
-    # An indirect summary is evidence; its components are the edges.
-    keep = ~(indirect & np.isin(rel, summaries)) if summaries.size else np.ones(rel.size, dtype=bool)
     rel, subject, owner, kind = rel[keep], subject[keep], owner[keep], kind[keep]
-    share_low, share_high = share_low[keep], share_high[keep]
-    share_low_open, share_high_open = share_low_open[keep], share_high_open[keep]
+    del interests, flags
 
     # ---- unknown owners: one node per unspecified relationship, in the order the ORM loader makes them
-    unspecified_rows = raw_rows(
-        f"SELECT id, external_id, unspecified_reason FROM {relationship} WHERE NOT is_closed "  # noqa: S608
-        "AND interested_entity_id IS NULL AND interested_person_id IS NULL",
+    bare_rows = np.nonzero(~states_interest)[0]
+    bare_owner = owner_nodes(bare_rows)
+    unspecified, bare_unspecified = owner < 0, bare_owner < 0
+    interest_unknown = np.unique(rel[unspecified])  # by relationship id
+    bare_unknown = rel_ids[bare_rows[bare_unspecified]]
+    owner[unspecified] = n_known + np.searchsorted(interest_unknown, rel[unspecified])
+    bare_owner[bare_unspecified] = n_known + interest_unknown.size + np.arange(bare_unknown.size)
+    unknown_rel_ids = np.concatenate([interest_unknown, bare_unknown])
+    node_class = np.concatenate(
+        [entity_classes, person_classes, np.full(unknown_rel_ids.size, int(NodeClass.UNKNOWN_TERMINAL), np.int8)]
     )
-    unspecified = {pk: (external_id, reason) for pk, external_id, reason in unspecified_rows}
-    unknown_node: dict[int, int] = {}
-
-    def unknown_owner(rel_id: int) -> int:
-        node = unknown_node.get(rel_id)
-        if node is None:
-            external_id, reason = unspecified[rel_id]
-            node = unknown_node[rel_id] = len(node_class)
-            node_class.append(int(NodeClass.UNKNOWN_TERMINAL))
-            labels.append(f"unspecified:{external_id}")
-            names.append(f"Unspecified owner ({reason})")
-        return node
-
-    no_owner = owner < 0
-    if no_owner.any():
-        owner[no_owner] = [unknown_owner(rel_id) for rel_id in rel[no_owner].tolist()]
 
     # ---- fold interests into one edge per relationship (rows are sorted by relationship)
     edge_rel, first_row, edge_of_row = np.unique(rel, return_index=True, return_inverse=True)
@@ -426,18 +571,8 @@ def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screen
     edge_owner, edge_subject = owner[first_row], subject[first_row]
 
     # ---- relationships that state no interest: the party holds something, nature unknown
-    bare = int_columns(
-        f"SELECT r.id, r.subject_id, COALESCE(r.interested_entity_id, -1), COALESCE(r.interested_person_id, -1) "  # noqa: S608
-        f"FROM {relationship} r WHERE NOT r.is_closed AND NOT EXISTS "
-        f"(SELECT 1 FROM {interest} i WHERE i.relationship_id = r.id) ORDER BY r.id",
-        4,
-    )
-    if bare.size:
-        bare_owner = owner_nodes(bare[:, 2], bare[:, 3])
-        bare_unspecified = bare_owner < 0
-        if bare_unspecified.any():
-            bare_owner[bare_unspecified] = [unknown_owner(rel_id) for rel_id in bare[bare_unspecified, 0].tolist()]
-        b = bare.shape[0]
+    if bare_rows.size:
+        b = bare_rows.size
         unknown_kind = _kind(InterestType.UNKNOWN_INTEREST)
         stated = ~bare_unspecified  # a named party: an unknown interest; an unspecified one: no stake stated
         extra_low_open = np.zeros(2 * b, dtype=bool)
@@ -445,7 +580,7 @@ def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screen
         if unknown_kind <= 1:
             extra_has[2 * np.nonzero(stated)[0] + unknown_kind] = True
         edge_owner = np.concatenate([edge_owner, bare_owner])
-        edge_subject = np.concatenate([edge_subject, np.searchsorted(entity_pks, bare[:, 1])])
+        edge_subject = np.concatenate([edge_subject, np.searchsorted(entity_pks, relationships[bare_rows, 1])])
         low = np.concatenate([low, np.zeros(2 * b)])
         high = np.concatenate([high, np.zeros(2 * b)])
         low_open = np.concatenate([low_open, extra_low_open])
@@ -455,8 +590,10 @@ def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screen
         indicator = np.concatenate([indicator, stated & (unknown_kind == _INDICATOR_KIND)])
         e += b
 
+    labels = _NodeLabels(entity_pks=entity_pks, person_pks=person_pks, unknown_relationship_ids=unknown_rel_ids)
+    external_ids = DeferredColumn(labels, 0)
     graph = Graph(
-        node_class=np.array(node_class, dtype=np.int8),
+        node_class=node_class,
         owner=edge_owner.astype(np.int32),
         subject=edge_subject.astype(np.int32),
         share_low=np.minimum(low.reshape(e, 2), 1.0),
@@ -468,15 +605,15 @@ def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screen
         indicator=indicator,
         start_day=np.full(e, INT32_MIN, dtype=np.int32),
         end_day=np.full(e, INT32_MAX, dtype=np.int32),
-        node_labels=labels,
+        node_labels=external_ids,
     )
-    entity_pk_by_node = np.full(len(node_class), -1, dtype=np.int64)
+    entity_pk_by_node = np.full(node_class.size, -1, dtype=np.int64)
     entity_pk_by_node[:n_entities] = entity_pks
     return ScreeningInput(
         graph=graph,
         entity_pk_by_node=entity_pk_by_node,
-        external_ids=labels,
-        names=names,
+        external_ids=external_ids,
+        names=DeferredColumn(labels, 1),
         root_reasons=root_reasons,
         node_by_entity_pk=dict(zip(entity_pks.tolist(), range(n_entities), strict=True)),
         list_reasons=list_reasons,

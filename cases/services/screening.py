@@ -38,6 +38,7 @@ from cases.selectors.screening_columns import (
     current_decision_columns,
     int_columns,
     load_portfolio_input,
+    plain_column,
     screened_at_sql,
 )
 from cases.selectors.screening_input import (
@@ -427,7 +428,7 @@ def _moved_in_range(p: PortfolioScreening, lo: int, hi: int) -> np.ndarray:
 def _rows_of(p: PortfolioScreening, nodes: np.ndarray) -> list[DecisionRow]:
     _, lt_low, lt_high, _, cc_low, cc_high = (column[nodes].tolist() for column in p.figures)
     outcomes = [_OUTCOME_LABELS[value] for value in p.result.outcome[nodes].tolist()]
-    external_ids, names = p.data.external_ids, p.data.names
+    external_ids, names = plain_column(p.data.external_ids), plain_column(p.data.names)
     return [
         (external_ids[node], names[node], outcome, a, b, c, d)
         for node, outcome, a, b, c, d in zip(nodes.tolist(), outcomes, lt_low, lt_high, cc_low, cc_high, strict=True)

@@ -232,3 +232,79 @@ def test_screened_at_read_as_microseconds_is_the_orms_datetime(every_feature, mi
     orm = dict(CurrentDecision.objects.values_list("decision_id", "screened_at"))
     assert all(row[3] == orm[row[0]] == when for row in rows)
     assert all(row[1] for row in rows)  # fingerprints read for the rows asked
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_of_connections_reads_the_same_input(every_feature, monkeypatch, settings):
+    """Outside a transaction the reads run side by side on their own connections, ranges of ids each."""
+    from cases.selectors import parallel_read
+
+    settings.PORTFOLIO_READ_CONNECTIONS = 3
+    monkeypatch.setattr(parallel_read, "RANGE_IDS", 2)  # several ranges per table
+    sizes = []
+    run = parallel_read.ReadPool.run
+    monkeypatch.setattr(
+        parallel_read.ReadPool, "run", lambda pool, *reads: sizes.append(pool.size) or run(pool, *reads)
+    )
+    policy = PolicyView.of(policy_get_active())
+    columnar = load_portfolio_input(policy=policy, as_of=AS_OF)
+    assert sizes == [3]
+    _same_input(columnar, load_screening_input(policy=policy, as_of=AS_OF))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pool_reads_the_snapshot_of_the_connection_that_opened_it(monkeypatch, settings):
+    """A row committed after the snapshot was taken is not read by the pool's connections (PostgreSQL
+    exports the snapshot; SQLite reads alone inside a transaction, so the point is PostgreSQL's)."""
+    import threading
+
+    from django.db import connection
+
+    from cases.models import Entity
+    from cases.selectors import parallel_read
+
+    settings.PORTFOLIO_READ_CONNECTIONS = 2
+    before = EntityFactory()
+    with parallel_read.read_snapshot() as pool:
+        table = Entity._meta.db_table
+        ranges = parallel_read.int_columns_read(pool.vendor, table, ["id"])
+        def write_elsewhere():  # another connection, committed at once
+            EntityFactory()
+            connection.close()
+
+        writer = threading.Thread(target=write_elsewhere)
+        writer.start()
+        writer.join()
+        (ids,) = pool.run(ranges)
+    assert Entity.objects.count() == 2
+    if pool.vendor == "postgresql":
+        assert pool.size == 2
+        assert ids[:, 0].tolist() == [before.pk]
+    else:
+        assert before.pk in ids[:, 0].tolist()
+
+
+def test_labels_and_names_are_read_when_first_used(every_feature, django_assert_num_queries):
+    policy = PolicyView.of(policy_get_active())
+    columnar = load_portfolio_input(policy=policy, as_of=AS_OF)
+    rules = engine_policy(policy_get_active())
+    with django_assert_num_queries(0):
+        assert len(columnar.names) == columnar.graph.node_class.size  # known without reading
+        screen(columnar.graph, rules)
+    every_feature.name = "Renamed Top Holdings"
+    every_feature.save()
+    node = columnar.node_by_entity_pk[every_feature.pk]
+    assert columnar.names[node] == "Renamed Top Holdings"  # read on first use, after the rename
+    assert columnar.external_ids[node] == every_feature.external_id
+
+
+def test_a_row_gone_before_its_label_is_read_keeps_a_label_made_from_its_pk():
+    from cases.models import Person
+    from cases.selectors.screening_columns import _labels_by_pk
+
+    kept = PersonFactory(name="Kept")
+    labels, names = _labels_by_pk(
+        Person, "external_id, name", np.array([kept.pk, kept.pk + 1000]), lambda pk: (f"person:{pk}", "")
+    )
+    assert labels == [kept.external_id, f"person:{kept.pk + 1000}"]
+    assert names == ["Kept", ""]

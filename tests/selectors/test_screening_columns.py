@@ -268,6 +268,7 @@ def test_the_pool_reads_the_snapshot_of_the_connection_that_opened_it(monkeypatc
     with parallel_read.read_snapshot() as pool:
         table = Entity._meta.db_table
         ranges = parallel_read.int_columns_read(pool.vendor, table, ["id"])
+
         def write_elsewhere():  # another connection, committed at once
             EntityFactory()
             connection.close()

@@ -138,26 +138,35 @@ def _in_memory() -> bool:
     return name == ":memory:" or ("mode=memory" in name and "cache=shared" not in name)
 
 
-def id_ranges(table: str, where: str = "") -> list[tuple[int, int]]:
-    """``RANGE_IDS``-wide id ranges covering every row of ``table`` (matching ``where``)."""
+def id_ranges(table: str, where: str = "", key: str = "id") -> list[tuple[int, int]]:
+    """``RANGE_IDS``-wide ranges of ``key`` covering every row of ``table`` (matching ``where``)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT MIN(id), MAX(id) FROM {table}{' WHERE ' + where if where else ''}")  # noqa: S608
+        cursor.execute(f"SELECT MIN({key}), MAX({key}) FROM {table}{' WHERE ' + where if where else ''}")  # noqa: S608
         low, high = cursor.fetchone()
     if low is None:
         return []
     return [(start, min(start + RANGE_IDS - 1, high)) for start in range(low, high + 1, RANGE_IDS)]
 
 
-def int_columns_read(vendor: str, table: str, columns: list[str], where: str = "") -> Read:
+def int_columns_read(
+    vendor: str,
+    table: str,
+    columns: list[str],
+    where: str = "",
+    *,
+    key: str = "id",
+    bounds: tuple[int, int] | None = None,
+) -> Read:
     """Every row of ``table`` (matching ``where``) as an ``(n, len(columns))`` int64 array, in no particular order.
 
-    ``columns`` are non-null integer expressions (callers ``COALESCE``) of at most 63 bits.
+    ``columns`` are non-null integer expressions (callers ``COALESCE``) of at most 63 bits. The rows are read
+    in ranges of the indexed integer column ``key`` (``id_ranges``), or only those with ``key`` in ``bounds``.
     """
     width = len(columns)
     condition = f" AND ({where})" if where else ""
     if vendor == "postgresql":
         packed = ", ".join(f"string_agg(int8send(CAST({column} AS BIGINT)), ''::bytea)" for column in columns)
-        sql = f"SELECT {packed} FROM {table} WHERE id BETWEEN %s AND %s{condition}"  # noqa: S608
+        sql = f"SELECT {packed} FROM {table} WHERE {key} BETWEEN %s AND %s{condition}"  # noqa: S608
 
         def read(raw, bounds):
             import psycopg
@@ -171,7 +180,7 @@ def int_columns_read(vendor: str, table: str, columns: list[str], where: str = "
 
     else:
         text = f"printf('{','.join(['%d'] * width)}', {', '.join(columns)})"
-        sql = f"SELECT group_concat({text}) FROM {table} WHERE id BETWEEN ? AND ?{condition}"  # noqa: S608
+        sql = f"SELECT group_concat({text}) FROM {table} WHERE {key} BETWEEN ? AND ?{condition}"  # noqa: S608
 
         def read(raw, bounds):
             cursor = raw.execute(sql, bounds)
@@ -184,7 +193,13 @@ def int_columns_read(vendor: str, table: str, columns: list[str], where: str = "
     def combine(parts: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.int64)
 
-    return Read(tasks=[partial(read, bounds=bounds) for bounds in id_ranges(table, where)], combine=combine)
+    ranges = [bounds] if bounds is not None else id_ranges(table, where, key)
+    return Read(tasks=[partial(read, bounds=bounds) for bounds in ranges], combine=combine)
+
+
+def read_here(read: Read) -> Any:
+    """``read`` on Django's own connection and transaction."""
+    return ReadPool(1, None).run(read)[0]
 
 
 def grouped_ids_read(vendor: str, table: str, key_columns: list[str]) -> Read:

@@ -33,10 +33,10 @@ from cases.collector import cyclic_gc_paused
 from cases.models import Case, CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
 from cases.ownership import Method, NodeClass, Outcome, Policy, ScreeningResult, screen
 from cases.roles import require_perm
+from cases.selectors.parallel_read import int_columns_read, read_here
 from cases.selectors.screening_columns import (
     CurrentColumns,
     current_decision_columns,
-    int_columns,
     load_portfolio_input,
     plain_column,
     screened_at_sql,
@@ -401,11 +401,14 @@ def _moved_in_range(p: PortfolioScreening, lo: int, hi: int) -> np.ndarray:
     """Per entity node in ``[lo, hi)``: has its current decision changed since ``p.seen`` was read?"""
     first, last = int(p.entity_pks[lo]), int(p.entity_pks[hi - 1])
     quote = connection.ops.quote_name
-    screened_at = screened_at_sql("c.screened_at")
-    rows = int_columns(
-        f"SELECT c.entity_id, c.decision_id, {screened_at} FROM {quote(CurrentDecision._meta.db_table)} c "  # noqa: S608
-        f"WHERE c.entity_id BETWEEN {first} AND {last}",
-        3,
+    rows = read_here(
+        int_columns_read(
+            connection.vendor,
+            quote(CurrentDecision._meta.db_table),
+            ["entity_id", "decision_id", screened_at_sql("screened_at")],
+            key="entity_id",
+            bounds=(first, last),
+        )
     )
     now = np.full(hi - lo, -1, dtype=np.int64)  # current decision id per node, -1 if none
     now_at = np.full(hi - lo, -1, dtype=np.int64)  # and its screened_at (epoch microseconds)

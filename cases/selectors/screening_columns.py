@@ -426,6 +426,19 @@ def _relationship_read(vendor: str) -> Read:
     )
 
 
+def _sorted_by(rows: np.ndarray, primary: int, secondary: int | None = None) -> np.ndarray:
+    """``rows`` ordered by column ``primary`` (then ``secondary``). The range reads usually hand them over
+    in id order already, which one comparison confirms; a stable sort of the primary column then keeps
+    that order within it."""
+    tie_break = primary if secondary is None else secondary
+    column = rows[:, tie_break]
+    if column.size and not np.all(column[1:] > column[:-1]):
+        rows = rows[np.argsort(column, kind="stable")]
+    if secondary is None:
+        return rows
+    return rows[np.argsort(rows[:, primary], kind="stable")]
+
+
 def load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> ScreeningInput:
     """The engine graph of every entity, read in one pass (see the module docstring).
 
@@ -490,9 +503,9 @@ def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screen
     n_entities = entity_pks.size
 
     # ---- open relationships (by id) and every interest (by relationship, then id), joined in numpy
-    relationships = relationships[np.argsort(relationships[:, 0], kind="stable")]
+    relationships = _sorted_by(relationships, 0)
     rel_ids = relationships[:, 0]
-    interests = interests[np.lexsort((interests[:, 1], interests[:, 0]))]
+    interests = _sorted_by(interests, 0, 1)
     at = np.searchsorted(rel_ids, interests[:, 0])
     at_open = np.minimum(at, max(rel_ids.size - 1, 0))
     open_row = (rel_ids[at_open] == interests[:, 0]) if rel_ids.size else np.zeros(interests.shape[0], dtype=bool)
@@ -550,8 +563,11 @@ def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screen
     )
 
     # ---- fold interests into one edge per relationship (rows are sorted by relationship)
-    edge_rel, first_row, edge_of_row = np.unique(rel, return_index=True, return_inverse=True)
-    e = edge_rel.size
+    new_edge = np.ones(rel.size, dtype=bool)
+    new_edge[1:] = rel[1:] != rel[:-1]
+    first_row = np.flatnonzero(new_edge)
+    edge_of_row = np.cumsum(new_edge) - 1
+    e = first_row.size
     measured = kind <= 1
     at = 2 * edge_of_row[measured] + kind[measured]
     # bincount adds each slot's values in row order from 0.0, as the accumulator does; the running

@@ -309,3 +309,17 @@ def test_a_row_gone_before_its_label_is_read_keeps_a_label_made_from_its_pk():
     )
     assert labels == [kept.external_id, f"person:{kept.pk + 1000}"]
     assert names == ["Kept", ""]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 10**6)), unique_by=lambda row: row[1], max_size=40))
+def test_rows_come_out_ordered_whichever_order_the_ranges_gave(pairs):
+    """By relationship then id, as the ORM loader folds interests; PostgreSQL's ranges come in any order."""
+    from cases.selectors.screening_columns import _sorted_by
+
+    rows = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    expected = rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+    np.testing.assert_array_equal(_sorted_by(rows, 0, 1), expected)
+    in_id_order = rows[np.argsort(rows[:, 1])]
+    np.testing.assert_array_equal(_sorted_by(in_id_order, 0, 1), expected)
+    np.testing.assert_array_equal(_sorted_by(rows, 1), in_id_order)

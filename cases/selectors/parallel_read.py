@@ -156,16 +156,29 @@ def int_columns_read(
     *,
     key: str = "id",
     bounds: tuple[int, int] | None = None,
+    ranges_of: str | None = None,
+    floats: int = 0,
 ) -> Read:
-    """Every row of ``table`` (matching ``where``) as an ``(n, len(columns))`` int64 array, in no particular order.
+    """Every row of ``table`` (matching ``where``) as an ``(n, len(columns))`` array, in no particular order.
 
-    ``columns`` are non-null integer expressions (callers ``COALESCE``) of at most 63 bits. The rows are read
-    in ranges of the indexed integer column ``key`` (``id_ranges``), or only those with ``key`` in ``bounds``.
+    ``columns`` are non-null integer expressions (callers ``COALESCE``) of at most 63 bits, int64; on
+    PostgreSQL the last ``floats`` of them may be ``float8`` instead, and the array is then float64 (integers
+    below 2⁵³ stay exact: ids, epoch microseconds). SQLite has no exact text form of a double to pack, so
+    there ``floats`` must be 0. The rows are read in ranges of the indexed integer column ``key``
+    (``id_ranges`` over ``ranges_of``, by default ``table``), or only those with ``key`` in ``bounds``.
     """
     width = len(columns)
     condition = f" AND ({where})" if where else ""
+    dtype = np.float64 if floats else np.int64
     if vendor == "postgresql":
-        packed = ", ".join(f"string_agg(int8send(CAST({column} AS BIGINT)), ''::bytea)" for column in columns)
+        sends = [
+            f"int8send(CAST({column} AS BIGINT))"
+            if at < width - floats
+            else f"float8send(CAST({column} AS DOUBLE PRECISION))"
+            for at, column in enumerate(columns)
+        ]
+        packed = ", ".join(f"string_agg({send}, ''::bytea)" for send in sends)
+        kinds = [">i8"] * (width - floats) + [">f8"] * floats
         sql = f"SELECT {packed} FROM {table} WHERE {key} BETWEEN %s AND %s{condition}"  # noqa: S608
 
         def read(raw, bounds):
@@ -175,10 +188,15 @@ def int_columns_read(
                 cursor.execute(sql, bounds, binary=True)
                 values = cursor.fetchone()
             if values[0] is None:
-                return np.zeros((0, width), dtype=np.int64)
-            return np.stack([np.frombuffer(value, dtype=">i8") for value in values], axis=1).astype(np.int64)
+                return np.zeros((0, width), dtype=dtype)
+            return np.stack(
+                [np.frombuffer(value, dtype=kind).astype(dtype) for value, kind in zip(values, kinds, strict=True)],
+                axis=1,
+            )
 
     else:
+        if floats:
+            raise ValueError("SQLite reads doubles row by row (numeric_columns), not packed as text")
         text = f"printf('{','.join(['%d'] * width)}', {', '.join(columns)})"
         sql = f"SELECT group_concat({text}) FROM {table} WHERE {key} BETWEEN ? AND ?{condition}"  # noqa: S608
 
@@ -191,9 +209,9 @@ def int_columns_read(
             return np.fromstring(value, dtype=np.int64, sep=",").reshape(-1, width)
 
     def combine(parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.int64)
+        return np.concatenate(parts) if parts else np.zeros((0, width), dtype=dtype)
 
-    ranges = [bounds] if bounds is not None else id_ranges(table, where, key)
+    ranges = [bounds] if bounds is not None else id_ranges(ranges_of or table, "" if ranges_of else where, key)
     return Read(tasks=[partial(read, bounds=bounds) for bounds in ranges], combine=combine)
 
 

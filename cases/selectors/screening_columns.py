@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 
 from cases.collector import cyclic_gc_paused
@@ -35,7 +35,7 @@ from cases.models import (
 )
 from cases.ownership import Graph, NodeClass, Outcome
 from cases.ownership.graph import INT32_MAX, INT32_MIN
-from cases.selectors.parallel_read import Read, grouped_ids_read, int_columns_read, read_snapshot
+from cases.selectors.parallel_read import Read, grouped_ids_read, int_columns_read, read_here, read_snapshot
 from cases.selectors.screening_input import (
     _CONTROL,
     _INDICATOR,
@@ -727,22 +727,47 @@ def current_decision_columns() -> CurrentColumns:
 
 
 def _current_decision_columns() -> CurrentColumns:
-    columns = numeric_columns(
-        f"SELECT c.entity_id, c.decision_id, d.policy_id, {_outcome_code_sql('c.outcome')}, "  # noqa: S608
-        f"{_outcome_code_sql('d.look_through_outcome')}, CAST(d.look_through_low AS DOUBLE PRECISION), "
-        f"CAST(d.look_through_high AS DOUBLE PRECISION), {_outcome_code_sql('d.control_chain_outcome')}, "
-        "CAST(d.control_chain_low AS DOUBLE PRECISION), CAST(d.control_chain_high AS DOUBLE PRECISION), "
-        f"{screened_at_sql('c.screened_at')} FROM {_table(CurrentDecision)} c "
-        f"JOIN {_table(Decision)} d ON d.id = c.decision_id ORDER BY c.entity_id",
-        "iiiiiffiffi",
-    ).T
-    ints = [columns[i].astype(np.int64) for i in (0, 1, 2, 10)]
-    codes = [columns[i].astype(np.int8) for i in (3, 4, 7)]
+    current, decision = _table(CurrentDecision), _table(Decision)
+    joined = f"{current} c JOIN {decision} d ON d.id = c.decision_id"
+    codes = [
+        "c.entity_id",
+        "c.decision_id",
+        "d.policy_id",
+        _outcome_code_sql("c.outcome"),
+        _outcome_code_sql("d.look_through_outcome"),
+        _outcome_code_sql("d.control_chain_outcome"),
+        screened_at_sql("c.screened_at"),
+    ]
+    figures = ["d.look_through_low", "d.look_through_high", "d.control_chain_low", "d.control_chain_high"]
+    if connection.vendor == "postgresql":
+        packed = int_columns_read(
+            "postgresql", joined, codes + figures, key="c.entity_id", ranges_of=f"{current} c", floats=len(figures)
+        )
+        columns = read_here(packed)
+        columns = columns[np.argsort(columns[:, 0], kind="stable")].T
+        numbers, doubles = columns[:7], columns[7:]
+    else:
+        # The codes packed as text, the doubles row by row (no exact text form to pack), on one snapshot.
+        with transaction.atomic():
+            packed = int_columns_read("sqlite", joined, codes, key="c.entity_id", ranges_of=f"{current} c")
+            numbers = read_here(packed)
+            doubles = numeric_columns(
+                f"SELECT c.entity_id, {', '.join(f'CAST({f} AS DOUBLE PRECISION)' for f in figures)} "  # noqa: S608
+                f"FROM {joined} ORDER BY c.entity_id",
+                "iffff",
+            ).T
+        numbers = numbers[np.argsort(numbers[:, 0], kind="stable")].T
+        if not np.array_equal(numbers[0], doubles[0]):
+            raise RuntimeError("current decisions changed between two reads of one transaction")
+        doubles = doubles[1:]
+    ints = [numbers[i].astype(np.int64) for i in (0, 1, 2, 6)]
+    outcome, look_through, control_chain = (numbers[i].astype(np.int8) for i in (3, 4, 5))
+    lt_low, lt_high, cc_low, cc_high = (np.ascontiguousarray(column, dtype=np.float64) for column in doubles)
     return CurrentColumns(
         entity_id=ints[0],
         decision_id=ints[1],
         policy_id=ints[2],
-        outcome=codes[0],
-        figures=(codes[1], columns[5].copy(), columns[6].copy(), codes[2], columns[8].copy(), columns[9].copy()),
+        outcome=outcome,
+        figures=(look_through, lt_low, lt_high, control_chain, cc_low, cc_high),
         screened_at=ints[3],
     )

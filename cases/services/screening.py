@@ -443,7 +443,15 @@ def _lock_entities(entity_ids: list[int]) -> None:
     which a first screening does not have yet), in id order so two chunks cannot deadlock. NO KEY UPDATE
     does not block inserts that reference the entity. SQLite has no row locks (one writer at a time, and
     the ORM drops ``FOR UPDATE`` there), so nothing is sent."""
-    if not connection.features.has_select_for_update:
+    if not connection.features.has_select_for_update or not entity_ids:
+        return
+    if connection.vendor == "postgresql":  # one row back, not one per entity locked
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM {connection.ops.quote_name(Entity._meta.db_table)} "  # noqa: S608
+                "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE) AS locked",
+                [pg_int_array(entity_ids)],
+            )
         return
     list(
         Entity.objects.select_for_update(no_key=True)

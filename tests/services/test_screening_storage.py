@@ -179,3 +179,36 @@ def test_upstream_closure_follows_open_entity_owners_through_cycles():
     assert upstream_entity_ids([lone.pk]) == {lone.pk}
     assert upstream_entity_ids([999_999]) == {999_999}
     assert upstream_entity_ids([]) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_locks_its_entities_until_it_commits():
+    """``_lock_entities`` holds a row lock on every entity it names (PostgreSQL; SQLite has one writer)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    import threading
+
+    from django.db import OperationalError, transaction
+
+    from cases.models import Entity
+
+    locked, free = EntityFactory(), EntityFactory()
+    outcome = {}
+
+    def try_to_lock(pk):
+        try:
+            with transaction.atomic():
+                list(Entity.objects.select_for_update(nowait=True).filter(pk=pk).values_list("pk", flat=True))
+            outcome[pk] = "locked"
+        except OperationalError:
+            outcome[pk] = "busy"
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        screening._lock_entities([locked.pk])
+        for pk in (locked.pk, free.pk):
+            other = threading.Thread(target=try_to_lock, args=(pk,))
+            other.start()
+            other.join()
+    assert outcome == {locked.pk: "busy", free.pk: "locked"}

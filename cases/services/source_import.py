@@ -28,11 +28,13 @@ from django.utils import timezone
 from cases.models import Entity, EntityIdentifier, ImportRun, Interest, Jurisdiction, Person, Relationship
 from cases.selectors.screening_input import pg_int_array
 from cases.services.bulk_sql import TableWriter, select_pairs
+from cases.services.import_tuning import STAGE_SCHEMA, load_stage
 from cases.services.rescreen import rescreen_request
 from cases.services.rescreen_requests import rescreen_request_from_tables
 from cases.sources.errors import SourceError
 from cases.sources.prepared import (
     ADAPTED,
+    CAN_STAGE,
     ENTITY_ROW,
     ENTITY_VALUES,
     IDENTIFIER_ROW,
@@ -42,11 +44,13 @@ from cases.sources.prepared import (
     PERSON_VALUES,
     RELATIONSHIP_ROW,
     RELATIONSHIP_VALUES,
+    STAGE_ENTITY,
     Encoding,
     EntityBatch,
     ReadyEntity,
     ReadyPerson,
     ReadyRelationship,
+    StagedEntityBatch,
     entity_values,
     interest_values,
     person_values,
@@ -221,18 +225,25 @@ class SourceWriter:
             today=connection.ops.adapt_datefield_value(self.now.date()),
             now=connection.ops.adapt_datetimefield_value(self.now),
             adapt_date=connection.ops.adapt_datefield_value,
+            staged=connection.vendor == "sqlite" and CAN_STAGE,
         )
 
     # ---------------------------------------------------------------- entities
 
-    def write_entities(self, batch: EntityBatch | list[ReadyEntity]) -> None:
+    def write_entities(self, batch: StagedEntityBatch | EntityBatch | list[ReadyEntity]) -> None:
         """Write a batch of entity records: new ones inserted, existing ones compared and updated if changed.
 
         A batch none of whose records exists yet (a first load) goes in as the reader sent it: the
         rows numbered by the database (``TableWriter.insert_numbered``) and the identifier rows
-        pointed at them in the statement (``insert_for``), no per-record work in this process.
+        pointed at them in the statement (``insert_for``), no per-record work in this process. A
+        staged batch (SQLite) is loaded as a schema and copied in by ``INSERT … SELECT``
+        (``_write_staged``); if some of its records exist, it is read back and goes the same way.
         """
-        if not isinstance(batch, EntityBatch):
+        if isinstance(batch, StagedEntityBatch):
+            batch = self._write_staged(batch)
+            if batch is None:
+                return
+        elif not isinstance(batch, EntityBatch):
             batch = EntityBatch.of(batch)
         if not batch.record_ids:
             return
@@ -287,6 +298,51 @@ class SourceWriter:
             )
             self.summary.entities.created += len(pks)
             self.summary.affected_entity_ids.update(pks)
+
+    def _write_staged(self, staged: StagedEntityBatch) -> EntityBatch | None:
+        """Insert a staged batch none of whose records exists (None: done), else the batch read back."""
+        if not staged.count:
+            return None
+        self._ensure_jurisdictions(staged.codes)
+        load_stage(staged.image)
+        if self._staged_records_exist():
+            return staged.read(connection.connection, STAGE_SCHEMA)
+        staged_columns = set(STAGE_ENTITY)
+        select = ", ".join(name if name in staged_columns else "%s" for name in ENTITY_ROW)
+        constants = [staged.constants[name] for name in ENTITY_ROW if name not in staged_columns]
+        pks = self._entities.insert_numbered_from(
+            ENTITY_ROW,
+            f"SELECT {select} FROM {STAGE_SCHEMA}.entity ORDER BY rowid",  # noqa: S608 - our own names
+            staged.count,
+            constants,
+        )
+        self._identifiers.insert_from(
+            IDENTIFIER_ROW,
+            f"SELECT record + {int(pks.start)}, scheme, scheme_name, value, uri "  # noqa: S608 - our own names
+            f"FROM {STAGE_SCHEMA}.identifier ORDER BY rowid",
+        )
+        self.summary.entities.created += len(pks)
+        self.summary.affected_entity_ids.update(pks)
+        return None
+
+    def _staged_records_exist(self) -> bool:
+        """Whether an entity of the staged batch exists, by a key or by external id (as ``resolve_entities`` finds it).
+
+        ``CROSS JOIN`` keeps SQLite's loop over the batch, probing the tables' indexes.
+        """
+        entity = connection.ops.quote_name(Entity._meta.db_table)
+        identifier = connection.ops.quote_name(EntityIdentifier._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {STAGE_SCHEMA}.entity s CROSS JOIN main.{entity} e "  # noqa: S608
+                "ON e.external_id = s.external_id) "
+                f"OR EXISTS (SELECT 1 FROM {STAGE_SCHEMA}.identifier k CROSS JOIN main.{identifier} i "
+                "ON i.value = k.value AND i.scheme = k.scheme WHERE k.key IS NOT NULL) "
+                f"OR EXISTS (SELECT 1 FROM {STAGE_SCHEMA}.record_key k CROSS JOIN main.{identifier} i "
+                "ON i.value = k.value AND i.scheme = k.scheme)"
+            )
+            (found,) = cursor.fetchone()
+        return bool(found)
 
     def resolve_entities(self, keys_per_record: list[list[Key]], external_ids: list[str]) -> dict[int, int]:
         """Index of a record -> the pk of the entity its keys (or, failing that, its external id) name."""

@@ -307,6 +307,55 @@ def test_the_reader_process_writes_what_the_importing_process_would(tmp_path, mo
     assert snapshot() == before
 
 
+def test_staged_batches_write_what_unstaged_batches_write(tmp_path, monkeypatch):
+    """On SQLite LEI-CDF batches arrive as database images copied in by ``INSERT … SELECT``: the same rows as
+    ``executemany`` of the batch: a first load (some records stored already by another source), a re-import,
+    a delta changing one record."""
+    from django.db import connection
+
+    staged_batches = []
+    write_staged = source_import.SourceWriter._write_staged
+
+    def counted(writer, batch):
+        staged_batches.append(batch.count)
+        return write_staged(writer, batch)
+
+    monkeypatch.setattr(source_import.SourceWriter, "_write_staged", counted)
+
+    class Undo(Exception):
+        pass
+
+    def run_all():  # each run rolled back afterwards, so both start from the same empty database
+        try:
+            with transaction.atomic():
+                result = run_files()
+                raise Undo
+        except Undo:
+            return result
+
+    def run_files():
+        import_all(tmp_path)  # a BODS entity with an LEI first: GLEIF's record of it exists by key
+        gleif_import_file(path=REPEX_CSV)
+        first = _graph()
+        gleif_import_file(path=LEI_CSV)
+        with LEI_CSV.open(newline="", encoding="utf-8") as text:
+            header, *rows = list(csv.reader(text))
+        rows[0][header.index("Entity.LegalName")] += " RENAMED"
+        rows[0][header.index("Registration.LastUpdateDate")] = "2024-03-02T10:00:00+00:00"
+        delta = tmp_path / "20240302-0000-gleif-goldencopy-lei2-last-day.csv"
+        with delta.open("w", newline="", encoding="utf-8") as out:
+            csv.writer(out).writerows([header, *rows])
+        summary = gleif_import_file(path=delta)
+        return first, _graph(), summary.counts["entities"]
+
+    staged = run_all()
+    assert bool(staged_batches) == (connection.vendor == "sqlite")
+    monkeypatch.setattr(source_import, "CAN_STAGE", False)
+    staged_batches.clear()
+    assert run_all() == staged and not staged_batches
+    assert staged[2]["updated"] == 1 and staged[0] != staged[1]
+
+
 def test_relationship_to_an_unknown_lei_is_rejected(tmp_path):
     with pytest.raises(SourceImportError) as error:
         gleif_import_file(path=RR_CSV)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..prepared import Encoding, EntityBatch, PreparedBatch, PreparedRecords, ready_relationship
+from ..prepared import Encoding, EntityBatch, PreparedBatch, PreparedRecords, StagedEntityBatch, ready_relationship
 from .mapping import ENTITY_FILE, RELATIONSHIP_FILE, map_entity, map_exception, map_relationship
 from .reader import GleifFile, read_records
 
 
 def gleif_records(source: GleifFile, encoding: Encoding, batch_size: int) -> PreparedRecords:
-    """The file's batches: an ``EntityBatch`` each for an LEI-CDF file, relationship records otherwise."""
+    """The file's batches: an ``EntityBatch`` each for an LEI-CDF file (staged for SQLite when the
+    encoding asks, ``StagedEntityBatch``), relationship records otherwise."""
     if source.kind == ENTITY_FILE:
 
         def prepare(batch: list[tuple[int, dict[str, str]]]) -> PreparedBatch:
             records = (map_entity(line, flat) for line, flat in batch)
-            return PreparedBatch(len(batch), EntityBatch.of_records(records, encoding))
+            entities = EntityBatch.of_records(records, encoding)
+            return PreparedBatch(len(batch), StagedEntityBatch.of(entities) if encoding.staged else entities)
 
     else:
         mapper = map_relationship if source.kind == RELATIONSHIP_FILE else map_exception

@@ -496,11 +496,24 @@ class PreparedRecords:
         read: Callable[[], Iterable[Any]],
         prepare: Callable[[list[Any]], PreparedBatch],
         batch_size: int,
+        read_share: Callable[[int, int, int], Iterable[Any]] | None = None,
     ):
         self._read = read
         self._prepare = prepare
         self._batch_size = batch_size
+        self._read_share = read_share
         self._records = 0
+        if read_share is not None:
+            self.share = self._share  # a splittable source (``cases.bods.pipeline.SplitReaders``)
+
+    def _share(self, index: int, count: int) -> PreparedRecords:
+        """The source of batches ``index``, ``index + count``, … only.
+
+        ``read_share(index, count, batch_size)`` yields the records of those batches, all of them
+        (the last batch of the file may be short), so they group into the same batches.
+        """
+        size = self._batch_size
+        return PreparedRecords(lambda: self._read_share(index, count, size), self._prepare, size)
 
     def batches(self) -> Iterator[PreparedBatch]:
         iterator = iter(self._read())

@@ -356,6 +356,39 @@ def test_staged_batches_write_what_unstaged_batches_write(tmp_path, monkeypatch)
     assert staged[2]["updated"] == 1 and staged[0] != staged[1]
 
 
+def test_reader_processes_sharing_a_file_write_what_one_would(tmp_path, monkeypatch):
+    """Two readers each map every other batch (batches of 2 records here): the same graph, the same first error."""
+    from cases.services import gleif_import
+
+    for path in (LEI_CSV, RR_CSV, REPEX_CSV):
+        gleif_import_file(path=path)
+    in_process = _graph()
+    for model in (Interest, Relationship, EntityIdentifier, Entity, Person):
+        model.objects.all().delete()
+    monkeypatch.setattr(import_runs, "READER_PROCESS_MIN_BYTES", 0)
+    monkeypatch.setattr(import_runs, "READER_PROCESSES", 2)
+    monkeypatch.setattr(gleif_import, "BATCH_SIZE", 2)
+    for path in (LEI_CSV, RR_CSV, REPEX_CSV):
+        gleif_import_file(path=path)
+    assert _graph() == in_process
+    # Bad records in batches of either reader: the first one in the file is the one reported.
+    with LEI_CSV.open(newline="", encoding="utf-8") as text:
+        header, *rows = list(csv.reader(text))
+    column = header.index("Entity.LegalJurisdiction")
+    for first_bad in (1, 2, 4):  # batch 0 (first reader), 1 (second), 2 (first)
+        broken = [list(row) for row in rows]
+        for index in (first_bad, first_bad + 1, len(broken) - 1):
+            broken[index][column] = "XX"
+        bad = tmp_path / "20240305-0000-gleif-goldencopy-lei2-golden-copy.csv"
+        with bad.open("w", newline="", encoding="utf-8") as out:
+            csv.writer(out).writerows([header, *broken])
+        before = snapshot()
+        with pytest.raises(SourceImportError) as error:
+            gleif_import_file(path=bad)
+        assert error.value.error.line == first_bad + 2 and error.value.error.field == "Entity.LegalJurisdiction"
+        assert snapshot() == before
+
+
 def test_relationship_to_an_unknown_lei_is_rejected(tmp_path):
     with pytest.raises(SourceImportError) as error:
         gleif_import_file(path=RR_CSV)

@@ -30,4 +30,10 @@ def gleif_records(source: GleifFile, encoding: Encoding, batch_size: int) -> Pre
                     ready.append(ready_relationship(record, encoding))
             return PreparedBatch(len(batch), ready)
 
-    return PreparedRecords(lambda: read_records(source), prepare, batch_size)
+    share = None
+    if source.format == "csv":  # reading the CSV is cheap: each reader reads it all, mapping its share
+
+        def share(index: int, count: int, size: int):
+            return read_records(source, share=(index, count, size))
+
+    return PreparedRecords(lambda: read_records(source), prepare, batch_size, read_share=share)

@@ -103,7 +103,19 @@ class Encoding:
         return None if value is None else self.adapt_date(value)
 
 
+def entity_constants(encoding: Encoding) -> tuple:
+    """The values every row ``encode_entity`` makes has in the ``STAGE_CONSTANT`` columns, in that order."""
+    return ("", encoding.today, encoding.now, encoding.now, False, "{}", None)
+
+
 def encode_entity(record: EntityRecord, encoding: Encoding) -> tuple:
+    external_id, source, *values = encode_entity_varying(record, encoding)
+    statement_id, today, created, updated, is_listed, listing, dissolved = entity_constants(encoding)
+    return (external_id, statement_id, today, source, created, updated, *values, is_listed, listing, dissolved)
+
+
+def encode_entity_varying(record: EntityRecord, encoding: Encoding) -> tuple:
+    """The ``ENTITY_ROW`` values of the record that are not the same in every row (``STAGE_ENTITY[2:]``)."""
     values = record.values
     try:  # json_text's common case, without a call per column
         alternate_names = orjson.dumps(values["alternate_names"]).decode()
@@ -118,11 +130,7 @@ def encode_entity(record: EntityRecord, encoding: Encoding) -> tuple:
     founded = values["founding_date"]
     return (
         record.record_id[:255],
-        "",
-        encoding.today,
         source,
-        encoding.now,
-        encoding.now,
         values["name"],
         alternate_names,
         values["entity_type"],
@@ -133,9 +141,6 @@ def encode_entity(record: EntityRecord, encoding: Encoding) -> tuple:
         addresses,
         None if founded is None else encoding.adapt_date(founded),
         values["is_closed"],
-        False,
-        "{}",
-        None,
     )
 
 
@@ -310,6 +315,28 @@ _varying_of = itemgetter(*_VARYING_INDEXES)
 _BOOLEAN_COLUMNS = [STAGE_ENTITY.index(name) - 2 for name in ("is_closed",)]
 
 
+_STAGED_JURISDICTION = STAGE_ENTITY.index("jurisdiction_id")
+_STAGED_ADDRESS_COUNTRY = STAGE_ENTITY.index("registered_address_country_id")
+
+
+def _stage_image(rows: list[tuple], identifiers: list[tuple], other_keys: list[tuple]) -> bytes:
+    """The serialized SQLite database of a staged batch (``StagedEntityBatch``)."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = OFF")
+        for statement in _STAGE_SCHEMA:
+            db.execute(statement)
+        db.execute("BEGIN")
+        marks = ", ".join("?" * len(STAGE_ENTITY))
+        db.executemany(f"INSERT INTO entity VALUES ({marks})", rows)  # noqa: S608 - constant column list
+        db.executemany("INSERT INTO identifier VALUES (?, ?, ?, ?, ?, ?)", identifiers)
+        db.executemany("INSERT INTO record_key VALUES (?, ?, ?, ?)", other_keys)
+        db.execute("COMMIT")
+        return db.serialize()
+    finally:
+        db.close()
+
+
 class StagedEntityBatch(NamedTuple):
     """An ``EntityBatch`` as a small SQLite database (its serialized image): what the reader sends for SQLite.
 
@@ -361,21 +388,37 @@ class StagedEntityBatch(NamedTuple):
             for (scheme, value), position in keys.items():
                 if (index, scheme, value) not in covered:
                     other_keys.append((index, position, scheme, value))
-        db = sqlite3.connect(":memory:", isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode = OFF")
-            for statement in _STAGE_SCHEMA:
-                db.execute(statement)
-            db.execute("BEGIN")
-            marks = ", ".join("?" * len(STAGE_ENTITY))
-            db.executemany(f"INSERT INTO entity VALUES ({marks})", staged_rows)  # noqa: S608 - constant column list
-            db.executemany("INSERT INTO identifier VALUES (?, ?, ?, ?, ?, ?)", identifiers)
-            db.executemany("INSERT INTO record_key VALUES (?, ?, ?, ?)", other_keys)
-            db.execute("COMMIT")
-            image = db.serialize()
-        finally:
-            db.close()
+        image = _stage_image(staged_rows, identifiers, other_keys)
         return cls(image, len(staged_rows), batch.codes, dict(zip(STAGE_CONSTANT, constants, strict=True)))
+
+    @classmethod
+    def of_records(cls, records: Iterable[EntityRecord], encoding: Encoding) -> StagedEntityBatch:
+        """``of(EntityBatch.of_records(records, encoding))``, without the batch in between: each record encoded
+        straight into its staged row (a repeated record id replaces the earlier record in its place)."""
+        rows: list[tuple] = []
+        identifiers: list[tuple] = []
+        other_keys: list[tuple] = []
+        position: dict[str, int] = {}
+        for record in records:
+            row = (record.record_id, record.updated, *encode_entity_varying(record, encoding))
+            index = position.get(record.record_id)
+            if index is None:
+                index = position[record.record_id] = len(rows)
+                rows.append(row)
+            else:  # rare: the later record wins, in the earlier one's place
+                rows[index] = row
+                identifiers = [identifier for identifier in identifiers if identifier[0] != index]
+                other_keys = [key for key in other_keys if key[0] != index]
+            keys = {key: number for number, key in enumerate(record.keys)}
+            for scheme, scheme_name, value, uri in dict.fromkeys(record.identifiers):
+                identifiers.append((index, scheme, scheme_name, value, uri, keys.pop((scheme, value), None)))
+            other_keys += [(index, number, scheme, value) for (scheme, value), number in keys.items()]
+        identifiers.sort(key=_first)  # in record order, as ``EntityBatch.of_records`` gives them
+        other_keys.sort(key=_first)
+        codes = {row[_STAGED_JURISDICTION] for row in rows} | {row[_STAGED_ADDRESS_COUNTRY] for row in rows}
+        codes.discard(None)
+        constants = dict(zip(STAGE_CONSTANT, entity_constants(encoding), strict=True))
+        return cls(_stage_image(rows, identifiers, other_keys), len(rows), frozenset(codes), constants)
 
     def batch(self) -> EntityBatch:
         """The ``EntityBatch`` this was made from (for records that exist already, compared in Python)."""

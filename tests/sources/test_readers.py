@@ -243,3 +243,23 @@ def test_staged_entity_batch_reads_back_as_the_batch():
     assert StagedEntityBatch.of(odd) is odd
     empty = EntityBatch([], [], [], [], [], frozenset())
     assert StagedEntityBatch.of(empty) is empty
+
+
+def test_staged_entity_batch_of_records_is_the_staged_batch_of_their_entity_batch():
+    """Staged straight from the records, the batch reads back as ``EntityBatch.of_records`` would be: repeats too."""
+    from cases.sources.prepared import CAN_STAGE, Encoding, EntityBatch, StagedEntityBatch
+
+    if not CAN_STAGE:
+        pytest.skip("this Python's sqlite3 cannot serialize databases")
+    encoding = Encoding(provenance={"system": "gleif"}, today="2026-12-04", now="now", adapt_date=str, staged=True)
+    records = [map_lei_record(line, flat) for line, flat in read_records(detect(LEI_CSV))]
+    records[0].keys = [("FTM", "ftm-1"), *records[0].keys]
+    again = map_lei_record(
+        99, dict(next(flat for _, flat in read_records(detect(LEI_CSV))), **{"Entity.LegalName": "X"})
+    )
+    again.keys = [*again.keys, ("GB-COH", "1")]
+    for batch in (records, [*records, again], [again, *records]):
+        staged = StagedEntityBatch.of_records(iter(batch), encoding)
+        expected = EntityBatch.of_records(iter(batch), encoding)
+        assert staged.batch() == expected and staged.count == len(expected.rows)
+        assert staged == StagedEntityBatch.of(expected)

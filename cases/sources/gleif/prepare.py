@@ -16,8 +16,8 @@ def gleif_records(source: GleifFile, encoding: Encoding, batch_size: int) -> Pre
 
         def prepare(batch: list[tuple[int, dict[str, str]]]) -> PreparedBatch:
             records = (map_entity(line, flat) for line, flat in batch)
-            entities = EntityBatch.of_records(records, encoding)
-            return PreparedBatch(len(batch), StagedEntityBatch.of(entities) if encoding.staged else entities)
+            of_records = StagedEntityBatch.of_records if encoding.staged else EntityBatch.of_records
+            return PreparedBatch(len(batch), of_records(records, encoding))
 
     else:
         mapper = map_relationship if source.kind == RELATIONSHIP_FILE else map_exception

@@ -283,6 +283,24 @@ def test_many_changed_ids_go_to_the_request_row_through_a_table_not_the_process(
     assert not RescreenRequest.objects.exists()
 
 
+def test_changed_ids_past_the_limit_take_ranges_of_new_rows_in_sql():
+    """A first load's batches add their new ids as a ``range``: generated into the table by the database."""
+    from django.db import connection
+
+    changed = source_import.ChangedIds("test_changed_ids", limit=3)
+    changed.update([1, 2, 3, 4])
+    assert changed.table == "test_changed_ids"  # spilled
+    changed.update(range(10, 15))
+    changed.update(range(3, 6))  # overlapping ids stay once
+    changed.update(range(20, 20))
+    changed.add(100)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {changed.table} ORDER BY id")  # noqa: S608 - the test's own table
+        assert [pk for (pk,) in cursor.fetchall()] == [1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 100]
+    assert changed.ids() is None
+    changed.drop()
+
+
 def test_the_reader_process_writes_what_the_importing_process_would(tmp_path, monkeypatch):
     for path in (LEI_CSV, RR_CSV, REPEX_CSV):
         gleif_import_file(path=path)

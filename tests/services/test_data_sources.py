@@ -2,6 +2,7 @@
 
 import csv
 import json
+import zipfile
 
 import pytest
 from django.core.management import call_command
@@ -378,7 +379,11 @@ def test_reader_processes_sharing_a_file_write_what_one_would(tmp_path, monkeypa
     """Two readers each map every other batch (batches of 2 records here): the same graph, the same first error."""
     from cases.services import gleif_import
 
-    for path in (LEI_CSV, RR_CSV, REPEX_CSV):
+    zipped = tmp_path / "20240301-0000-gleif-goldencopy-lei2-golden-copy.csv.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(LEI_CSV, LEI_CSV.name)
+    files = (zipped, RR_CSV, REPEX_CSV, LEI_XML)  # XML: one reader (it is not read in shares)
+    for path in files:
         gleif_import_file(path=path)
     in_process = _graph()
     for model in (Interest, Relationship, EntityIdentifier, Entity, Person):
@@ -386,7 +391,7 @@ def test_reader_processes_sharing_a_file_write_what_one_would(tmp_path, monkeypa
     monkeypatch.setattr(import_runs, "READER_PROCESS_MIN_BYTES", 0)
     monkeypatch.setattr(import_runs, "READER_PROCESSES", 2)
     monkeypatch.setattr(gleif_import, "BATCH_SIZE", 2)
-    for path in (LEI_CSV, RR_CSV, REPEX_CSV):
+    for path in files:
         gleif_import_file(path=path)
     assert _graph() == in_process
     # Bad records in batches of either reader: the first one in the file is the one reported.

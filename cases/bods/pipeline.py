@@ -73,12 +73,17 @@ class ReaderProcess:
         *,
         before_sending: Callable[[list[Any]], list[Any]] | None = None,
         name: str = "import-reader",
+        siblings: list[ReaderProcess] = (),
     ):
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
+        _widen_pipe(send)
+        # The child closes what it inherits of readers started before it (their pipes' reading ends), so
+        # that a sibling's send fails once the importing process stops reading, as it does for one reader.
+        inherited = [sibling._receive for sibling in siblings]
         self._process = context.Process(
             target=reader_main,
-            args=(source, before_sending, send, self._receive, os.getpid()),
+            args=(source, before_sending, send, self._receive, os.getpid(), inherited),
             name=name,
             daemon=True,
         )
@@ -87,19 +92,25 @@ class ReaderProcess:
         self._result: Any = None
         self._finished = False
 
+    def receive(self) -> tuple[str, Any]:
+        """The next message: ``("batch", batch)``, ``("end", result)`` or ``("error", exception)``."""
+        try:
+            kind, value = pickle.loads(self._receive.recv_bytes())  # noqa: S301 - our own child's bytes
+        except EOFError:
+            self._process.join(5)
+            raise RuntimeError(
+                f"the import's reader process ended before the end of the file (exit code {self._process.exitcode})"
+            ) from None
+        if kind == "end":
+            self._result, self._finished = value, True
+        return kind, value
+
     def __iter__(self) -> Iterator[list[Any]]:
         while True:
-            try:
-                kind, value = pickle.loads(self._receive.recv_bytes())  # noqa: S301 - our own child's bytes
-            except EOFError:
-                self._process.join(5)
-                raise RuntimeError(
-                    f"the import's reader process ended before the end of the file (exit code {self._process.exitcode})"
-                ) from None
+            kind, value = self.receive()
             if kind == "batch":
                 yield value
             elif kind == "end":
-                self._result, self._finished = value, True
                 return
             else:
                 raise value
@@ -119,22 +130,98 @@ class ReaderProcess:
         self._process.close()
 
 
+class SplitReaders:
+    """A splittable source run as ``count`` reader processes, each preparing every ``count``-th batch.
+
+    ``source.share(index, count)`` is the source that yields batches ``index``, ``index + count``, …
+    of the whole; batch ``i`` is received from reader ``i % count``, so batches arrive in order and
+    the first error in file order is the one raised, as with one reader. A reader that has no
+    batch left sends its end; the others are at their end then too. ``result()`` is the list of the
+    shares' results. Each reader is at most one batch ahead, so memory stays bounded.
+    """
+
+    def __init__(
+        self,
+        source: SplitSource,
+        count: int,
+        *,
+        before_sending: Callable[[list[Any]], list[Any]] | None = None,
+        name: str = "import-reader",
+    ):
+        self._readers: list[ReaderProcess] = []
+        try:
+            for index in range(count):
+                self._readers.append(
+                    ReaderProcess(
+                        source.share(index, count),
+                        before_sending=before_sending,
+                        name=f"{name}-{index + 1}",
+                        siblings=list(self._readers),
+                    )
+                )
+        except BaseException:
+            self.close()
+            raise
+        self._results: list[Any] | None = None
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        position = 0
+        while True:
+            kind, value = self._readers[position % len(self._readers)].receive()
+            if kind == "batch":
+                yield value
+                position += 1
+            elif kind == "end":
+                for reader in self._readers:
+                    while not reader._finished:
+                        kind, value = reader.receive()
+                        if kind == "error":
+                            raise value
+                        if kind == "batch":  # pragma: no cover - a share's batches are every count-th
+                            raise RuntimeError("an import reader sent a batch after another one's end")
+                self._results = [reader.result() for reader in self._readers]
+                return
+            else:
+                raise value
+
+    def result(self) -> list[Any]:
+        assert self._results is not None, "the result is known once every batch has been read"
+        return self._results
+
+    def close(self) -> None:
+        for reader in self._readers:
+            reader.close()
+
+
+class SplitSource(BatchSource, Protocol):
+    def share(self, index: int, count: int) -> BatchSource: ...
+
+
 def open_batches(
     source: BatchSource,
     *,
     in_reader: bool,
     before_sending: Callable[[list[Any]], list[Any]] | None = None,
     name: str = "import-reader",
-) -> InProcess | ReaderProcess:
-    """The source in a reader process (called ``name``) when asked and the platform can fork, else in this process."""
+    readers: int = 1,
+) -> InProcess | ReaderProcess | SplitReaders:
+    """The source in a reader process (called ``name``) when asked and the platform can fork, else in this process.
+
+    With ``readers`` above 1 and a source that can be split (``share``), that many reader processes
+    share its batches (``SplitReaders``).
+    """
     if in_reader and "fork" in multiprocessing.get_all_start_methods():
+        if readers > 1 and callable(getattr(source, "share", None)):
+            return SplitReaders(source, readers, before_sending=before_sending, name=name)
         return ReaderProcess(source, before_sending=before_sending, name=name)
     return InProcess(source)
 
 
-def reader_main(source: BatchSource, before_sending, send, receive, parent_pid: int) -> None:
+def reader_main(source: BatchSource, before_sending, send, receive, parent_pid: int, inherited=()) -> None:
     """The reader process: the source's batches into ``send``, then its result or the exception it raised."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the importing process, which ends this one
+    for connection in inherited:
+        connection.close()
     detach_from_parent(receive, parent_pid)
     try:
         for batch in source.batches():
@@ -200,6 +287,20 @@ def _kill_me_with_parent() -> None:
         return
     pr_set_pdeathsig = 1
     prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+
+#: Pipe buffer asked for (Linux ``F_SETPIPE_SZ``; the default is 64 KiB): a batch of several MB then
+#: crosses in a few writes and reads instead of a hundred, each a switch between the two processes.
+PIPE_BYTES = 1 << 20
+
+
+def _widen_pipe(connection) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(connection.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (ImportError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size: the default buffer
+        pass
 
 
 def _send(send, message: tuple[str, Any]) -> None:

@@ -146,6 +146,37 @@ class TableWriter:
         params = _tuple_params(columns, rows)
         names = ", ".join(column for column, _, _ in columns)
         placeholders = ", ".join(placeholder for _, placeholder, _ in columns)
+        return self._numbered(
+            len(params),
+            lambda cursor: cursor.executemany(f"INSERT INTO {self.table} ({names}) VALUES ({placeholders})", params),  # noqa: S608
+        )
+
+    def insert_numbered_from(self, attnames: list[str], select: str, count: int, params: Sequence[Any] = ()) -> range:
+        """SQLite: ``insert_numbered`` of the ``count`` rows an SQL ``select`` (with ``params``) gives.
+
+        ``select`` yields the values in ``attnames`` order exactly as they would be bound (no column of
+        ``attnames`` may need converting), in the order the rows are to be numbered. One
+        ``INSERT … SELECT`` instead of a statement per row: no per-row parameters, and
+        ``AUTOINCREMENT``'s bookkeeping once.
+        """
+        names = self._unconverted_names(attnames)
+        sql = f"INSERT INTO {self.table} ({names}) {select}"  # noqa: S608 - quoted model metadata
+        return self._numbered(count, lambda cursor: cursor.execute(sql, list(params)))
+
+    def insert_from(self, attnames: list[str], select: str) -> None:
+        """SQLite: insert the rows of an SQL ``select`` (values in ``attnames`` order, as bound, unconverted)."""
+        names = self._unconverted_names(attnames)
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {self.table} ({names}) {select}")  # noqa: S608
+
+    def _unconverted_names(self, attnames: list[str]) -> str:
+        columns = [self._column(name) for name in attnames]
+        if self._is_postgres or _conversions(columns):
+            raise ValueError(f"{self.table}: rows from a SELECT need SQLite and columns that take values as they are")
+        return ", ".join(column for column, _, _ in columns)
+
+    def _numbered(self, count: int, insert: Callable[[Any], Any]) -> range:
+        """SQLite: run ``insert`` (of ``count`` rows without ids) with the write lock held; the ids they got."""
         name = self.model._meta.db_table
         pk_column = connection.ops.quote_name(self.model._meta.pk.column)
         with connection.cursor() as cursor:
@@ -157,11 +188,11 @@ class TableWriter:
                 [name],
             )
             (highest,) = cursor.fetchone()
-            cursor.executemany(f"INSERT INTO {self.table} ({names}) VALUES ({placeholders})", params)  # noqa: S608
+            insert(cursor)
             cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [name])
             (last,) = cursor.fetchone()
-        if last != highest + len(params):  # pragma: no cover - SQLite's AUTOINCREMENT rule
-            raise RuntimeError(f"{name}: {len(params)} rows got ids up to {last}, expected {highest + len(params)}")
+        if last != highest + count:  # pragma: no cover - SQLite's AUTOINCREMENT rule
+            raise RuntimeError(f"{name}: {count} rows got ids up to {last}, expected {highest + count}")
         return range(highest + 1, last + 1)
 
     def insert_for(self, attnames: list[str], rows: Sequence[Sequence[Any]], ids: Sequence[int]) -> None:

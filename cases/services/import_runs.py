@@ -7,6 +7,7 @@ nothing else.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,10 @@ BATCH_SIZE = 5000
 #: Files from this size on are read in a reader process (``cases.bods.pipeline``); a smaller one
 #: is not worth the fork.
 READER_PROCESS_MIN_BYTES = 1 << 20
+#: Reader processes sharing a file whose source can be split (a GLEIF CSV: ``PreparedRecords.share``). Two on
+#: two cores: reading and mapping a record costs more than writing it, so one reader would leave the
+#: importing process waiting; the three processes keep both cores busy.
+READER_PROCESSES = max(1, min(2, os.cpu_count() or 1))
 _FILE_DATE = re.compile(r"(20\d{2})-?(\d{2})-?(\d{2})")
 
 
@@ -139,7 +144,7 @@ def open_prepared(records: PreparedRecords, *, path: Path):
         large = False  # the reader reports why it cannot open the file
     if large:
         _load_country_codes()
-    return open_batches(records, in_reader=large, name="source-import-reader")
+    return open_batches(records, in_reader=large, name="source-import-reader", readers=READER_PROCESSES)
 
 
 def _load_country_codes() -> None:

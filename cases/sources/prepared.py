@@ -14,6 +14,7 @@ import's timestamp, the import run's provenance) is fixed before the fork, in ``
 from __future__ import annotations
 
 import datetime
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -91,6 +92,9 @@ class Encoding:
     today: Any  # the statement date, adapted
     now: Any  # created/updated timestamp, adapted
     adapt_date: Callable[[Any], Any]
+    #: Send entity batches as SQLite database images (``StagedEntityBatch``): the importing
+    #: process is SQLite and copies them in with ``INSERT … SELECT``.
+    staged: bool = False
 
     def source_text(self, record: EntityRecord | PersonRecord | RelationshipRecord) -> str:
         return json_text({**record.source, **self.provenance, "line": record.line})
@@ -99,7 +103,19 @@ class Encoding:
         return None if value is None else self.adapt_date(value)
 
 
+def entity_constants(encoding: Encoding) -> tuple:
+    """The values every row ``encode_entity`` makes has in the ``STAGE_CONSTANT`` columns, in that order."""
+    return ("", encoding.today, encoding.now, encoding.now, False, "{}", None)
+
+
 def encode_entity(record: EntityRecord, encoding: Encoding) -> tuple:
+    external_id, source, *values = encode_entity_varying(record, encoding)
+    statement_id, today, created, updated, is_listed, listing, dissolved = entity_constants(encoding)
+    return (external_id, statement_id, today, source, created, updated, *values, is_listed, listing, dissolved)
+
+
+def encode_entity_varying(record: EntityRecord, encoding: Encoding) -> tuple:
+    """The ``ENTITY_ROW`` values of the record that are not the same in every row (``STAGE_ENTITY[2:]``)."""
     values = record.values
     try:  # json_text's common case, without a call per column
         alternate_names = orjson.dumps(values["alternate_names"]).decode()
@@ -114,11 +130,7 @@ def encode_entity(record: EntityRecord, encoding: Encoding) -> tuple:
     founded = values["founding_date"]
     return (
         record.record_id[:255],
-        "",
-        encoding.today,
         source,
-        encoding.now,
-        encoding.now,
         values["name"],
         alternate_names,
         values["entity_type"],
@@ -129,9 +141,6 @@ def encode_entity(record: EntityRecord, encoding: Encoding) -> tuple:
         addresses,
         None if founded is None else encoding.adapt_date(founded),
         values["is_closed"],
-        False,
-        "{}",
-        None,
     )
 
 
@@ -283,6 +292,171 @@ class EntityBatch(NamedTuple):
         ]
 
 
+#: Whether this Python's sqlite3 can make and load database images (``Connection.serialize``, 3.11+).
+CAN_STAGE = hasattr(sqlite3.Connection, "serialize") and hasattr(sqlite3.Connection, "deserialize")
+#: ``ENTITY_ROW`` columns ``encode_entity`` fills with the same value for every row of an import: a staged
+#: batch carries them once (``StagedEntityBatch.constants``), not per row.
+STAGE_CONSTANT = ["statement_id", "statement_date", "created_at", "updated_at"] + [
+    "is_listed",
+    "listing",
+    "dissolution_date",
+]
+#: The staged ``entity`` table's columns: the record's id and stamp, then the ``ENTITY_ROW`` columns that vary.
+STAGE_ENTITY = ["record_id", "updated", *(name for name in ENTITY_ROW if name not in STAGE_CONSTANT)]
+_STAGE_SCHEMA = (
+    f"CREATE TABLE entity ({', '.join(STAGE_ENTITY)})",
+    "CREATE TABLE identifier (record, scheme, scheme_name, value, uri, key)",
+    "CREATE TABLE record_key (record, key, scheme, value)",
+)
+_CONSTANT_INDEXES = [ENTITY_ROW.index(name) for name in STAGE_CONSTANT]
+_VARYING_INDEXES = [ENTITY_ROW.index(name) for name in STAGE_ENTITY[2:]]
+_constants_of = itemgetter(*_CONSTANT_INDEXES)
+_varying_of = itemgetter(*_VARYING_INDEXES)
+_BOOLEAN_COLUMNS = [STAGE_ENTITY.index(name) - 2 for name in ("is_closed",)]
+
+
+_STAGED_JURISDICTION = STAGE_ENTITY.index("jurisdiction_id")
+_STAGED_ADDRESS_COUNTRY = STAGE_ENTITY.index("registered_address_country_id")
+
+
+def _stage_image(rows: list[tuple], identifiers: list[tuple], other_keys: list[tuple]) -> bytes:
+    """The serialized SQLite database of a staged batch (``StagedEntityBatch``)."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = OFF")
+        for statement in _STAGE_SCHEMA:
+            db.execute(statement)
+        db.execute("BEGIN")
+        marks = ", ".join("?" * len(STAGE_ENTITY))
+        db.executemany(f"INSERT INTO entity VALUES ({marks})", rows)  # noqa: S608 - constant column list
+        db.executemany("INSERT INTO identifier VALUES (?, ?, ?, ?, ?, ?)", identifiers)
+        db.executemany("INSERT INTO record_key VALUES (?, ?, ?, ?)", other_keys)
+        db.execute("COMMIT")
+        return db.serialize()
+    finally:
+        db.close()
+
+
+class StagedEntityBatch(NamedTuple):
+    """An ``EntityBatch`` as a small SQLite database (its serialized image): what the reader sends for SQLite.
+
+    The importing process loads the image as an attached schema and copies a batch of new
+    records into its tables with one ``INSERT … SELECT`` per table (``SourceWriter``): the
+    rows are bound to SQLite parameters here, in the reader, and the importing process pays
+    neither the per-row ``executemany`` (a statement, its ``AUTOINCREMENT`` bookkeeping and
+    19 bound values a row) nor unpickling the rows. Tables, in record order (``rowid``):
+
+    * ``entity``: ``STAGE_ENTITY`` — ``record_id``, ``updated`` and the row's varying columns, the
+      values exactly as they would be bound (the ``rowid`` is the record's index + 1); the
+      ``STAGE_CONSTANT`` columns, the same in every row, are ``constants`` (``{column: value}``);
+    * ``identifier``: ``record`` (the record's index), ``scheme``, ``scheme_name``, ``value``, ``uri``,
+      and ``key``: the position of ``(scheme, value)`` among the record's keys, or NULL;
+    * ``record_key``: ``record``, ``key`` (position), ``scheme``, ``value`` of the keys that are not
+      one of the record's identifiers (none for GLEIF, whose key is the LEI identifier).
+
+    ``count`` is the number of records, ``codes`` the batch's country codes, as in ``EntityBatch``.
+    """
+
+    image: bytes
+    count: int
+    codes: frozenset[str]
+    constants: dict[str, Any]
+
+    @classmethod
+    def of(cls, batch: EntityBatch) -> StagedEntityBatch | EntityBatch:
+        """The batch staged; the batch itself if its rows do not share the ``STAGE_CONSTANT`` values."""
+        if not batch.rows:
+            return batch
+        constants = _constants_of(batch.rows[0])
+        staged_rows = []
+        for record_id, updated, row in zip(batch.record_ids, batch.updated, batch.rows, strict=True):
+            if _constants_of(row) != constants:
+                return batch
+            staged_rows.append((record_id, updated, *_varying_of(row)))
+        identifiers, other_keys = [], []
+        positions = [{key: position for position, key in enumerate(keys)} for keys in batch.keys]
+        covered: set[tuple[int, str, str]] = set()
+        for index, scheme, scheme_name, value, uri in batch.identifiers:
+            position = positions[index].get((scheme, value))
+            if position is not None:
+                if (index, scheme, value) in covered:
+                    position = None  # the key is marked on its first identifier row only
+                else:
+                    covered.add((index, scheme, value))
+            identifiers.append((index, scheme, scheme_name, value, uri, position))
+        for index, keys in enumerate(positions):
+            for (scheme, value), position in keys.items():
+                if (index, scheme, value) not in covered:
+                    other_keys.append((index, position, scheme, value))
+        image = _stage_image(staged_rows, identifiers, other_keys)
+        return cls(image, len(staged_rows), batch.codes, dict(zip(STAGE_CONSTANT, constants, strict=True)))
+
+    @classmethod
+    def of_records(cls, records: Iterable[EntityRecord], encoding: Encoding) -> StagedEntityBatch:
+        """``of(EntityBatch.of_records(records, encoding))``, without the batch in between: each record encoded
+        straight into its staged row (a repeated record id replaces the earlier record in its place)."""
+        rows: list[tuple] = []
+        identifiers: list[tuple] = []
+        other_keys: list[tuple] = []
+        position: dict[str, int] = {}
+        for record in records:
+            row = (record.record_id, record.updated, *encode_entity_varying(record, encoding))
+            index = position.get(record.record_id)
+            if index is None:
+                index = position[record.record_id] = len(rows)
+                rows.append(row)
+            else:  # rare: the later record wins, in the earlier one's place
+                rows[index] = row
+                identifiers = [identifier for identifier in identifiers if identifier[0] != index]
+                other_keys = [key for key in other_keys if key[0] != index]
+            keys = {key: number for number, key in enumerate(record.keys)}
+            for scheme, scheme_name, value, uri in dict.fromkeys(record.identifiers):
+                identifiers.append((index, scheme, scheme_name, value, uri, keys.pop((scheme, value), None)))
+            other_keys += [(index, number, scheme, value) for (scheme, value), number in keys.items()]
+        identifiers.sort(key=_first)  # in record order, as ``EntityBatch.of_records`` gives them
+        other_keys.sort(key=_first)
+        codes = {row[_STAGED_JURISDICTION] for row in rows} | {row[_STAGED_ADDRESS_COUNTRY] for row in rows}
+        codes.discard(None)
+        constants = dict(zip(STAGE_CONSTANT, entity_constants(encoding), strict=True))
+        return cls(_stage_image(rows, identifiers, other_keys), len(rows), frozenset(codes), constants)
+
+    def batch(self) -> EntityBatch:
+        """The ``EntityBatch`` this was made from (for records that exist already, compared in Python)."""
+        db = sqlite3.connect(":memory:")
+        try:
+            db.deserialize(self.image)
+            return self.read(db, "main")
+        finally:
+            db.close()
+
+    def read(self, db: Any, schema: str) -> EntityBatch:
+        """The ``EntityBatch`` from the image loaded as ``schema`` of the connection ``db``."""
+        record_ids, updated, rows = [], [], []
+        row = [None] * len(ENTITY_ROW)
+        for name, value in self.constants.items():
+            row[ENTITY_ROW.index(name)] = value
+        for record_id, stamp, *varying in db.execute(f"SELECT * FROM {schema}.entity ORDER BY rowid"):  # noqa: S608
+            for index in _BOOLEAN_COLUMNS:  # SQLite gives back 0/1
+                varying[index] = bool(varying[index])
+            for index, value in zip(_VARYING_INDEXES, varying, strict=True):
+                row[index] = value
+            record_ids.append(record_id)
+            updated.append(stamp)
+            rows.append(tuple(row))
+        keyed: list[list[tuple[int, Key]]] = [[] for _ in record_ids]
+        identifiers = []
+        for index, scheme, scheme_name, value, uri, key in db.execute(
+            f"SELECT * FROM {schema}.identifier ORDER BY rowid"  # noqa: S608
+        ):
+            identifiers.append((index, scheme, scheme_name, value, uri))
+            if key is not None:
+                keyed[index].append((key, (scheme, value)))
+        for index, key, scheme, value in db.execute(f"SELECT * FROM {schema}.record_key"):  # noqa: S608
+            keyed[index].append((key, (scheme, value)))
+        keys = [[key for _, key in sorted(pairs)] for pairs in keyed]
+        return EntityBatch(record_ids, keys, updated, rows, identifiers, self.codes)
+
+
 def ready_entity(record: EntityRecord, encoding: Encoding) -> ReadyEntity:
     row = encode_entity(record, encoding)
     return ReadyEntity(record.record_id, record.keys, record.updated, row, record.identifiers)
@@ -349,7 +523,7 @@ class PreparedBatch:
     """One batch of a file: how many records were read, the mapped ones, and what the importer adds."""
 
     read: int
-    ready: list[Ready] | EntityBatch
+    ready: list[Ready] | EntityBatch | StagedEntityBatch
     extra: list[Any] = field(default_factory=list)
 
 
@@ -365,11 +539,24 @@ class PreparedRecords:
         read: Callable[[], Iterable[Any]],
         prepare: Callable[[list[Any]], PreparedBatch],
         batch_size: int,
+        read_share: Callable[[int, int, int], Iterable[Any]] | None = None,
     ):
         self._read = read
         self._prepare = prepare
         self._batch_size = batch_size
+        self._read_share = read_share
         self._records = 0
+        if read_share is not None:
+            self.share = self._share  # a splittable source (``cases.bods.pipeline.SplitReaders``)
+
+    def _share(self, index: int, count: int) -> PreparedRecords:
+        """The source of batches ``index``, ``index + count``, … only.
+
+        ``read_share(index, count, batch_size)`` yields the records of those batches, all of them
+        (the last batch of the file may be short), so they group into the same batches.
+        """
+        size = self._batch_size
+        return PreparedRecords(lambda: self._read_share(index, count, size), self._prepare, size)
 
     def batches(self) -> Iterator[PreparedBatch]:
         iterator = iter(self._read())

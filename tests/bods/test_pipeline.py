@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from cases.bods import BodsError
-from cases.bods.pipeline import InProcess, ReaderProcess, open_batches
+from cases.bods.pipeline import InProcess, ReaderProcess, SplitReaders, open_batches
 
 MODES = pytest.mark.parametrize("in_reader", [False, True], ids=["in process", "reader process"])
 
@@ -62,6 +62,54 @@ def test_a_source_error_is_raised_as_itself_after_the_batches_before_it(in_reade
     assert received == [[0, 1, 2], [10, 11, 12]]
     assert (error.value.reason, error.value.position, error.value.statement_id) == ("bad", 7, "s7")
     assert str(error.value) == "statement 7 (statementId s7): bad"
+
+
+class Shares(Numbers):
+    """``Numbers`` that can be split: share ``index`` of ``count`` yields every ``count``-th batch."""
+
+    def share(self, index: int, count: int):
+        whole = self
+
+        class Share(Numbers):
+            def batches(self):
+                for number, batch in enumerate(Numbers.batches(self)):
+                    if number % count == index:
+                        yield batch
+
+            def result(self):
+                return {"batches": len(range(index, whole.batches_wanted, count)), "pid": os.getpid()}
+
+        return Share(self.batches_wanted, fail_with=self.fail_with, fail_after=self.fail_after)
+
+
+@pytest.mark.parametrize("batches", [0, 1, 2, 5, 6])
+def test_split_readers_deliver_every_batch_in_order(batches):
+    stream = open_batches(Shares(batches), in_reader=True, readers=2)
+    assert isinstance(stream, SplitReaders)
+    received, results = drain(stream)
+    assert received == [[number * 10 + item for item in range(3)] for number in range(batches)]
+    assert [result["batches"] for result in results] == [(batches + 1) // 2, batches // 2]
+    assert len({result["pid"] for result in results} | {os.getpid()}) == 3  # two readers, neither this process
+    assert not multiprocessing.active_children()
+    assert isinstance(open_batches(Numbers(1), in_reader=True, readers=2), ReaderProcess)  # not splittable
+
+
+@pytest.mark.parametrize("fail_after", [2, 3])
+def test_split_readers_raise_the_first_error_in_order_whichever_reader_meets_it(fail_after):
+    """Every share stops at the failing batch; the error arrives after exactly the batches before it."""
+    stream = open_batches(
+        Shares(6, fail_with=BodsError("bad", position=fail_after, statement_id="s"), fail_after=fail_after),
+        in_reader=True,
+        readers=2,
+    )
+    received = []
+    with pytest.raises(BodsError) as error:
+        for batch in stream:
+            received.append(batch)
+    stream.close()
+    assert received == [[number * 10 + item for item in range(3)] for number in range(fail_after)]
+    assert error.value.position == fail_after
+    assert not multiprocessing.active_children()
 
 
 class Unpicklable(Exception):

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import zipfile
 
 import pytest
 from django.core.management import call_command
@@ -283,6 +284,24 @@ def test_many_changed_ids_go_to_the_request_row_through_a_table_not_the_process(
     assert not RescreenRequest.objects.exists()
 
 
+def test_changed_ids_past_the_limit_take_ranges_of_new_rows_in_sql():
+    """A first load's batches add their new ids as a ``range``: generated into the table by the database."""
+    from django.db import connection
+
+    changed = source_import.ChangedIds("test_changed_ids", limit=3)
+    changed.update([1, 2, 3, 4])
+    assert changed.table == "test_changed_ids"  # spilled
+    changed.update(range(10, 15))
+    changed.update(range(3, 6))  # overlapping ids stay once
+    changed.update(range(20, 20))
+    changed.add(100)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {changed.table} ORDER BY id")  # noqa: S608 - the test's own table
+        assert [pk for (pk,) in cursor.fetchall()] == [1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 100]
+    assert changed.ids() is None
+    changed.drop()
+
+
 def test_the_reader_process_writes_what_the_importing_process_would(tmp_path, monkeypatch):
     for path in (LEI_CSV, RR_CSV, REPEX_CSV):
         gleif_import_file(path=path)
@@ -305,6 +324,92 @@ def test_the_reader_process_writes_what_the_importing_process_would(tmp_path, mo
         f"{bad}, line 7, field LEI: '5493002LUXSUB0000012' is not an LEI (20 characters with ISO 17442 check digits)"
     )
     assert snapshot() == before
+
+
+def test_staged_batches_write_what_unstaged_batches_write(tmp_path, monkeypatch):
+    """On SQLite LEI-CDF batches arrive as database images copied in by ``INSERT … SELECT``: the same rows as
+    ``executemany`` of the batch: a first load (some records stored already by another source), a re-import,
+    a delta changing one record."""
+    from django.db import connection
+
+    staged_batches = []
+    write_staged = source_import.SourceWriter._write_staged
+
+    def counted(writer, batch):
+        staged_batches.append(batch.count)
+        return write_staged(writer, batch)
+
+    monkeypatch.setattr(source_import.SourceWriter, "_write_staged", counted)
+
+    class Undo(Exception):
+        pass
+
+    def run_all():  # each run rolled back afterwards, so both start from the same empty database
+        try:
+            with transaction.atomic():
+                result = run_files()
+                raise Undo
+        except Undo:
+            return result
+
+    def run_files():
+        import_all(tmp_path)  # a BODS entity with an LEI first: GLEIF's record of it exists by key
+        gleif_import_file(path=REPEX_CSV)
+        first = _graph()
+        gleif_import_file(path=LEI_CSV)
+        with LEI_CSV.open(newline="", encoding="utf-8") as text:
+            header, *rows = list(csv.reader(text))
+        rows[0][header.index("Entity.LegalName")] += " RENAMED"
+        rows[0][header.index("Registration.LastUpdateDate")] = "2024-03-02T10:00:00+00:00"
+        delta = tmp_path / "20240302-0000-gleif-goldencopy-lei2-last-day.csv"
+        with delta.open("w", newline="", encoding="utf-8") as out:
+            csv.writer(out).writerows([header, *rows])
+        summary = gleif_import_file(path=delta)
+        return first, _graph(), summary.counts["entities"]
+
+    staged = run_all()
+    assert bool(staged_batches) == (connection.vendor == "sqlite")
+    monkeypatch.setattr(source_import, "CAN_STAGE", False)
+    staged_batches.clear()
+    assert run_all() == staged and not staged_batches
+    assert staged[2]["updated"] == 1 and staged[0] != staged[1]
+
+
+def test_reader_processes_sharing_a_file_write_what_one_would(tmp_path, monkeypatch):
+    """Two readers each map every other batch (batches of 2 records here): the same graph, the same first error."""
+    from cases.services import gleif_import
+
+    zipped = tmp_path / "20240301-0000-gleif-goldencopy-lei2-golden-copy.csv.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(LEI_CSV, LEI_CSV.name)
+    files = (zipped, RR_CSV, REPEX_CSV, LEI_XML)  # XML: one reader (it is not read in shares)
+    for path in files:
+        gleif_import_file(path=path)
+    in_process = _graph()
+    for model in (Interest, Relationship, EntityIdentifier, Entity, Person):
+        model.objects.all().delete()
+    monkeypatch.setattr(import_runs, "READER_PROCESS_MIN_BYTES", 0)
+    monkeypatch.setattr(import_runs, "READER_PROCESSES", 2)
+    monkeypatch.setattr(gleif_import, "BATCH_SIZE", 2)
+    for path in files:
+        gleif_import_file(path=path)
+    assert _graph() == in_process
+    # Bad records in batches of either reader: the first one in the file is the one reported.
+    with LEI_CSV.open(newline="", encoding="utf-8") as text:
+        header, *rows = list(csv.reader(text))
+    column = header.index("Entity.LegalJurisdiction")
+    for first_bad in (1, 2, 4):  # batch 0 (first reader), 1 (second), 2 (first)
+        broken = [list(row) for row in rows]
+        for index in (first_bad, first_bad + 1, len(broken) - 1):
+            broken[index][column] = "XX"
+        bad = tmp_path / "20240305-0000-gleif-goldencopy-lei2-golden-copy.csv"
+        with bad.open("w", newline="", encoding="utf-8") as out:
+            csv.writer(out).writerows([header, *broken])
+        before = snapshot()
+        with pytest.raises(SourceImportError) as error:
+            gleif_import_file(path=bad)
+        assert error.value.error.line == first_bad + 2 and error.value.error.field == "Entity.LegalJurisdiction"
+        assert snapshot() == before
 
 
 def test_relationship_to_an_unknown_lei_is_rejected(tmp_path):

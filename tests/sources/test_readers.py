@@ -219,3 +219,47 @@ def test_entity_batch_of_records_is_of_their_ready_entities():
         built = EntityBatch.of_records(iter(batch), encoding)
         assert built == EntityBatch.of([ready_entity(record, encoding) for record in batch])
         assert len(built.record_ids) == len(records) and built.items()[0].record_id == records[0].record_id
+
+
+def test_staged_entity_batch_reads_back_as_the_batch():
+    """The SQLite image of a batch gives back the same batch: rows, identifiers, keys in their order, codes."""
+    from cases.sources.prepared import CAN_STAGE, Encoding, EntityBatch, StagedEntityBatch
+
+    if not CAN_STAGE:
+        pytest.skip("this Python's sqlite3 cannot serialize databases")
+    encoding = Encoding(provenance={"system": "gleif"}, today="2026-12-04", now="now", adapt_date=str, staged=True)
+    records = [map_lei_record(line, flat) for line, flat in read_records(detect(LEI_CSV))]
+    # A key that is no identifier of the record, before its LEI; a record with two keys in another order.
+    records[0].keys = [("FTM", "ftm-1"), *records[0].keys]
+    records[1].keys = [*records[1].keys, ("GB-COH", "0123")]
+    records[1].identifiers = [*records[1].identifiers, ("GB-COH", "Companies House", "0123", "")]
+    batch = EntityBatch.of_records(iter(records), encoding)
+    staged = StagedEntityBatch.of(batch)
+    assert isinstance(staged, StagedEntityBatch) and staged.count == len(records)
+    assert staged.batch() == batch
+    assert staged.batch().keys[0] == [("FTM", "ftm-1"), ("XI-LEI", records[0].record_id)]
+    # Rows that do not share the per-import values are sent as they are.
+    odd = batch._replace(rows=[batch.rows[0][:1] + ("statement-1",) + batch.rows[0][2:], *batch.rows[1:]])
+    assert StagedEntityBatch.of(odd) is odd
+    empty = EntityBatch([], [], [], [], [], frozenset())
+    assert StagedEntityBatch.of(empty) is empty
+
+
+def test_staged_entity_batch_of_records_is_the_staged_batch_of_their_entity_batch():
+    """Staged straight from the records, the batch reads back as ``EntityBatch.of_records`` would be: repeats too."""
+    from cases.sources.prepared import CAN_STAGE, Encoding, EntityBatch, StagedEntityBatch
+
+    if not CAN_STAGE:
+        pytest.skip("this Python's sqlite3 cannot serialize databases")
+    encoding = Encoding(provenance={"system": "gleif"}, today="2026-12-04", now="now", adapt_date=str, staged=True)
+    records = [map_lei_record(line, flat) for line, flat in read_records(detect(LEI_CSV))]
+    records[0].keys = [("FTM", "ftm-1"), *records[0].keys]
+    again = map_lei_record(
+        99, dict(next(flat for _, flat in read_records(detect(LEI_CSV))), **{"Entity.LegalName": "X"})
+    )
+    again.keys = [*again.keys, ("GB-COH", "1")]
+    for batch in (records, [*records, again], [again, *records]):
+        staged = StagedEntityBatch.of_records(iter(batch), encoding)
+        expected = EntityBatch.of_records(iter(batch), encoding)
+        assert staged.batch() == expected and staged.count == len(expected.rows)
+        assert staged == StagedEntityBatch.of(expected)

@@ -131,20 +131,31 @@ def detect(path: str | Path) -> GleifFile:
     )
 
 
-def read_records(source: GleifFile) -> Iterator[tuple[int, dict[str, str]]]:
-    """``(line, flat record)`` for every record of the file, in file order."""
+def read_records(
+    source: GleifFile, *, share: tuple[int, int, int] | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line, flat record)`` for every record of the file, in file order.
+
+    ``share`` ``(index, count, size)`` (CSV only): only the records of batches ``index``,
+    ``index + count``, … of ``size`` records each — one reader process's share of the file.
+    """
     if source.format == "csv":
-        yield from _csv_records(source.path)
+        yield from _csv_records(source.path, share)
+    elif share is not None:
+        raise ValueError("only a CSV file is read in shares")
     else:
         yield from _xml_records(source.path, RECORD_TAGS[source.kind])
 
 
-def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def _csv_records(path: Path, share: tuple[int, int, int] | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows as ``csv.DictReader`` gives them (blank lines skipped), empty values left out.
 
     ``csv.reader`` and a ``zip`` with the header: ``DictReader`` is a Python layer over the same
-    reader and cost more than the parsing itself.
+    reader and cost more than the parsing itself. Rows outside a ``share`` are parsed (the CSV
+    must be read to find where records end) but not built into dicts or checked.
     """
+    index, count, size = share or (0, 1, 1)
+    number = 0
     with open_text(path) as text:
         reader = csv.reader(text)
         try:
@@ -153,6 +164,10 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             for row in reader:
                 if not row:
                     continue
+                if count > 1:
+                    number += 1
+                    if ((number - 1) // size) % count != index:
+                        continue
                 if len(row) > width:
                     raise SourceError("more values than header columns", file=str(path), line=reader.line_num)
                 yield reader.line_num, {key: value for key, value in zip(header, row, strict=False) if value}

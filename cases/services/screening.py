@@ -49,7 +49,7 @@ from cases.selectors.screening_input import (
     pg_int_array,
 )
 from cases.services.bulk_sql import TableWriter, select_pairs
-from cases.services.consequences import DecisionChange, decision_consequences
+from cases.services.consequences import DecisionChange, DecisionFacts, decision_consequences
 from cases.services.decision_inputs import record_decision_inputs
 from cases.services.policy import policy_get_active
 from cases.services.rescreen_requests import rescreen_request
@@ -651,18 +651,24 @@ def _store_chunk(
     summary.changed += len(new_rows)
     if new_rows:
         db = connection.alias
-        new_decisions = []
-        for decision_id, row in zip(decision_ids, new_rows, strict=True):
-            decision = Decision.from_db(db, _DECISION_FIELDS, (decision_id, *row))
-            decision.policy = policy  # cached, as on an instance created with it
-            new_decisions.append(decision)
+
+        def saved(decision_id: int, row: tuple) -> Callable[[], Decision]:
+            def build() -> Decision:
+                decision = Decision.from_db(db, _DECISION_FIELDS, (decision_id, *row))
+                decision.policy = policy  # cached, as on an instance created with it
+                return decision
+
+            return build
+
+        # The saved instances are built only where a consequence asks for one (customers, exemptions).
         changes = [
             DecisionChange(
-                decision=decision,
+                build=saved(decision_id, row),
+                facts=DecisionFacts(decision_id, row[0], row[1], row[3], row[4], row[6], row[7], policy.pk),
                 previous_decision_id=before[0] if before else None,
                 previous_outcome=before[2] if before else None,
             )
-            for decision, before in zip(new_decisions, previous, strict=True)
+            for decision_id, row, before in zip(decision_ids, new_rows, previous, strict=True)
         ]
         decision_consequences(changes=changes, trigger=trigger, actor=actor)
 

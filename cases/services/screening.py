@@ -87,23 +87,37 @@ def decision_payload(
     *, result: ScreeningResult, data: ScreeningInput, node: int, as_of: datetime.date, policy_version: int
 ) -> dict:
     """The spec section 11 decision object for one node, with the adapter's root reasons first."""
-    body = result.decision_dict(
-        node, data.names, MAX_PATHS, path_labels=data.external_ids, root_notes=data.list_reasons
+    return decision_payloads(result=result, data=data, nodes=[node], as_of=as_of, policy_version=policy_version)[0]
+
+
+def decision_payloads(
+    *, result: ScreeningResult, data: ScreeningInput, nodes, as_of: datetime.date, policy_version: int
+) -> list[dict]:
+    """``decision_payload`` of many nodes (a chunk's new decisions): the engine explains them together."""
+    bodies = result.decision_dicts(
+        nodes, data.names, MAX_PATHS, path_labels=data.external_ids, root_notes=data.list_reasons
     )
-    root_reasons = data.root_reasons.get(node, [])
-    for path in body.get("paths", []):
-        # Path nodes are external ids (stable, what integrations match on); names are for people.
-        path["names"] = [data.names[data.node_by_external_id[external_id]] for external_id in path["nodes"]]
-    return {
-        "entity": data.external_ids[node],
-        "entity_name": data.names[node],
-        "outcome": body["outcome"],
-        "as_of": as_of.isoformat(),
-        "policy_version": policy_version,
-        "methods": body["methods"],
-        "reasons": root_reasons + [reason for reason in body["reasons"] if reason not in root_reasons],
-        "paths": body.get("paths", []),
-    }
+    names, node_by_external_id, external_ids = data.names, data.node_by_external_id, data.external_ids
+    as_of_text = as_of.isoformat()
+    payloads = []
+    for node, body in zip(np.asarray(nodes, dtype=np.int64).reshape(-1).tolist(), bodies, strict=True):
+        root_reasons = data.root_reasons.get(node, [])
+        for path in body.get("paths", []):
+            # Path nodes are external ids (stable, what integrations match on); names are for people.
+            path["names"] = [names[node_by_external_id[external_id]] for external_id in path["nodes"]]
+        payloads.append(
+            {
+                "entity": external_ids[node],
+                "entity_name": names[node],
+                "outcome": body["outcome"],
+                "as_of": as_of_text,
+                "policy_version": policy_version,
+                "methods": body["methods"],
+                "reasons": root_reasons + [reason for reason in body["reasons"] if reason not in root_reasons],
+                "paths": body.get("paths", []),
+            }
+        )
+    return payloads
 
 
 def result_fingerprint(payload: dict) -> str:
@@ -597,6 +611,7 @@ def _store_chunk(
     is_root = (data.graph.node_class[nodes] == NodeClass.RESTRICTED_ROOT).tolist()
     figures = [None] * len(entity_ids) if reexplain else result.figure_rows(nodes)
     rows = zip(nodes.tolist(), entity_ids, outcomes, is_root, figures, strict=True)
+    explained: list[tuple[int, int, bool, tuple | None]] = []  # (node, entity id, is root, current decision)
     for node, entity_id, outcome_value, root, figure_row in rows:
         if entity_id in raced:
             continue
@@ -610,7 +625,11 @@ def _store_chunk(
                 unchanged.append(entity_id)
                 kept_payload_ids[entity_id] = before[0]
                 continue
-        payload = decision_payload(result=result, data=data, node=node, as_of=as_of, policy_version=policy.version)
+        explained.append((node, entity_id, root, before))
+    payloads = decision_payloads(
+        result=result, data=data, nodes=[row[0] for row in explained], as_of=as_of, policy_version=policy.version
+    )
+    for (node, entity_id, root, before), payload in zip(explained, payloads, strict=True):
         summary.counts[payload["outcome"]] += 1
         summary.screened += 1
         _emit(payload, summary=summary, collect=collect, sink=sink)

@@ -17,7 +17,6 @@ import datetime
 import gc
 import hashlib
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -121,17 +120,23 @@ def decision_payloads(
     return payloads
 
 
-#: What in orjson's output may differ from the standard encoder's: anything but printable ASCII (which
-#: ``ensure_ascii`` escapes), a backslash (any escape), ``null`` (orjson writes NaN and infinities as
-#: null), and numbers that ``repr`` writes with an exponent (orjson writes 1e-05 as 0.00001, 1.5e-07 as
-#: 1.5e-7); every other float orjson writes as ``repr`` does.
 _AS_STANDARD_OPTIONS = (
     orjson.OPT_SORT_KEYS
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
-_NOT_AS_STANDARD = re.compile(rb"[^\x20-\x5b\x5d-\x7e]|\d[eE]|0\.0000|null")
+
+
+def _as_standard(canonical: bytes) -> bool:
+    """Whether orjson's ``canonical`` is what the standard encoder writes. It may differ in anything but
+    printable ASCII (``ensure_ascii`` escapes the rest, DEL included; orjson escapes control characters with a
+    backslash), in any escape, in ``null`` (orjson writes NaN and infinities as null) and in numbers that
+    ``repr`` writes with an exponent (orjson writes 1e-05 as 0.00001 and 1.5e-07 as 1.5e-7); every other
+    float it writes as ``repr`` does. Byte searches, not a regular expression: a payload is a kilobyte."""
+    return canonical.isascii() and not any(
+        part in canonical for part in (b"\\", b"\x7f", b"null", b"0.0000", b"e-", b"e+")
+    )
 
 
 def result_fingerprint(payload: dict) -> str:
@@ -139,7 +144,7 @@ def result_fingerprint(payload: dict) -> str:
 
     SHA-256 of the standard library's sorted compact JSON (``ensure_ascii``, ``default=str``). orjson gives
     the same bytes for almost every payload, several times faster (a first portfolio run fingerprints every
-    decision); where its output could differ (``_NOT_AS_STANDARD``) or it refuses a value, the standard
+    decision); where its output could differ (``_as_standard``) or it refuses a value, the standard
     encoder writes it. orjson would write a datetime, a dataclass or a subclass of a JSON type otherwise than
     ``default=str`` does, so those are refused (passed through) and take the standard encoder too; payloads
     hold only plain JSON values (``decision_payloads``), so a plain ``Enum`` member, which orjson writes
@@ -150,7 +155,7 @@ def result_fingerprint(payload: dict) -> str:
         canonical = orjson.dumps(material, option=_AS_STANDARD_OPTIONS)
     except TypeError:
         canonical = None
-    if canonical is None or _NOT_AS_STANDARD.search(canonical):
+    if canonical is None or not _as_standard(canonical):
         canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(canonical).hexdigest()
 

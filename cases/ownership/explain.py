@@ -219,8 +219,11 @@ def control_chain_paths(res: ScreeningResult, node: int, max_paths: int, measure
 
 
 def _threshold_words(res: ScreeningResult) -> str:
-    t = float(res.policy.threshold) * 100
-    return f"{'at least' if res.policy.inclusive else 'more than'} {t:g} %"
+    words = res.__dict__.get("_threshold_words")
+    if words is None:  # the same for every node of a result: worded once
+        t = float(res.policy.threshold) * 100
+        words = res.__dict__["_threshold_words"] = f"{'at least' if res.policy.inclusive else 'more than'} {t:g} %"
+    return words
 
 
 #: Paths searched to count the restricted parties a look-through sentence names.

@@ -183,6 +183,18 @@ def _label_rank(index: UpstreamIndex, labels: list[str]) -> np.ndarray:
     return rank
 
 
+def _has_reasons(index: UpstreamIndex, root_reasons: dict[int, list[str]]) -> np.ndarray:
+    """Per node: has it root reasons (cached on the index for the same dict)?"""
+    cached = index.__dict__.get("_has_reasons")
+    if cached is not None and cached[0] is root_reasons and cached[1] == len(root_reasons):
+        return cached[2]
+    mask = np.zeros(index.graph.node_class.size, dtype=bool)
+    keys = np.fromiter((key for key in root_reasons if 0 <= key < mask.size), dtype=np.int64)
+    mask[keys] = True
+    index.__dict__["_has_reasons"] = (root_reasons, len(root_reasons), mask)
+    return mask
+
+
 def _gather(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])`` without Python per range."""
     total = int(counts.sum())
@@ -257,6 +269,12 @@ def _snapshot_batch(index, targets, labels, names, root_reasons) -> list[dict | 
     table_bytes = table.tobytes()
     row_bytes = table.shape[1] * 8 if table.ndim == 2 else len(EDGE_COLUMNS) * 8
     class_bytes = graph.node_class[pair_v].astype("<i1").tobytes()
+    # The closure nodes with root reasons, as (target, position) pairs: most closures have none.
+    with_reasons = np.nonzero(_has_reasons(index, root_reasons)[pair_v])[0]
+    reason_at: dict[int, list[tuple[int, int]]] = {}
+    found = (pair_t[with_reasons].tolist(), position[with_reasons].tolist(), pair_v[with_reasons].tolist())
+    for t, p, i in zip(*found, strict=True):
+        reason_at.setdefault(t, []).append((p, i))
     all_nodes = pair_v.tolist()
     starts = node_start.tolist()
     counts = edge_count.tolist()
@@ -277,7 +295,7 @@ def _snapshot_batch(index, targets, labels, names, root_reasons) -> list[dict | 
                     "label": [labels[i] for i in node_list],
                     "class": b64(class_bytes[a:b]).decode("ascii"),
                     "name": [names[i] for i in node_list],
-                    "reasons": {str(p): root_reasons[i] for p, i in enumerate(node_list) if i in root_reasons},
+                    "reasons": {str(p): root_reasons[i] for p, i in reason_at.get(t, ())},
                 },
                 "edges": {
                     "count": counts[t],

@@ -18,7 +18,7 @@ screening (e.g. an Integration account) need not be allowed to work cases.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cases.models import CaseStatus, CaseTrigger, Customer, Decision, Entity, Exemption, ExemptionStatus, Outcome
 from cases.selectors.screening_input import ids_in
@@ -75,9 +75,8 @@ class DecisionChange:
         return f"DecisionChange(decision {self.facts.decision_id}, previous {self.previous_decision_id})"
 
 
-@dataclass(frozen=True)
-class DecisionFacts:
-    """The columns of a new decision that its audit event records."""
+class DecisionFacts(NamedTuple):
+    """The columns of a new decision that its audit event records (a tuple: a portfolio chunk makes thousands)."""
 
     decision_id: int
     entity_id: int
@@ -177,8 +176,14 @@ def _decision_audit_entry(change: DecisionChange, label: str, trigger: str | Non
         "control_chain": [facts.control_chain_low, facts.control_chain_high],
         "policy_id": facts.policy_id,
     }
-    plain = all(type(value) in (int, str, type(None)) for value in (*before.values(), facts.decision_id))
-    plain = plain and type(facts.outcome) is str and type(facts.policy_id) is int
+    previous_id, previous_outcome = change.previous_decision_id, change.previous_outcome
+    plain = (
+        (previous_id is None or type(previous_id) is int)
+        and (previous_outcome is None or type(previous_outcome) is str)
+        and type(facts.decision_id) is int
+        and type(facts.outcome) is str
+        and type(facts.policy_id) is int
+    )
     if plain:
         try:
             after["look_through"] = [_plain_float(facts.look_through_low), _plain_float(facts.look_through_high)]

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 import orjson
@@ -703,19 +704,10 @@ def _store_chunk(
     summary.changed += len(new_rows)
     if new_rows:
         db = connection.alias
-
-        def saved(decision_id: int, row: tuple) -> Callable[[], Decision]:
-            def build() -> Decision:
-                decision = Decision.from_db(db, _DECISION_FIELDS, (decision_id, *row))
-                decision.policy = policy  # cached, as on an instance created with it
-                return decision
-
-            return build
-
         # The saved instances are built only where a consequence asks for one (customers, exemptions).
         changes = [
             DecisionChange(
-                build=saved(decision_id, row),
+                build=partial(_saved_decision, db, decision_id, row, policy),
                 facts=DecisionFacts(decision_id, row[0], row[1], row[3], row[4], row[6], row[7], policy.pk),
                 previous_decision_id=before[0] if before else None,
                 previous_outcome=before[2] if before else None,
@@ -723,6 +715,13 @@ def _store_chunk(
             for decision_id, row, before in zip(decision_ids, new_rows, previous, strict=True)
         ]
         decision_consequences(changes=changes, trigger=trigger, actor=actor)
+
+
+def _saved_decision(db: str, decision_id: int, row: tuple, policy: ScreeningPolicy) -> Decision:
+    """The saved ``Decision`` of a row ``_store_chunk`` inserted, as the ORM would have returned it."""
+    decision = Decision.from_db(db, _DECISION_FIELDS, (decision_id, *row))
+    decision.policy = policy  # cached, as on an instance created with it
+    return decision
 
 
 def _stored_payloads(decision_ids: Iterable[int]) -> dict[int, dict]:

@@ -251,3 +251,19 @@ def test_a_change_builds_its_saved_decision_once_and_only_when_asked():
         DecisionChange(build=lambda: None)
     with pytest.raises(TypeError):
         DecisionChange()
+
+
+def test_the_collector_is_paused_while_a_chunk_stores_and_on_again_after(monkeypatch):
+    import gc
+
+    seen = []
+    consequences = screening.decision_consequences
+
+    def recording(**kwargs):
+        seen.append(gc.isenabled())
+        consequences(**kwargs)
+
+    monkeypatch.setattr(screening, "decision_consequences", recording)
+    assert gc.isenabled()
+    screen_entities(entity_ids=[_owned("CN", 70).pk], as_of=AS_OF)
+    assert seen == [False] and gc.isenabled()

@@ -297,9 +297,7 @@ def reason_sentences(
         _method_sentence(res, node, Method.LOOK_THROUGH, facts, lt_paths),
         _method_sentence(res, node, Method.CONTROL_CHAIN, facts),
     ]
-    v = _view(res)
-    if any(v.control[ei] or v.indicator[ei] for ei in range(v.in_ptr[node], v.in_ptr[node + 1])):
-        out += _holder_sentences(res, node, labels)
+    out += _holder_sentences(res, node, labels)
     if flags & _UNKNOWN_OWNERSHIP_FLAG:
         undisclosed = 1.0 - res.disclosed_low[node].min()
         if cls == NodeClass.ENTITY and undisclosed > EPS:

@@ -211,22 +211,29 @@ def _snapshot_batch(index, targets, labels, names, root_reasons) -> list[dict | 
     indptr = index._indptr_array
     indices = index._indices
     too_large = index._component_size[index._component[targets]] > index.max_nodes
-    # Breadth-first over (target position, node) pairs, as keys target * n + node (sorted, unique).
+    # Breadth-first over (target position, node) pairs, as keys target * n + node, kept sorted and unique
+    # (sorts and binary searches: each step's new keys are merged into the sorted run).
     live = np.nonzero(~too_large)[0]
     reached = live * n + targets[live]
+    size = np.bincount(live, minlength=k)
     frontier_t, frontier_v = live, targets[live]
     while frontier_t.size:
         counts = indptr[frontier_v + 1] - indptr[frontier_v]
-        owners = indices[_gather(indptr[frontier_v], counts)]
-        keys = np.unique(np.repeat(frontier_t, counts) * n + owners)
-        keys = keys[~np.isin(keys, reached, assume_unique=True)]
+        keys = np.repeat(frontier_t, counts) * n + indices[_gather(indptr[frontier_v], counts)]
+        keys.sort()
+        if keys.size:
+            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+        at = np.minimum(np.searchsorted(reached, keys), max(reached.size - 1, 0))
+        if reached.size:
+            keys = keys[reached[at] != keys]
         if not keys.size:
             break
-        reached = np.union1d(reached, keys)
-        size = np.bincount(reached // n, minlength=k)
+        reached = np.sort(np.concatenate((reached, keys)), kind="stable")
+        size += np.bincount(keys // n, minlength=k)
         over = size > index.max_nodes
         if over.any():  # the closure only grows: past the cap now, past it at the end
             too_large |= over
+            size[over] = 0
             reached = reached[~over[reached // n]]
             keys = keys[~over[keys // n]]
         frontier_t, frontier_v = keys // n, keys % n

@@ -135,8 +135,9 @@ def _as_standard(canonical: bytes) -> bool:
     backslash), in any escape, in ``null`` (orjson writes NaN and infinities as null) and in numbers that
     ``repr`` writes with an exponent (orjson writes 1e-05 as 0.00001 and 1.5e-07 as 1.5e-7); every other
     float it writes as ``repr`` does. Byte searches, not a regular expression: a payload is a kilobyte."""
-    return canonical.isascii() and not any(
-        part in canonical for part in (b"\\", b"\x7f", b"null", b"0.0000", b"e-", b"e+")
+    c = canonical
+    return c.isascii() and not (
+        b"\\" in c or b"\x7f" in c or b"null" in c or b"0.0000" in c or b"e-" in c or b"e+" in c
     )
 
 

@@ -96,6 +96,7 @@ class _Facts:
     lt: tuple[int, float, float, str]
     cc: tuple[int, float, float, str]
     err: tuple[bool, bool]
+    disclosed_min: float  # the smaller disclosed minimum of the two measures
 
 
 _LABELS = [outcome.label for outcome in sorted(Outcome)]
@@ -120,14 +121,15 @@ def _facts_of(res: ScreeningResult, nodes) -> list[_Facts]:
         methods.append(zip(m.tolist(), lows[picked, m].tolist(), highs[picked, m].tolist(), labels, strict=True))
     err = res.data_error[nodes]
     return [
-        _Facts(cls, flags, out, lt, cc, (e0, e1))
-        for cls, flags, out, lt, cc, e0, e1 in zip(
+        _Facts(cls, flags, out, lt, cc, (e0, e1), disclosed)
+        for cls, flags, out, lt, cc, e0, e1, disclosed in zip(
             res.graph.node_class[nodes].tolist(),
             res.reasons[nodes].tolist(),
             res.outcome[nodes].tolist(),
             *methods,
             err[:, 0].tolist(),
             err[:, 1].tolist(),
+            res.disclosed_low[nodes].min(axis=1).tolist(),
             strict=True,
         )
     ]
@@ -242,13 +244,13 @@ def _method_sentence(
         if lt_paths is None:
             lt_paths = look_through_paths(res, node, OWNER_PATHS, m)
         owners = {p.nodes[0] for p in lt_paths}
-        head = f"Look-through ({measure}): {_pct(low)} restricted (proven)"
+        head = f"Look-through ({measure}): {100 * low:.2f} % restricted (proven)"  # _pct, inlined
         if owners:
             head += f" from {len(owners)} restricted part{'ies' if len(owners) != 1 else 'y'}"
     else:
-        head = f"Control chain ({measure}): restricted parties hold {_pct(low)} (aggregated)"
+        head = f"Control chain ({measure}): restricted parties hold {100 * low:.2f} % (aggregated)"
     if abs(high - low) > EPS:
-        head += f", up to {_pct(high)} in the worst case"
+        head += f", up to {100 * high:.2f} % in the worst case"
     return f"{head}; outcome {label} (majority means {_threshold_words(res)})"
 
 
@@ -299,7 +301,7 @@ def reason_sentences(
     ]
     out += _holder_sentences(res, node, labels)
     if flags & _UNKNOWN_OWNERSHIP_FLAG:
-        undisclosed = 1.0 - res.disclosed_low[node].min()
+        undisclosed = 1.0 - facts.disclosed_min
         if cls == NodeClass.ENTITY and undisclosed > EPS:
             out.append(f"Owners undisclosed for up to {_pct(undisclosed)}")
         else:

@@ -158,9 +158,9 @@ def snapshots_of(
 
     The same dicts, byte for byte once encoded (``tests/ownership/test_snapshot.py`` compares them), but
     the work is numpy over all the nodes' closures together rather than Python per node: the closures
-    are one breadth-first walk over (target, node) pairs, the label order one global rank of the
-    labels (a stable sort of all labels ranks each closure's nodes as ``snapshot_of``'s stable sort of
-    that closure's labels does), and every closure's edges are ordered by one ``lexsort`` with the
+    are one breadth-first walk over (target, node) pairs, the label order one stable sort of the labels
+    of the batch's nodes (it ranks each closure's nodes as ``snapshot_of``'s stable sort of that closure's
+    labels does), and every closure's edges are ordered by one ``lexsort`` with the
     target first and the edge index last (``snapshot_of``'s stable sort over ascending edge indices).
     A first portfolio run keeps one snapshot per decision.
     """
@@ -169,18 +169,6 @@ def snapshots_of(
     for start in range(0, nodes.size, max(1, batch)):
         out += _snapshot_batch(index, nodes[start : start + batch], labels, names, root_reasons)
     return out
-
-
-def _label_rank(index: UpstreamIndex, labels: list[str]) -> np.ndarray:
-    """Each node's place in the stable sort of all labels (cached on the index for the same label list)."""
-    cached = index.__dict__.get("_label_rank")
-    if cached is not None and cached[0] is labels:
-        return cached[1]
-    order = np.argsort(np.array(labels, dtype=object), kind="stable")
-    rank = np.empty(order.size, dtype=np.int64)
-    rank[order] = np.arange(order.size)
-    index.__dict__["_label_rank"] = (labels, rank)
-    return rank
 
 
 def _has_reasons(index: UpstreamIndex, root_reasons: dict[int, list[str]]) -> np.ndarray:
@@ -238,9 +226,13 @@ def _snapshot_batch(index, targets, labels, names, root_reasons) -> list[dict | 
             keys = keys[~over[keys // n]]
         frontier_t, frontier_v = keys // n, keys % n
     pair_t, pair_v = reached // n, reached % n
-    # Each closure's nodes in label order: by (target, label rank).
-    rank = _label_rank(index, labels)
-    by_label = np.lexsort((rank[pair_v], pair_t))
+    # Each closure's nodes in label order: by (target, label rank). A stable sort of the labels of the batch's
+    # distinct nodes (ascending) ranks each closure's nodes as ``snapshot_of``'s stable sort of its own labels.
+    distinct, inverse = np.unique(pair_v, return_inverse=True)
+    label_order = np.argsort(np.array([labels[i] for i in distinct.tolist()], dtype=object), kind="stable")
+    rank = np.empty(label_order.size, dtype=np.int64)
+    rank[label_order] = np.arange(label_order.size)
+    by_label = np.lexsort((rank[inverse.reshape(-1)], pair_t))
     pair_t, pair_v = pair_t[by_label], pair_v[by_label]
     node_count = np.bincount(pair_t, minlength=k)
     node_start = np.concatenate(([0], np.cumsum(node_count)))

@@ -156,7 +156,9 @@ def decision_consequences(*, changes: Sequence[DecisionChange], trigger: str | N
             _customer_consequences(change=change, entity=entities[entity_id], trigger=trigger, actor=actor)
 
 
-_ENTITY_TARGET = "cases.entity"  # ``audit._target_parts`` of an Entity: app label and model name
+#: ``audit._target_parts`` of an Entity (app label and model name); its label is ``str(entity)``, which
+#: ``decision_consequences`` builds from the row as ``Entity.__str__`` does (a test compares the two).
+_ENTITY_TARGET = f"{Entity._meta.app_label}.{Entity._meta.model_name}"
 
 
 def _plain_float(value) -> float:

@@ -76,6 +76,8 @@ def test_stored_rows_match_the_payloads_and_consequences_get_saved_decisions(rec
         assert (current.decision_id, current.outcome, current.as_of) == (decision.pk, decision.outcome, AS_OF)
     events = AuditEvent.objects.filter(action="decision.changed").order_by("seq")
     assert [e.target_id for e in events] == [str(s.pk) for s in subjects]
+    # the label as audit_record gives an Entity target: its str(), from a row rather than an instance
+    assert [(e.target_type, e.target_label) for e in events] == [("cases.entity", str(s)) for s in subjects]
     assert audit_verify() == (AuditEvent.objects.count(), None)
 
 

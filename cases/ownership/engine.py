@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import linear
-from .explain import decision_dict, explain, method_dicts
+from .explain import decision_dict, decision_dicts, explain, method_dicts
 from .graph import Edges, Graph, prepare_edges
 from .methods import Context, ControlChain, Figures, LookThrough, control_chain, look_through
 from .numeric import all2, any2, exceeds
@@ -131,6 +131,12 @@ class ScreeningResult:
         self, node: int, labels: Any = None, max_paths: int = 10, path_labels: Any = None, root_notes=None
     ) -> dict:
         return decision_dict(self, int(node), labels, max_paths, path_labels, root_notes)
+
+    def decision_dicts(
+        self, nodes, labels: Any = None, max_paths: int = 10, path_labels: Any = None, root_notes=None
+    ) -> list[dict]:
+        """``decision_dict`` of every node in ``nodes``, the per-node reads of the arrays done for all at once."""
+        return decision_dicts(self, nodes, labels, max_paths, path_labels, root_notes)
 
 
 _OUTCOME_LABELS = {int(outcome): outcome.label for outcome in Outcome}

@@ -82,6 +82,59 @@ def _view(res: ScreeningResult) -> _View:
     return view
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What one node's explanation reads of the result, as plain Python values (``_facts_of``).
+
+    ``lt``/``cc`` are (driving measure, low, high, outcome label) of each method, the figures as the
+    engine's floats; ``err`` the data-error flag per measure.
+    """
+
+    node_class: int
+    reasons: int
+    outcome: int
+    lt: tuple[int, float, float, str]
+    cc: tuple[int, float, float, str]
+    err: tuple[bool, bool]
+    disclosed_min: float  # the smaller disclosed minimum of the two measures
+
+
+_LABELS = [outcome.label for outcome in sorted(Outcome)]
+
+
+def _driving(fig_low: np.ndarray, fig_high: np.ndarray) -> np.ndarray:
+    """``ScreeningResult.driving_measure`` of every row: larger low, then larger high (with ``EPS``)."""
+    by_low = np.abs(fig_low[:, 0] - fig_low[:, 1]) > EPS
+    by_high = np.where(fig_high[:, 0] >= fig_high[:, 1] - EPS, 0, 1)
+    return np.where(by_low, np.argmax(fig_low, axis=1), by_high)
+
+
+def _facts_of(res: ScreeningResult, nodes) -> list[_Facts]:
+    """``_Facts`` of many nodes with numpy: one pass over the arrays instead of scalar reads per node."""
+    nodes = np.asarray(nodes, dtype=np.int64).reshape(-1)
+    picked = np.arange(nodes.size)
+    methods = []
+    for fig, outcomes in ((res.lt, res.lt_outcome), (res.cc, res.cc_outcome)):
+        lows, highs = fig.low[nodes], fig.high[nodes]
+        m = _driving(lows, highs)
+        labels = [_LABELS[value] for value in outcomes[nodes].tolist()]
+        methods.append(zip(m.tolist(), lows[picked, m].tolist(), highs[picked, m].tolist(), labels, strict=True))
+    err = res.data_error[nodes]
+    return [
+        _Facts(cls, flags, out, lt, cc, (e0, e1), disclosed)
+        for cls, flags, out, lt, cc, e0, e1, disclosed in zip(
+            res.graph.node_class[nodes].tolist(),
+            res.reasons[nodes].tolist(),
+            res.outcome[nodes].tolist(),
+            *methods,
+            err[:, 0].tolist(),
+            err[:, 1].tolist(),
+            res.disclosed_low[nodes].min(axis=1).tolist(),
+            strict=True,
+        )
+    ]
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.2f} %"
 
@@ -95,9 +148,13 @@ def _name(res: ScreeningResult, node: int, labels: Any = None) -> str:
 # --------------------------------------------------------------------------- paths
 
 
-def look_through_paths(res: ScreeningResult, node: int, max_paths: int) -> list[Path]:
-    """Top-k restricted-root-to-node chains by product of proven shares."""
-    m = res.driving_measure(node, Method.LOOK_THROUGH)
+def look_through_paths(res: ScreeningResult, node: int, max_paths: int, measure: int | None = None) -> list[Path]:
+    """Top-k restricted-root-to-node chains by product of proven shares.
+
+    The search is best-first and deterministic, so the first k paths of a larger ``max_paths`` are the
+    k paths (``explain`` searches once for both the paths it shows and the owners it counts).
+    """
+    m = res.driving_measure(node, Method.LOOK_THROUGH) if measure is None else measure
     v = _view(res)
     lt_low, low, owners, cls, ptr = v.lt_low[m], v.low[m], v.owner, v.node_class, v.in_ptr
     if lt_low[node] <= 0:
@@ -135,9 +192,9 @@ def _best_restricted_holder(v: _View, node: int, m: int, exclude: set[int]) -> t
     return best
 
 
-def control_chain_paths(res: ScreeningResult, node: int, max_paths: int) -> list[Path]:
+def control_chain_paths(res: ScreeningResult, node: int, max_paths: int, measure: int | None = None) -> list[Path]:
     """Proven-restricted direct holders, each traced back through restricted parties."""
-    m = res.driving_measure(node, Method.CONTROL_CHAIN)
+    m = res.driving_measure(node, Method.CONTROL_CHAIN) if measure is None else measure
     v = _view(res)
     low = v.low[m]
     holders = [
@@ -164,26 +221,37 @@ def control_chain_paths(res: ScreeningResult, node: int, max_paths: int) -> list
 
 
 def _threshold_words(res: ScreeningResult) -> str:
-    t = float(res.policy.threshold) * 100
-    return f"{'at least' if res.policy.inclusive else 'more than'} {t:g} %"
+    words = res.__dict__.get("_threshold_words")
+    if words is None:  # the same for every node of a result: worded once
+        t = float(res.policy.threshold) * 100
+        words = res.__dict__["_threshold_words"] = f"{'at least' if res.policy.inclusive else 'more than'} {t:g} %"
+    return words
 
 
-def _method_sentence(res: ScreeningResult, node: int, method: Method) -> str:
-    fig = res.lt if method is Method.LOOK_THROUGH else res.cc
-    m = res.driving_measure(node, method)
-    low, high = fig.low[node, m], fig.high[node, m]
+#: Paths searched to count the restricted parties a look-through sentence names.
+OWNER_PATHS = 50
+
+
+def _method_sentence(
+    res: ScreeningResult, node: int, method: Method, facts: _Facts | None = None, lt_paths: list[Path] | None = None
+) -> str:
+    """One method's sentence; ``lt_paths`` are ``look_through_paths(res, node, OWNER_PATHS)`` if known."""
+    facts = facts or _facts_of(res, [node])[0]
+    is_lt = method is Method.LOOK_THROUGH
+    m, low, high, label = facts.lt if is_lt else facts.cc
     measure = "voting rights" if m == 1 else "shareholding"
-    if method is Method.LOOK_THROUGH:
-        owners = {p.nodes[0] for p in look_through_paths(res, node, 50)}
-        head = f"Look-through ({measure}): {_pct(low)} restricted (proven)"
+    if is_lt:
+        if lt_paths is None:
+            lt_paths = look_through_paths(res, node, OWNER_PATHS, m)
+        owners = {p.nodes[0] for p in lt_paths}
+        head = f"Look-through ({measure}): {100 * low:.2f} % restricted (proven)"  # _pct, inlined
         if owners:
             head += f" from {len(owners)} restricted part{'ies' if len(owners) != 1 else 'y'}"
     else:
-        head = f"Control chain ({measure}): restricted parties hold {_pct(low)} (aggregated)"
+        head = f"Control chain ({measure}): restricted parties hold {100 * low:.2f} % (aggregated)"
     if abs(high - low) > EPS:
-        head += f", up to {_pct(high)} in the worst case"
-    out = Outcome(int((res.lt_outcome if method is Method.LOOK_THROUGH else res.cc_outcome)[node]))
-    return f"{head}; outcome {out.label} (majority means {_threshold_words(res)})"
+        head += f", up to {100 * high:.2f} % in the worst case"
+    return f"{head}; outcome {label} (majority means {_threshold_words(res)})"
 
 
 def _holder_sentences(res: ScreeningResult, node: int, labels: Any) -> list[str]:
@@ -205,29 +273,45 @@ def _holder_sentences(res: ScreeningResult, node: int, labels: Any) -> list[str]
     return out
 
 
-def reason_sentences(res: ScreeningResult, node: int, labels: Any = None) -> list[str]:
-    flags = Reason(int(res.reasons[node]))
-    cls = res.graph.node_class[node]
-    if Reason.RESTRICTED_ROOT in flags:
+_ROOT_FLAG = int(Reason.RESTRICTED_ROOT)
+_UNKNOWN_PARTY_FLAG = int(Reason.UNKNOWN_PARTY)
+_UNKNOWN_OWNERSHIP_FLAG = int(Reason.UNKNOWN_OWNERSHIP)
+_CLOSED_CYCLE_FLAG = int(Reason.CLOSED_CYCLE)
+_CYCLE_FLAG = int(Reason.CYCLE)
+
+
+def reason_sentences(
+    res: ScreeningResult,
+    node: int,
+    labels: Any = None,
+    facts: _Facts | None = None,
+    lt_paths: list[Path] | None = None,
+) -> list[str]:
+    facts = facts or _facts_of(res, [node])[0]
+    flags, cls = facts.reasons, facts.node_class
+    if flags & _ROOT_FLAG:
         return ["Restricted root: the party itself is restricted (100 % restricted whatever its owners)"]
     if cls == NodeClass.CLEAN_TERMINAL:
         return ["Clean party (no restricted attribute)"]
-    if Reason.UNKNOWN_PARTY in flags:
+    if flags & _UNKNOWN_PARTY_FLAG:
         return ["Unknown or unspecified party: treated as possibly restricted"]
-    out = [_method_sentence(res, node, Method.LOOK_THROUGH), _method_sentence(res, node, Method.CONTROL_CHAIN)]
+    out = [
+        _method_sentence(res, node, Method.LOOK_THROUGH, facts, lt_paths),
+        _method_sentence(res, node, Method.CONTROL_CHAIN, facts),
+    ]
     out += _holder_sentences(res, node, labels)
-    if Reason.UNKNOWN_OWNERSHIP in flags:
-        undisclosed = 1.0 - res.disclosed_low[node].min()
+    if flags & _UNKNOWN_OWNERSHIP_FLAG:
+        undisclosed = 1.0 - facts.disclosed_min
         if cls == NodeClass.ENTITY and undisclosed > EPS:
             out.append(f"Owners undisclosed for up to {_pct(undisclosed)}")
         else:
             out.append("Some owners are unknown or unspecified parties")
-    if Reason.CLOSED_CYCLE in flags:
+    if flags & _CLOSED_CYCLE_FLAG:
         out.append("Ownership cycle without outside owners")
-    elif Reason.CYCLE in flags:
+    elif flags & _CYCLE_FLAG:
         out.append("Part of an ownership cycle (cross-holdings)")
     for m, measure in ((0, "shareholding"), (1, "voting rights")):
-        if res.data_error[node, m]:
+        if facts.err[m]:
             out.append(f"Disclosed minimum {measure} adds up to {_pct(res.disclosed_low[node, m])} (data error)")
     return out
 
@@ -257,31 +341,32 @@ def explain(
     max_paths: int = 10,
     labels: Any = None,
     root_notes: Mapping[int, list[str]] | None = None,
+    facts: _Facts | None = None,
 ):
+    facts = facts or _facts_of(res, [node])[0]
     paths = []
-    if res.graph.node_class[node] in (NodeClass.ENTITY, NodeClass.LISTED_ENTITY):
-        paths = look_through_paths(res, node, max_paths) + control_chain_paths(res, node, max_paths)
-    reasons = reason_sentences(res, node, labels)
+    lt_paths = None
+    if facts.node_class in (NodeClass.ENTITY, NodeClass.LISTED_ENTITY):
+        found = look_through_paths(res, node, max(max_paths, OWNER_PATHS), facts.lt[0])
+        lt_paths = found[:OWNER_PATHS]
+        paths = found[:max_paths] + control_chain_paths(res, node, max_paths, facts.cc[0])
+    reasons = reason_sentences(res, node, labels, facts, lt_paths)
     if root_notes:
         reasons += _root_note_sentences(res, node, paths, labels, root_notes)
-    return Explanation(node, Outcome(int(res.outcome[node])), reasons, paths)
+    return Explanation(node, Outcome(facts.outcome), reasons, paths)
 
 
-def _method_dict(res: ScreeningResult, node: int, method: Method) -> dict:
-    fig = res.lt if method is Method.LOOK_THROUGH else res.cc
-    outs = res.lt_outcome if method is Method.LOOK_THROUGH else res.cc_outcome
-    m = res.driving_measure(node, method)
+def _method_dict(res: ScreeningResult, node: int, method: Method, facts: _Facts | None = None) -> dict:
+    facts = facts or _facts_of(res, [node])[0]
+    _, low, high, label = facts.lt if method is Method.LOOK_THROUGH else facts.cc
+    return {"outcome": label, "low": round(low * 100, 9), "high": round(high * 100, 9)}
+
+
+def method_dicts(res: ScreeningResult, node: int, facts: _Facts | None = None) -> dict:
+    facts = facts or _facts_of(res, [node])[0]
     return {
-        "outcome": Outcome(int(outs[node])).label,
-        "low": round(float(fig.low[node, m]) * 100, 9),
-        "high": round(float(fig.high[node, m]) * 100, 9),
-    }
-
-
-def method_dicts(res: ScreeningResult, node: int) -> dict:
-    return {
-        "look_through": _method_dict(res, node, Method.LOOK_THROUGH),
-        "control_chain": _method_dict(res, node, Method.CONTROL_CHAIN),
+        "look_through": _method_dict(res, node, Method.LOOK_THROUGH, facts),
+        "control_chain": _method_dict(res, node, Method.CONTROL_CHAIN, facts),
     }
 
 
@@ -298,26 +383,46 @@ def decision_dict(
     ``labels`` name nodes in the reasons (people read them); ``path_labels``, when
     given, name the path nodes instead (machines match them, e.g. external ids).
     """
-    exp = explain(res, node, max_paths, labels, root_notes)
+    return decision_dicts(res, [node], labels, max_paths, path_labels, root_notes)[0]
+
+
+def decision_dicts(
+    res: ScreeningResult,
+    nodes,
+    labels: Any = None,
+    max_paths: int = 10,
+    path_labels: Any = None,
+    root_notes: Mapping[int, list[str]] | None = None,
+) -> list[dict]:
+    """``decision_dict`` of many nodes: what every node reads of the result arrays is read for all of them
+    at once (``_facts_of``), so a portfolio chunk pays numpy once and only the searches and sentences per node."""
     node_names = labels if path_labels is None else path_labels
+    named = node_names is not None or bool(res.graph.node_labels)
 
     def name(i: int) -> Any:
-        return _name(res, i, node_names) if node_names is not None or res.graph.node_labels else i
+        return _name(res, i, node_names) if named else i
 
-    return {
-        "outcome": exp.outcome.label,
-        "methods": method_dicts(res, node),
-        "reasons": exp.reasons,
-        "paths": [
+    nodes = np.asarray(nodes, dtype=np.int64).reshape(-1)
+    out = []
+    for node, facts in zip(nodes.tolist(), _facts_of(res, nodes), strict=True):
+        exp = explain(res, node, max_paths, labels, root_notes, facts)
+        out.append(
             {
-                "method": p.method.value,
-                "nodes": [name(i) for i in p.nodes],
-                "shares": [round(s, 9) for s in p.shares],
-                "contribution": round(p.contribution, 9),
+                "outcome": exp.outcome.label,
+                "methods": method_dicts(res, node, facts),
+                "reasons": exp.reasons,
+                "paths": [
+                    {
+                        "method": p.method.value,
+                        "nodes": [name(i) for i in p.nodes],
+                        "shares": [round(s, 9) for s in p.shares],
+                        "contribution": round(p.contribution, 9),
+                    }
+                    for p in exp.paths
+                ],
             }
-            for p in exp.paths
-        ],
-    }
+        )
+    return out
 
 
-__all__ = ["Explanation", "Path", "decision_dict", "explain", "method_dicts"]
+__all__ = ["Explanation", "Path", "decision_dict", "decision_dicts", "explain", "method_dicts"]

@@ -54,8 +54,9 @@ class UpstreamIndex:
         self.max_nodes = max_nodes
         # subject -> owner: walking it from a node reaches every direct and indirect owner.
         reverse = csr_matrix((np.ones(e, dtype=np.int8), (graph.subject, graph.owner)), shape=(n, n))
-        self._indptr = reverse.indptr.tolist()
-        self._indices = reverse.indices
+        self._indptr_array = reverse.indptr.astype(np.int64)
+        self._indptr = self._indptr_array.tolist()
+        self._indices = reverse.indices.astype(np.int64)
         _, component = connected_components(reverse, directed=True, connection="strong")
         self._component = component
         self._component_size = np.bincount(component)
@@ -138,6 +139,171 @@ def snapshot_of(
             "table": base64.b64encode(table.tobytes()).decode(),
         },
     }
+
+
+#: Targets whose closures ``snapshots_of`` walks together: bounds the (target, node) pairs held at once.
+BATCH_TARGETS = 4096
+
+
+def snapshots_of(
+    index: UpstreamIndex,
+    nodes,
+    *,
+    labels: list[str],
+    names: list[str],
+    root_reasons: dict[int, list[str]],
+    batch: int = BATCH_TARGETS,
+) -> list[dict | None]:
+    """``snapshot_of`` of many nodes at once, ``None`` where the closure is past the cap.
+
+    The same dicts, byte for byte once encoded (``tests/ownership/test_snapshot.py`` compares them), but
+    the work is numpy over all the nodes' closures together rather than Python per node: the closures
+    are one breadth-first walk over (target, node) pairs, the label order one stable sort of the labels
+    of the batch's nodes (it ranks each closure's nodes as ``snapshot_of``'s stable sort of that closure's
+    labels does), and every closure's edges are ordered by one ``lexsort`` with the
+    target first and the edge index last (``snapshot_of``'s stable sort over ascending edge indices).
+    A first portfolio run keeps one snapshot per decision.
+    """
+    nodes = np.asarray(nodes, dtype=np.int64).reshape(-1)
+    out: list[dict | None] = []
+    for start in range(0, nodes.size, max(1, batch)):
+        out += _snapshot_batch(index, nodes[start : start + batch], labels, names, root_reasons)
+    return out
+
+
+def _has_reasons(index: UpstreamIndex, root_reasons: dict[int, list[str]]) -> np.ndarray:
+    """Per node: has it root reasons (cached on the index for the same dict)?"""
+    cached = index.__dict__.get("_has_reasons")
+    if cached is not None and cached[0] is root_reasons and cached[1] == len(root_reasons):
+        return cached[2]
+    mask = np.zeros(index.graph.node_class.size, dtype=bool)
+    keys = np.fromiter((key for key in root_reasons if 0 <= key < mask.size), dtype=np.int64)
+    mask[keys] = True
+    index.__dict__["_has_reasons"] = (root_reasons, len(root_reasons), mask)
+    return mask
+
+
+def _gather(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])`` without Python per range."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    return offsets + np.arange(total)
+
+
+def _snapshot_batch(index, targets, labels, names, root_reasons) -> list[dict | None]:
+    graph = index.graph
+    n = graph.node_class.size
+    k = targets.size
+    indptr = index._indptr_array
+    indices = index._indices
+    too_large = index._component_size[index._component[targets]] > index.max_nodes
+    # Breadth-first over (target position, node) pairs, as keys target * n + node, kept sorted and unique
+    # (sorts and binary searches: each step's new keys are merged into the sorted run).
+    live = np.nonzero(~too_large)[0]
+    reached = live * n + targets[live]
+    size = np.bincount(live, minlength=k)
+    frontier_t, frontier_v = live, targets[live]
+    while frontier_t.size:
+        counts = indptr[frontier_v + 1] - indptr[frontier_v]
+        keys = np.repeat(frontier_t, counts) * n + indices[_gather(indptr[frontier_v], counts)]
+        keys.sort()
+        if keys.size:
+            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+        at = np.minimum(np.searchsorted(reached, keys), max(reached.size - 1, 0))
+        if reached.size:
+            keys = keys[reached[at] != keys]
+        if not keys.size:
+            break
+        reached = np.sort(np.concatenate((reached, keys)), kind="stable")
+        size += np.bincount(keys // n, minlength=k)
+        over = size > index.max_nodes
+        if over.any():  # the closure only grows: past the cap now, past it at the end
+            too_large |= over
+            size[over] = 0
+            reached = reached[~over[reached // n]]
+            keys = keys[~over[keys // n]]
+        frontier_t, frontier_v = keys // n, keys % n
+    pair_t, pair_v = reached // n, reached % n
+    # Each closure's nodes in label order: by (target, label rank). A stable sort of the labels of the batch's
+    # distinct nodes (ascending) ranks each closure's nodes as ``snapshot_of``'s stable sort of its own labels.
+    distinct, inverse = np.unique(pair_v, return_inverse=True)
+    label_order = np.argsort(np.array([labels[i] for i in distinct.tolist()], dtype=object), kind="stable")
+    rank = np.empty(label_order.size, dtype=np.int64)
+    rank[label_order] = np.arange(label_order.size)
+    by_label = np.lexsort((rank[inverse.reshape(-1)], pair_t))
+    pair_t, pair_v = pair_t[by_label], pair_v[by_label]
+    node_count = np.bincount(pair_t, minlength=k)
+    node_start = np.concatenate(([0], np.cumsum(node_count)))
+    position = np.arange(pair_t.size) - node_start[pair_t]  # each node's place in its closure
+    # Every closure's edges: the in-edges of its nodes (whose owners are in the closure too).
+    sub_start = index._subject_start
+    edge_counts = sub_start[pair_v + 1] - sub_start[pair_v]
+    edges = index._edges_by_subject[_gather(sub_start[pair_v], edge_counts)]
+    edge_t = np.repeat(pair_t, edge_counts)
+    subject_pos = np.repeat(position, edge_counts)
+    # The owner's place in the same closure: look (target, owner) up among the sorted pair keys.
+    label_place = np.empty_like(by_label)
+    label_place[by_label] = np.arange(by_label.size)
+    owner_pos = position[label_place[np.searchsorted(reached, edge_t * n + graph.owner[edges])]]
+    low, high = graph.share_low[edges], graph.share_high[edges]
+    order = np.lexsort((edges, high[:, 1], high[:, 0], low[:, 1], low[:, 0], subject_pos, owner_pos, edge_t))
+    edges, edge_t = edges[order], edge_t[order]
+    table = np.column_stack(
+        [
+            owner_pos[order],
+            subject_pos[order],
+            graph.share_low[edges],
+            graph.share_high[edges],
+            graph.low_open[edges],
+            graph.high_open[edges],
+            graph.has_share[edges],
+            graph.control[edges],
+            graph.indicator[edges],
+        ]
+    ).astype("<f8")
+    edge_count = np.bincount(edge_t, minlength=k)
+    edge_start = np.concatenate(([0], np.cumsum(edge_count))).tolist()
+    table_bytes = table.tobytes()
+    row_bytes = table.shape[1] * 8 if table.ndim == 2 else len(EDGE_COLUMNS) * 8
+    class_bytes = graph.node_class[pair_v].astype("<i1").tobytes()
+    # The closure nodes with root reasons, as (target, position) pairs: most closures have none.
+    with_reasons = np.nonzero(_has_reasons(index, root_reasons)[pair_v])[0]
+    reason_at: dict[int, list[tuple[int, int]]] = {}
+    found = (pair_t[with_reasons].tolist(), position[with_reasons].tolist(), pair_v[with_reasons].tolist())
+    for t, p, i in zip(*found, strict=True):
+        reason_at.setdefault(t, []).append((p, i))
+    all_nodes = pair_v.tolist()
+    starts = node_start.tolist()
+    counts = edge_count.tolist()
+    b64 = base64.b64encode
+    out: list[dict | None] = []
+    for t, target in enumerate(targets.tolist()):
+        if too_large[t]:
+            out.append(None)
+            continue
+        a, b = starts[t], starts[t + 1]
+        node_list = all_nodes[a:b]
+        e0, e1 = edge_start[t], edge_start[t + 1]
+        out.append(
+            {
+                "format": FORMAT,
+                "target": labels[target],
+                "nodes": {
+                    "label": [labels[i] for i in node_list],
+                    "class": b64(class_bytes[a:b]).decode("ascii"),
+                    "name": [names[i] for i in node_list],
+                    "reasons": {str(p): root_reasons[i] for p, i in reason_at.get(t, ())},
+                },
+                "edges": {
+                    "count": counts[t],
+                    "columns": EDGE_COLUMNS,
+                    "table": b64(table_bytes[e0 * row_bytes : e1 * row_bytes]).decode(),
+                },
+            }
+        )
+    return out
 
 
 def snapshot_fingerprint(snapshot: dict) -> str:

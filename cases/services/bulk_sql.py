@@ -56,7 +56,7 @@ class TableWriter:
         if isinstance(field, models.DateTimeField):
             return column, "%s", last_value_cached(connection.ops.adapt_datetimefield_value)
         if isinstance(field, models.DateField):
-            return column, "%s", connection.ops.adapt_datefield_value
+            return column, "%s", last_value_cached(connection.ops.adapt_datefield_value)
         return column, "%s", _identity
 
     def insert(self, attnames: list[str], rows: Iterable[dict[str, Any]]) -> None:

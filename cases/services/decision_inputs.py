@@ -8,24 +8,33 @@ graph acyclic.
 from __future__ import annotations
 
 from cases.models import DecisionInput
-from cases.ownership.snapshot import ClosureTooLarge, UpstreamIndex, snapshot_fingerprint, snapshot_of
+from cases.ownership.snapshot import UpstreamIndex, snapshot_fingerprint, snapshot_of, snapshots_of
+from cases.selectors.screening_columns import plain_column
 from cases.selectors.screening_input import ScreeningInput
 from cases.services.bulk_sql import TableWriter
 
 
 def record_decision_inputs(*, data: ScreeningInput, nodes: list[int], decision_ids: list[int]) -> None:
-    """Store each new decision's input snapshot (one raw multi-row insert)."""
+    """Store each new decision's input snapshot (one raw multi-row insert).
+
+    The chunk's snapshots are built together (``snapshots_of``: numpy over every closure, the same
+    bytes as ``snapshot_of`` per decision). A closure past the cap keeps no input (replay says so).
+    """
     if not decision_ids:
         return
-    index = upstream_index(data)
-    rows = []
-    for node, decision_id in zip(nodes, decision_ids, strict=True):
-        try:
-            snapshot = decision_input_snapshot(index, data, node)
-        except ClosureTooLarge:
-            continue  # replay reports that no input was kept
-        rows.append({"decision_id": decision_id, "fingerprint": snapshot_fingerprint(snapshot), "snapshot": snapshot})
-    TableWriter(DecisionInput).insert(["decision_id", "fingerprint", "snapshot"], rows)
+    snapshots = snapshots_of(
+        upstream_index(data),
+        nodes,
+        labels=plain_column(data.external_ids),
+        names=plain_column(data.names),
+        root_reasons=data.root_reasons,
+    )
+    rows = [
+        (decision_id, snapshot_fingerprint(snapshot), snapshot)
+        for decision_id, snapshot in zip(decision_ids, snapshots, strict=True)
+        if snapshot is not None
+    ]
+    TableWriter(DecisionInput).insert_rows(["decision_id", "fingerprint", "snapshot"], rows)
 
 
 def upstream_index(data: ScreeningInput) -> UpstreamIndex:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 import orjson
@@ -50,7 +51,7 @@ from cases.selectors.screening_input import (
     pg_int_array,
 )
 from cases.services.bulk_sql import TableWriter, select_pairs
-from cases.services.consequences import DecisionChange, decision_consequences
+from cases.services.consequences import DecisionChange, DecisionFacts, decision_consequences
 from cases.services.decision_inputs import record_decision_inputs
 from cases.services.policy import policy_get_active
 from cases.services.rescreen_requests import rescreen_request
@@ -88,30 +89,77 @@ def decision_payload(
     *, result: ScreeningResult, data: ScreeningInput, node: int, as_of: datetime.date, policy_version: int
 ) -> dict:
     """The spec section 11 decision object for one node, with the adapter's root reasons first."""
-    body = result.decision_dict(
-        node, data.names, MAX_PATHS, path_labels=data.external_ids, root_notes=data.list_reasons
+    return decision_payloads(result=result, data=data, nodes=[node], as_of=as_of, policy_version=policy_version)[0]
+
+
+def decision_payloads(
+    *, result: ScreeningResult, data: ScreeningInput, nodes, as_of: datetime.date, policy_version: int
+) -> list[dict]:
+    """``decision_payload`` of many nodes (a chunk's new decisions): the engine explains them together."""
+    names, external_ids = plain_column(data.names), plain_column(data.external_ids)  # read many times
+    bodies = result.decision_dicts(nodes, names, MAX_PATHS, path_labels=external_ids, root_notes=data.list_reasons)
+    node_by_external_id = data.node_by_external_id
+    as_of_text = as_of.isoformat()
+    payloads = []
+    for node, body in zip(np.asarray(nodes, dtype=np.int64).reshape(-1).tolist(), bodies, strict=True):
+        root_reasons = data.root_reasons.get(node, [])
+        for path in body.get("paths", []):
+            # Path nodes are external ids (stable, what integrations match on); names are for people.
+            path["names"] = [names[node_by_external_id[external_id]] for external_id in path["nodes"]]
+        payloads.append(
+            {
+                "entity": external_ids[node],
+                "entity_name": names[node],
+                "outcome": body["outcome"],
+                "as_of": as_of_text,
+                "policy_version": policy_version,
+                "methods": body["methods"],
+                "reasons": root_reasons + [reason for reason in body["reasons"] if reason not in root_reasons],
+                "paths": body.get("paths", []),
+            }
+        )
+    return payloads
+
+
+_AS_STANDARD_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _as_standard(canonical: bytes) -> bool:
+    """Whether orjson's ``canonical`` is what the standard encoder writes. It may differ in anything but
+    printable ASCII (``ensure_ascii`` escapes the rest, DEL included; orjson escapes control characters with a
+    backslash), in any escape, in ``null`` (orjson writes NaN and infinities as null) and in numbers that
+    ``repr`` writes with an exponent (orjson writes 1e-05 as 0.00001 and 1.5e-07 as 1.5e-7); every other
+    float it writes as ``repr`` does. Byte searches, not a regular expression: a payload is a kilobyte."""
+    c = canonical
+    return c.isascii() and not (
+        b"\\" in c or b"\x7f" in c or b"null" in c or b"0.0000" in c or b"e-" in c or b"e+" in c
     )
-    root_reasons = data.root_reasons.get(node, [])
-    for path in body.get("paths", []):
-        # Path nodes are external ids (stable, what integrations match on); names are for people.
-        path["names"] = [data.names[data.node_by_external_id[external_id]] for external_id in path["nodes"]]
-    return {
-        "entity": data.external_ids[node],
-        "entity_name": data.names[node],
-        "outcome": body["outcome"],
-        "as_of": as_of.isoformat(),
-        "policy_version": policy_version,
-        "methods": body["methods"],
-        "reasons": root_reasons + [reason for reason in body["reasons"] if reason not in root_reasons],
-        "paths": body.get("paths", []),
-    }
 
 
 def result_fingerprint(payload: dict) -> str:
-    """What makes two decisions the same: everything but the screening date."""
+    """What makes two decisions the same: everything but the screening date.
+
+    SHA-256 of the standard library's sorted compact JSON (``ensure_ascii``, ``default=str``). orjson gives
+    the same bytes for almost every payload, several times faster (a first portfolio run fingerprints every
+    decision); where its output could differ (``_as_standard``) or it refuses a value, the standard
+    encoder writes it. orjson would write a datetime, a dataclass or a subclass of a JSON type otherwise than
+    ``default=str`` does, so those are refused (passed through) and take the standard encoder too; payloads
+    hold only plain JSON values (``decision_payloads``), so a plain ``Enum`` member, which orjson writes
+    as its value, never reaches it.
+    """
     material = {key: value for key, value in payload.items() if key != "as_of"}
-    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    try:
+        canonical = orjson.dumps(material, option=_AS_STANDARD_OPTIONS)
+    except TypeError:
+        canonical = None
+    if canonical is None or not _as_standard(canonical):
+        canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 #: Decision columns written by ``_store_chunk``, in ``Decision``'s concrete field order after ``id``.
@@ -561,6 +609,7 @@ def _moved_since(seen: dict[int, tuple], versions: dict[int, tuple], entity_ids,
 
 
 @transaction.atomic
+@cyclic_gc_paused()
 def _store_chunk(
     *,
     result,
@@ -584,6 +633,11 @@ def _store_chunk(
     multi-row statements on SQLite): the ORM's per-row, per-field SQL compilation cost more than
     everything else a first portfolio run does. ``decision_consequences`` gets ordinary saved ``Decision``
     instances.
+
+    The cycle collector is paused while a chunk stores: the chunk's payloads, snapshots and rows (hundreds
+    of thousands of objects, no cycles) live until it ends, and the collections their allocation
+    triggered walked them again and again (a quarter of a first portfolio run's CPU). Whatever cycles the
+    chunk leaves are collected once the collector runs again after it.
     """
     nodes = np.asarray(nodes, dtype=np.int64)
     entity_ids = data.entity_pk_by_node[nodes].tolist()
@@ -609,6 +663,7 @@ def _store_chunk(
     is_root = (data.graph.node_class[nodes] == NodeClass.RESTRICTED_ROOT).tolist()
     figures = [None] * len(entity_ids) if reexplain else result.figure_rows(nodes)
     rows = zip(nodes.tolist(), entity_ids, outcomes, is_root, figures, strict=True)
+    explained: list[tuple[int, int, bool, tuple | None]] = []  # (node, entity id, is root, current decision)
     for node, entity_id, outcome_value, root, figure_row in rows:
         if entity_id in raced:
             continue
@@ -622,7 +677,11 @@ def _store_chunk(
                 unchanged.append(entity_id)
                 kept_payload_ids[entity_id] = before[0]
                 continue
-        payload = decision_payload(result=result, data=data, node=node, as_of=as_of, policy_version=policy.version)
+        explained.append((node, entity_id, root, before))
+    payloads = decision_payloads(
+        result=result, data=data, nodes=[row[0] for row in explained], as_of=as_of, policy_version=policy.version
+    )
+    for (node, entity_id, root, before), payload in zip(explained, payloads, strict=True):
         summary.counts[payload["outcome"]] += 1
         summary.screened += 1
         _emit(payload, summary=summary, collect=collect, sink=sink)
@@ -663,20 +722,24 @@ def _store_chunk(
     summary.changed += len(new_rows)
     if new_rows:
         db = connection.alias
-        new_decisions = []
-        for decision_id, row in zip(decision_ids, new_rows, strict=True):
-            decision = Decision.from_db(db, _DECISION_FIELDS, (decision_id, *row))
-            decision.policy = policy  # cached, as on an instance created with it
-            new_decisions.append(decision)
+        # The saved instances are built only where a consequence asks for one (customers, exemptions).
         changes = [
             DecisionChange(
-                decision=decision,
+                build=partial(_saved_decision, db, decision_id, row, policy),
+                facts=DecisionFacts(decision_id, row[0], row[1], row[3], row[4], row[6], row[7], policy.pk),
                 previous_decision_id=before[0] if before else None,
                 previous_outcome=before[2] if before else None,
             )
-            for decision, before in zip(new_decisions, previous, strict=True)
+            for decision_id, row, before in zip(decision_ids, new_rows, previous, strict=True)
         ]
         decision_consequences(changes=changes, trigger=trigger, actor=actor)
+
+
+def _saved_decision(db: str, decision_id: int, row: tuple, policy: ScreeningPolicy) -> Decision:
+    """The saved ``Decision`` of a row ``_store_chunk`` inserted, as the ORM would have returned it."""
+    decision = Decision.from_db(db, _DECISION_FIELDS, (decision_id, *row))
+    decision.policy = policy  # cached, as on an instance created with it
+    return decision
 
 
 def _stored_payloads(decision_ids: Iterable[int]) -> dict[int, dict]:

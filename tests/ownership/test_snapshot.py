@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+import orjson
 import pytest
 
 from benchmarks.synthetic import generate
@@ -13,6 +14,7 @@ from cases.ownership.snapshot import (
     graph_from_snapshot,
     snapshot_fingerprint,
     snapshot_of,
+    snapshots_of,
 )
 
 
@@ -50,3 +52,30 @@ def test_a_closure_past_the_cap_is_refused():
     owned = int(graph.subject[0])
     with pytest.raises(ClosureTooLarge):
         index.closure(owned)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("max_nodes", [5000, 40, 3])
+def test_snapshots_of_many_nodes_are_each_nodes_snapshot(seed, max_nodes):
+    """The batched snapshots (a portfolio run's) encode to the same bytes as one ``snapshot_of`` per node,
+    with ``None`` exactly where ``snapshot_of`` refuses the closure; batches of any size agree."""
+    graph = in_force_graph(seed)
+    index = UpstreamIndex(graph, max_nodes=max_nodes)
+    labels = list(graph.node_labels)
+    rng = np.random.default_rng(seed)
+    labels[5] = labels[7]  # equal labels keep node order, as the stable sort does
+    names = [f"name {label} ✓" for label in labels]
+    reasons = {int(i): [f"reason {i}"] for i in rng.choice(graph.node_class.size, size=200, replace=False)}
+    nodes = rng.choice(graph.node_class.size, size=300, replace=False)
+    for batch in (1, 7, 4096):
+        many = snapshots_of(index, nodes, labels=labels, names=names, root_reasons=reasons, batch=batch)
+        assert len(many) == nodes.size
+        for node, snapshot in zip(nodes.tolist(), many, strict=True):
+            try:
+                one = snapshot_of(index, node, labels=labels, names=names, root_reasons=reasons)
+            except ClosureTooLarge:
+                assert snapshot is None
+                continue
+            assert orjson.dumps(snapshot) == orjson.dumps(one)
+            assert snapshot_fingerprint(snapshot) == snapshot_fingerprint(one)
+    assert snapshots_of(index, [], labels=labels, names=names, root_reasons=reasons) == []

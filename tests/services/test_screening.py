@@ -202,10 +202,14 @@ def test_full_run_keeps_unchanged_decisions_without_explaining_them_again(monkey
     first = screen_entities(as_of=AS_OF, collect_payloads=True).payloads
     import cases.services.screening as screening
 
-    def must_not_explain(**kwargs):
-        raise AssertionError("an unchanged decision was explained again")
+    original = screening.decision_payloads
 
-    monkeypatch.setattr(screening, "decision_payload", must_not_explain)
+    def must_not_explain(**kwargs):
+        if len(kwargs["nodes"]):
+            raise AssertionError("an unchanged decision was explained again")
+        return original(**kwargs)
+
+    monkeypatch.setattr(screening, "decision_payloads", must_not_explain)
     later = AS_OF + datetime.timedelta(days=1)
     again = screen_entities(as_of=later, collect_payloads=True)
     assert again.changed == 0
@@ -222,7 +226,7 @@ def test_incremental_run_explains_again(monkeypatch):
     import cases.services.screening as screening
 
     calls = []
-    original = screening.decision_payload
-    monkeypatch.setattr(screening, "decision_payload", lambda **kw: calls.append(kw) or original(**kw))
+    original = screening.decision_payloads
+    monkeypatch.setattr(screening, "decision_payloads", lambda **kw: calls.extend(kw["nodes"]) or original(**kw))
     decide(subject)
     assert calls

@@ -8,6 +8,7 @@ import datetime
 import math
 from decimal import Decimal
 
+import orjson
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +17,7 @@ import cases.services.bulk_sql as bulk_sql
 import cases.services.screening as screening
 from cases.models import AuditEvent, CurrentDecision, Decision, InterestType, Outcome, Relationship
 from cases.selectors.screening_input import upstream_entity_ids
-from cases.services.audit import AuditEntry, audit_record, audit_record_many
+from cases.services.audit import AuditEntry, audit_append_many, audit_record, audit_record_many
 from cases.services.audit_verify import audit_verify
 from cases.services.bulk_sql import TableWriter
 from cases.services.policy import policy_get_active, policy_publish
@@ -75,6 +76,8 @@ def test_stored_rows_match_the_payloads_and_consequences_get_saved_decisions(rec
         assert (current.decision_id, current.outcome, current.as_of) == (decision.pk, decision.outcome, AS_OF)
     events = AuditEvent.objects.filter(action="decision.changed").order_by("seq")
     assert [e.target_id for e in events] == [str(s.pk) for s in subjects]
+    # the label as audit_record gives an Entity target: its str(), from a row rather than an instance
+    assert [(e.target_type, e.target_label) for e in events] == [("cases.entity", str(s)) for s in subjects]
     assert audit_verify() == (AuditEvent.objects.count(), None)
 
 
@@ -212,3 +215,90 @@ def test_a_chunk_locks_its_entities_until_it_commits():
             other.start()
             other.join()
     assert outcome == {locked.pk: "busy", free.pk: "locked"}
+
+
+def _event_columns(event: AuditEvent) -> tuple:
+    return (event.actor_id, event.actor_label, event.action, event.target_type, event.target_id)
+
+
+def test_audit_append_many_stores_what_audit_record_many_stores(investigator):
+    """The portfolio path appends without instances (``audit_append_many``): same rows, same chain."""
+    entity = EntityFactory(name="Ærø Holdings")
+    entries = [
+        AuditEntry(action="test.one", target=entity, after={"n": 1, "x": -0.0}),
+        AuditEntry(action="test.two", target=("test", 7, "seven"), before={"n": (1, 2)}, reason="why"),
+        AuditEntry(action="test.three", target=("test", 8), after={"plain": [1.5]}, plain=True),
+    ]
+    assert audit_append_many(actor=investigator, entries=entries) is None
+    audit_record_many(actor=investigator, entries=entries)
+    appended, recorded = list(AuditEvent.objects.order_by("seq"))[:3], list(AuditEvent.objects.order_by("seq"))[3:]
+    for one, other in zip(appended, recorded, strict=True):
+        assert _event_columns(one) == _event_columns(other)
+        assert (one.target_label, one.before, one.after, one.reason) == (
+            other.target_label,
+            other.before,
+            other.after,
+            other.reason,
+        )
+    assert [e.seq for e in appended + recorded] == [1, 2, 3, 4, 5, 6]
+    assert audit_append_many(actor=None, entries=[]) is None
+    assert audit_verify() == (6, None)
+
+
+@pytest.mark.parametrize(
+    "figures",
+    [(1.5, 2.5, 0.0, 100.0), (-0.0, 0.0, -0.0, 3.25), (Decimal("1.5"), 2.0, 0.0, 0.0), (float("nan"), 1.0, 0.0, 0.0)],
+)
+def test_a_decisions_audit_entry_is_what_the_json_normalisation_gives(figures):
+    """The decision event's before/after are built plain where they can be (no copy); the values are exactly
+    what ``_jsonable`` makes of them, negative zero included, and anything else takes ``_jsonable`` itself."""
+    from cases.services.audit import _jsonable
+    from cases.services.consequences import DecisionChange, DecisionFacts, _decision_audit_entry
+
+    facts = DecisionFacts(12, 34, "review", *figures, 5)
+    change = DecisionChange(build=lambda: None, facts=facts, previous_decision_id=9, previous_outcome="allow")
+    entry = _decision_audit_entry(change, "Acme [E1]", "periodic")
+    assert entry.target == ("cases.entity", 34, "Acme [E1]") and entry.reason == "trigger=periodic"
+    expected = {
+        "decision_id": 12,
+        "outcome": "review",
+        "look_through": list(figures[:2]),
+        "control_chain": list(figures[2:]),
+        "policy_id": 5,
+    }
+    plain = all(type(value) is float and value == value for value in figures)
+    assert entry.plain is plain
+    if plain:
+        assert orjson.dumps(entry.after) == orjson.dumps(_jsonable(expected))
+        assert entry.before == _jsonable({"decision_id": 9, "outcome": "allow"})
+        assert all(math.copysign(1, value) == 1 for value in entry.after["look_through"] + entry.after["control_chain"])
+
+
+def test_a_change_builds_its_saved_decision_once_and_only_when_asked():
+    from cases.services.consequences import DecisionChange, DecisionFacts
+
+    built = []
+    facts = DecisionFacts(1, 2, "allow", 0.0, 0.0, 0.0, 0.0, 3)
+    change = DecisionChange(build=lambda: built.append(1) or "decision", facts=facts)
+    assert not built and change.facts is facts
+    assert change.decision == "decision" and change.decision == "decision" and built == [1]
+    with pytest.raises(TypeError):
+        DecisionChange(build=lambda: None)
+    with pytest.raises(TypeError):
+        DecisionChange()
+
+
+def test_the_collector_is_paused_while_a_chunk_stores_and_on_again_after(monkeypatch):
+    import gc
+
+    seen = []
+    consequences = screening.decision_consequences
+
+    def recording(**kwargs):
+        seen.append(gc.isenabled())
+        consequences(**kwargs)
+
+    monkeypatch.setattr(screening, "decision_consequences", recording)
+    assert gc.isenabled()
+    screen_entities(entity_ids=[_owned("CN", 70).pk], as_of=AS_OF)
+    assert seen == [False] and gc.isenabled()

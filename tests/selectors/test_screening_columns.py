@@ -236,7 +236,10 @@ def test_screened_at_read_as_microseconds_is_the_orms_datetime(every_feature, mi
 
 @pytest.mark.django_db(transaction=True)
 def test_a_pool_of_connections_reads_the_same_input(every_feature, monkeypatch, settings):
-    """Outside a transaction the reads run side by side on their own connections, ranges of ids each."""
+    from django.db import connection
+
+    """Outside a transaction the reads run side by side on their own connections, ranges of ids each
+    (PostgreSQL; SQLite reads on its one connection, which was measured faster)."""
     from cases.selectors import parallel_read
 
     settings.PORTFOLIO_READ_CONNECTIONS = 3
@@ -248,7 +251,7 @@ def test_a_pool_of_connections_reads_the_same_input(every_feature, monkeypatch, 
     )
     policy = PolicyView.of(policy_get_active())
     columnar = load_portfolio_input(policy=policy, as_of=AS_OF)
-    assert sizes == [3]
+    assert sizes == [3 if connection.vendor == "postgresql" else 1]
     _same_input(columnar, load_screening_input(policy=policy, as_of=AS_OF))
 
 

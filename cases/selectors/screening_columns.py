@@ -3,13 +3,14 @@
 ``screening_input.load_screening_input`` reads an upstream closure through the ORM's
 ``values_list`` and folds interests one Python call at a time: right for a handful of entities
 re-screened after a write, and for workers that each take a slice of a graph too big for one
-process. A daily portfolio run reads everything anyway, so here every table is read once with the
-driver's own cursor: the interests and current decisions as numbers only (``numeric_columns``: a
-binary ``COPY … TO STDOUT`` that numpy reads in place on PostgreSQL), entities and persons as plain
-rows whose facts (country lists, types) are classified once per distinct combination with Django's
-own converters, and the interests folded into edges with numpy. The result is the same
-``ScreeningInput``, node for node and edge for edge, as ``load_screening_input(entity_ids=None)``
-(``tests/selectors/test_screening_columns.py``).
+process. A daily portfolio run reads everything anyway, so here every table is read once, as numbers
+where it can be: relationships, interests and current decisions in ranges of ids that the database
+packs into one value per column (``parallel_read``; on PostgreSQL several connections on one
+snapshot), entities and persons as their ids grouped by distinct combination of facts, each
+combination classified once with Django's own converters, and the two tables joined and the interests
+folded into edges with numpy. Names and external ids are read when first used (``DeferredColumn``).
+The result is the same ``ScreeningInput``, node for node and edge for edge, as
+``load_screening_input(entity_ids=None)`` (``tests/selectors/test_screening_columns.py``).
 """
 
 from __future__ import annotations
@@ -134,29 +135,16 @@ def raw_rows(sql: str) -> list[tuple]:
 #: Rows converted to numpy per batch on SQLite: a million rows of Python ints at once would cost
 #: several hundred MB for a moment.
 _INT_BATCH = 100_000
-#: PostgreSQL's binary ``COPY`` signature, which opens the stream.
-_PGCOPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-
-
-def int_columns(sql: str, width: int) -> np.ndarray:
-    """Every row of ``sql`` (``width`` non-null integer columns, no parameters) as an ``(n, width)`` int64 array."""
-    return numeric_columns(sql, "i" * width)
 
 
 def numeric_columns(sql: str, kinds: str) -> np.ndarray:
-    """Every row of ``sql`` as an ``(n, len(kinds))`` array; ``kinds`` says per column ``i`` (a non-null
-    integer) or ``f`` (a non-null ``float8``). With any ``f`` the array is float64 (integers below 2⁵³ stay
-    exact: ids, epoch microseconds), else int64.
-
-    PostgreSQL sends ``COPY … TO STDOUT (FORMAT BINARY)``: with no nulls every row has the same layout
-    (field count, then a length and the big-endian bytes of each field), so numpy reads the whole stream
-    in place, with no Python object per value. SQLite's rows are converted a batch at a time. Callers
-    make every column non-null (``COALESCE``).
+    """Every row of ``sql`` (SQLite) as an ``(n, len(kinds))`` array; ``kinds`` says per column ``i`` (a
+    non-null integer) or ``f`` (a non-null double). With any ``f`` the array is float64 (integers below 2⁵³
+    stay exact: ids), else int64. Rows are converted a batch at a time. PostgreSQL reads packed ranges
+    instead (``parallel_read.int_columns_read``), doubles included.
     """
     dtype = np.float64 if "f" in kinds else np.int64
     connection.ensure_connection()
-    if connection.vendor == "postgresql":
-        return _pg_binary_columns(sql, kinds).astype(dtype, copy=False)
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql)
@@ -166,40 +154,6 @@ def numeric_columns(sql: str, kinds: str) -> np.ndarray:
     finally:
         cursor.close()
     return np.concatenate(parts) if parts else np.zeros((0, len(kinds)), dtype=dtype)
-
-
-def _pg_binary_columns(sql: str, kinds: str) -> np.ndarray:
-    width = len(kinds)
-    stream = bytearray()
-    with connection.connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:
-        for block in copy:
-            stream += block
-    if not stream.startswith(_PGCOPY_SIGNATURE):
-        raise ValueError("not a PostgreSQL binary COPY stream")
-    header_extension = int.from_bytes(stream[15:19], "big")
-    start, end = 19 + header_extension, len(stream) - 2  # the stream ends with a field count of -1
-    dtype = np.float64 if "f" in kinds else np.int64
-    if end <= start:
-        return np.zeros((0, width), dtype=dtype)
-    # Every row has the first row's layout: the same types (int2/int4/int8, float8), never null.
-    fields, offset = [("count", ">i2")], start + 2
-    for column, kind in enumerate(kinds):
-        size = int.from_bytes(stream[offset : offset + 4], "big", signed=True)
-        if (kind == "i" and size not in (2, 4, 8)) or (kind == "f" and size != 8):
-            raise ValueError(f"binary COPY column {column} is not a non-null {'integer' if kind == 'i' else 'float8'}")
-        fields += [(f"length{column}", ">i4"), (f"value{column}", f">{kind}{size}")]
-        offset += 4 + size
-    layout = np.dtype(fields)
-    rows, rest = divmod(end - start, layout.itemsize)
-    if rest:
-        raise ValueError("binary COPY rows are not all non-null values of the first row's types")
-    data = np.frombuffer(stream, dtype=layout, count=rows, offset=start)
-    sizes = [layout[f"value{column}"].itemsize for column in range(width)]
-    if np.any(data["count"] != width) or any(
-        np.any(data[f"length{column}"] != size) for column, size in enumerate(sizes)
-    ):
-        raise ValueError("binary COPY rows are not all non-null values of the first row's types")
-    return np.stack([data[f"value{column}"].astype(dtype) for column in range(width)], axis=1)
 
 
 def _decoder(model: type[Model], name: str) -> Callable:
@@ -416,6 +370,20 @@ def _interest_read(vendor: str, as_of: datetime.date) -> Read:
     )
 
 
+def interest_share_bounds(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``share_bounds_columns`` of ``_interest_read`` rows: the exact share, or the range's bounds."""
+    flags = rows[:, 1] % _FLAG_BITS
+    exact = (flags & _EXACT) != 0
+    low_value, high_value = rows[:, 2], rows[:, 3]
+    return share_bounds_columns(
+        np.where(exact, low_value, -1),
+        np.where(exact, -1, low_value),
+        np.where(exact, -1, high_value),
+        flags & _MINIMUM_EXCLUSIVE,
+        flags & _MAXIMUM_EXCLUSIVE,
+    )
+
+
 def _relationship_read(vendor: str) -> Read:
     """Every open relationship as (id, subject, interested entity or -1, interested person or -1)."""
     return int_columns_read(
@@ -537,15 +505,7 @@ def _load_portfolio_input(*, policy: PolicyView, as_of: datetime.date) -> Screen
     flags = interests[:, 1] % _FLAG_BITS
     kind = (flags & 7).astype(np.int8)
     keep = ~(((flags & _INDIRECT) != 0) & np.isin(rel, summaries)) if summaries.size else np.ones(rel.size, bool)
-    exact = (flags[keep] & _EXACT) != 0
-    low_value, high_value = interests[keep, 2], interests[keep, 3]
-    share_low, share_high, share_low_open, share_high_open = share_bounds_columns(
-        np.where(exact, low_value, -1),
-        np.where(exact, -1, low_value),
-        np.where(exact, -1, high_value),
-        flags[keep] & _MINIMUM_EXCLUSIVE,
-        flags[keep] & _MAXIMUM_EXCLUSIVE,
-    )
+    share_low, share_high, share_low_open, share_high_open = interest_share_bounds(interests[keep])
     rel, subject, owner, kind = rel[keep], subject[keep], owner[keep], kind[keep]
     del interests, flags
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,12 +23,12 @@ from cases.models import (
     ScreeningPolicy,
 )
 from cases.ownership import screen
+from cases.selectors.parallel_read import read_here
 from cases.selectors.screening_columns import (
-    _scaled_share_sql,
+    _interest_read,
     current_decision_columns,
-    int_columns,
+    interest_share_bounds,
     load_portfolio_input,
-    share_bounds_columns,
 )
 from cases.selectors.screening_input import PolicyView, _share_bounds, load_screening_input
 from cases.services.policy import policy_get_active
@@ -205,14 +205,9 @@ def test_shares_read_as_integers_are_the_orm_fractions_bit_for_bit(shares):
             _share_bounds(*row)
             for row in Interest.objects.filter(relationship=relationship).order_by("id").values_list(*fields)
         ]
-        scaled = int_columns(
-            f"SELECT {_scaled_share_sql('share_exact')}, {_scaled_share_sql('share_minimum')}, "  # noqa: S608
-            f"{_scaled_share_sql('share_maximum')}, CASE WHEN share_minimum_exclusive THEN 1 ELSE 0 END, "
-            f"CASE WHEN share_maximum_exclusive THEN 1 ELSE 0 END FROM {Interest._meta.db_table} "
-            f"WHERE relationship_id = {relationship.pk} ORDER BY id",
-            5,
-        )
-        columns = share_bounds_columns(*scaled.T)
+        rows = read_here(_interest_read(connection.vendor, AS_OF))  # the portfolio loader's own read
+        rows = rows[rows[:, 0] == relationship.pk]
+        columns = interest_share_bounds(rows[np.argsort(rows[:, 1])])
         got = list(zip(*(column.tolist() for column in columns), strict=True))
         assert got == expected
         assert [tuple(map(float.hex, row[:2])) for row in got] == [tuple(map(float.hex, row[:2])) for row in expected]
@@ -236,8 +231,6 @@ def test_screened_at_read_as_microseconds_is_the_orms_datetime(every_feature, mi
 
 @pytest.mark.django_db(transaction=True)
 def test_a_pool_of_connections_reads_the_same_input(every_feature, monkeypatch, settings):
-    from django.db import connection
-
     """Outside a transaction the reads run side by side on their own connections, ranges of ids each
     (PostgreSQL; SQLite reads on its one connection, which was measured faster)."""
     from cases.selectors import parallel_read
@@ -260,8 +253,6 @@ def test_the_pool_reads_the_snapshot_of_the_connection_that_opened_it(monkeypatc
     """A row committed after the snapshot was taken is not read by the pool's connections (PostgreSQL
     exports the snapshot; SQLite reads alone inside a transaction, so the point is PostgreSQL's)."""
     import threading
-
-    from django.db import connection
 
     from cases.models import Entity
     from cases.selectors import parallel_read

@@ -89,6 +89,23 @@ class UpstreamIndex:
         return nodes, edges
 
 
+def _edge_table(graph: Graph, owners: np.ndarray, subjects: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The snapshot's edge rows: owner and subject position, both measures' bounds and flags, as ``<f8``."""
+    return np.column_stack(
+        [
+            owners,
+            subjects,
+            graph.share_low[edges],
+            graph.share_high[edges],
+            graph.low_open[edges],
+            graph.high_open[edges],
+            graph.has_share[edges],
+            graph.control[edges],
+            graph.indicator[edges],
+        ]
+    ).astype("<f8")
+
+
 def snapshot_of(
     index: UpstreamIndex, node: int, *, labels: list[str], names: list[str], root_reasons: dict[int, list[str]]
 ) -> dict:
@@ -109,19 +126,7 @@ def snapshot_of(
     order = np.lexsort((high[:, 1], high[:, 0], low[:, 1], low[:, 0], subject, owner))
     node_list = nodes.tolist()
     edges = edges[order]
-    table = np.column_stack(
-        [
-            owner[order],
-            subject[order],
-            graph.share_low[edges],
-            graph.share_high[edges],
-            graph.low_open[edges],
-            graph.high_open[edges],
-            graph.has_share[edges],
-            graph.control[edges],
-            graph.indicator[edges],
-        ]
-    ).astype("<f8")
+    table = _edge_table(graph, owner[order], subject[order], edges)
     return {
         "format": FORMAT,
         "target": labels[node],
@@ -250,19 +255,7 @@ def _snapshot_batch(index, targets, labels, names, root_reasons) -> list[dict | 
     low, high = graph.share_low[edges], graph.share_high[edges]
     order = np.lexsort((edges, high[:, 1], high[:, 0], low[:, 1], low[:, 0], subject_pos, owner_pos, edge_t))
     edges, edge_t = edges[order], edge_t[order]
-    table = np.column_stack(
-        [
-            owner_pos[order],
-            subject_pos[order],
-            graph.share_low[edges],
-            graph.share_high[edges],
-            graph.low_open[edges],
-            graph.high_open[edges],
-            graph.has_share[edges],
-            graph.control[edges],
-            graph.indicator[edges],
-        ]
-    ).astype("<f8")
+    table = _edge_table(graph, owner_pos[order], subject_pos[order], edges)
     edge_count = np.bincount(edge_t, minlength=k)
     edge_start = np.concatenate(([0], np.cumsum(edge_count))).tolist()
     table_bytes = table.tobytes()

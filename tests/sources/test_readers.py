@@ -221,14 +221,22 @@ def test_entity_batch_of_records_is_of_their_ready_entities():
         assert len(built.record_ids) == len(records) and built.items()[0].record_id == records[0].record_id
 
 
-def test_staged_entity_batch_reads_back_as_the_batch():
-    """The SQLite image of a batch gives back the same batch: rows, identifiers, keys in their order, codes."""
-    from cases.sources.prepared import CAN_STAGE, Encoding, EntityBatch, StagedEntityBatch
+@pytest.fixture
+def staged_encoding():
+    """The encoding of a staged import and the LEI-CDF fixture's records (skipped where staging cannot run)."""
+    from cases.sources.prepared import CAN_STAGE, Encoding
 
     if not CAN_STAGE:
         pytest.skip("this Python's sqlite3 cannot serialize databases")
     encoding = Encoding(provenance={"system": "gleif"}, today="2026-12-04", now="now", adapt_date=str, staged=True)
-    records = [map_lei_record(line, flat) for line, flat in read_records(detect(LEI_CSV))]
+    return encoding, [map_lei_record(line, flat) for line, flat in read_records(detect(LEI_CSV))]
+
+
+def test_staged_entity_batch_reads_back_as_the_batch(staged_encoding):
+    """The SQLite image of a batch gives back the same batch: rows, identifiers, keys in their order, codes."""
+    from cases.sources.prepared import EntityBatch, StagedEntityBatch
+
+    encoding, records = staged_encoding
     # A key that is no identifier of the record, before its LEI; a record with two keys in another order.
     records[0].keys = [("FTM", "ftm-1"), *records[0].keys]
     records[1].keys = [*records[1].keys, ("GB-COH", "0123")]
@@ -245,14 +253,11 @@ def test_staged_entity_batch_reads_back_as_the_batch():
     assert StagedEntityBatch.of(empty) is empty
 
 
-def test_staged_entity_batch_of_records_is_the_staged_batch_of_their_entity_batch():
+def test_staged_entity_batch_of_records_is_the_staged_batch_of_their_entity_batch(staged_encoding):
     """Staged straight from the records, the batch reads back as ``EntityBatch.of_records`` would be: repeats too."""
-    from cases.sources.prepared import CAN_STAGE, Encoding, EntityBatch, StagedEntityBatch
+    from cases.sources.prepared import EntityBatch, StagedEntityBatch
 
-    if not CAN_STAGE:
-        pytest.skip("this Python's sqlite3 cannot serialize databases")
-    encoding = Encoding(provenance={"system": "gleif"}, today="2026-12-04", now="now", adapt_date=str, staged=True)
-    records = [map_lei_record(line, flat) for line, flat in read_records(detect(LEI_CSV))]
+    encoding, records = staged_encoding
     records[0].keys = [("FTM", "ftm-1"), *records[0].keys]
     again = map_lei_record(
         99, dict(next(flat for _, flat in read_records(detect(LEI_CSV))), **{"Entity.LegalName": "X"})

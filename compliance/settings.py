@@ -250,6 +250,9 @@ PORTFOLIO_WHOLE_GRAPH_CHUNK = env.int("PORTFOLIO_WHOLE_GRAPH_CHUNK", default=25_
 # Database connections that read the whole graph side by side on one snapshot (``parallel_read``); 1 reads
 # on the process's own connection only.
 PORTFOLIO_READ_CONNECTIONS = env.int("PORTFOLIO_READ_CONNECTIONS", default=2)
+# On that path, a run with at least this many decisions to explain forks an explainer process that prepares
+# them while this one stores (``decision_prefetch``); 0 turns it off.
+PORTFOLIO_EXPLAINER_MIN = env.int("PORTFOLIO_EXPLAINER_MIN", default=5000)
 
 # Production hardening: on by default unless DEBUG, each overridable.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -54,6 +54,7 @@ from django.utils import timezone
 from cases.models import Entity, RescreenRequest, ScreenRun, ScreenRunChunk
 
 from . import queue
+from .decision_prefetch import decision_prefetch
 from .policy import policy_get_active
 from .rescreen_requests import rescreen_request, rescreen_request_withdraw, seed_ids
 from .screening import (
@@ -399,6 +400,10 @@ def rescreen_portfolio_work(
                 if whole_graph and screening is None:
                     screening = portfolio_screening(as_of=chunk.run.as_of)
                     frozen.enter_context(portfolio_objects_frozen())
+                    if on_payloads is None:  # the JSON output needs every payload as a dict: explained here
+                        screening.prefetch = frozen.enter_context(
+                            decision_prefetch(screening, from_entity_id=chunk.first_entity_id)
+                        )
                 screened = _screen_chunk(
                     chunk=chunk,
                     worker_id=worker_id,

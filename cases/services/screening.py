@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from cases.collector import cyclic_gc_paused
+from cases.json_text import json_text
 from cases.models import Case, CurrentDecision, Decision, Entity, Relationship, ScreeningPolicy
 from cases.ownership import Method, NodeClass, Outcome, Policy, ScreeningResult, screen
 from cases.roles import require_perm
@@ -184,28 +185,26 @@ _CURRENT_COLUMNS = ["entity_id", "decision_id", "outcome", "screened_at", "as_of
 _OUTCOME_LABELS = {int(outcome): outcome.label for outcome in Outcome}
 
 
-def _decision_row(
-    *, entity_id: int, payload: dict, policy: ScreeningPolicy, as_of, fingerprint: str, is_root: bool, computed_at
-) -> tuple:
-    """A new ``Decision`` row as a tuple of ``_DECISION_COLUMNS`` (written with raw SQL, not the ORM)."""
+#: A decision ready to store: outcome, look-through outcome, low, high, control-chain outcome, low, high, the
+#: payload's JSON text (as ``TableWriter`` writes a JSON column) and its ``result_fingerprint``.
+PreparedDecision = tuple[str, str, float, float, str, float, float, str, str]
+
+
+def prepared_decision(payload: dict) -> PreparedDecision:
+    """What storing ``payload`` needs, computed from it alone (the portfolio explainer does it in another
+    process, ``decision_prefetch``)."""
     lt = payload["methods"]["look_through"]
     cc = payload["methods"]["control_chain"]
-    return (
-        entity_id,
-        payload["outcome"],
-        lt["outcome"],
-        lt["low"],
-        lt["high"],
-        cc["outcome"],
-        cc["low"],
-        cc["high"],
-        is_root,
-        payload,
-        policy.pk,
-        as_of,
-        fingerprint,
-        computed_at,
-    )
+    figures = (lt["outcome"], lt["low"], lt["high"], cc["outcome"], cc["low"], cc["high"])
+    return (payload["outcome"], *figures, json_text(payload), result_fingerprint(payload))
+
+
+def _decision_row(
+    *, entity_id: int, decision: PreparedDecision, policy: ScreeningPolicy, as_of, is_root: bool, computed_at
+) -> tuple:
+    """A new ``Decision`` row as a tuple of ``_DECISION_COLUMNS`` (written with raw SQL, not the ORM); the
+    payload is its JSON text already."""
+    return (entity_id, *decision[:7], is_root, decision[7], policy.pk, as_of, decision[8], computed_at)
 
 
 def screen_entities(
@@ -322,6 +321,8 @@ class PortfolioScreening:
     unchanged: np.ndarray  # bool per entity node: same policy, outcome and figures as its current decision
     load_seconds: float = 0.0
     engine_seconds: float = 0.0
+    #: The explainer preparing the slow entities' decisions in another process (``decision_prefetch``), if any.
+    prefetch: object | None = None
 
 
 def portfolio_screening(*, as_of: datetime.date | None = None) -> PortfolioScreening:
@@ -416,6 +417,9 @@ def store_portfolio_part(
             had = [node for node in slow_nodes.tolist() if p.seen_at[node] >= 0]
             rows = p.seen.seen_rows([int(p.seen_at[node]) for node in had])
             seen = {int(p.entity_pks[node]): row for node, row in zip(had, rows, strict=True)}
+            prepared = None
+            if p.prefetch is not None and slow_nodes.size:
+                prepared = p.prefetch.take(slow_nodes.tolist(), up_to=int(hi) - 1)
             _store_chunk(
                 result=p.result,
                 data=p.data,
@@ -430,6 +434,7 @@ def store_portfolio_part(
                 seen=seen,
                 sink=payloads,
                 reexplain=False,
+                prepared=prepared,
             )
         if on_payloads:
             decision_ids = p.seen.decision_id[p.seen_at[nodes[fast]]].tolist()
@@ -625,8 +630,12 @@ def _store_chunk(
     seen,
     sink=None,
     reexplain=True,
+    prepared=None,
 ) -> None:
     """Store one chunk's new decisions in one transaction.
+
+    ``prepared`` (node -> (``PreparedDecision``, ``PreparedInput``)) holds what a portfolio run's explainer
+    process prepared; the chunk's other decisions are explained here, and both give the same rows.
 
     New ``Decision`` rows, ``CurrentDecision`` upserts and the screening-date moves of unchanged
     decisions are written with raw SQL (``TableWriter``: ``COPY``/array statements on PostgreSQL,
@@ -678,27 +687,38 @@ def _store_chunk(
                 kept_payload_ids[entity_id] = before[0]
                 continue
         explained.append((node, entity_id, root, before))
-    payloads = decision_payloads(
-        result=result, data=data, nodes=[row[0] for row in explained], as_of=as_of, policy_version=policy.version
+    prepared = prepared or {}
+    explain_here = [row[0] for row in explained if row[0] not in prepared]
+    payloads = iter(
+        decision_payloads(result=result, data=data, nodes=explain_here, as_of=as_of, policy_version=policy.version)
+        if explain_here
+        else ()
     )
-    for (node, entity_id, root, before), payload in zip(explained, payloads, strict=True):
-        summary.counts[payload["outcome"]] += 1
+    emitting = collect or sink is not None
+    for node, entity_id, root, before in explained:
+        ready = prepared.get(node)
+        if ready is None:
+            payload = next(payloads)
+            decision = prepared_decision(payload)
+        else:
+            decision = ready[0]
+            payload = _json_value(decision[7]) if emitting else None
+        summary.counts[decision[0]] += 1
         summary.screened += 1
-        _emit(payload, summary=summary, collect=collect, sink=sink)
+        if emitting:
+            _emit(payload, summary=summary, collect=collect, sink=sink)
         if entity_id in superseded:
             summary.superseded += 1
             continue
-        fingerprint = result_fingerprint(payload)
-        if before is not None and before[1] == fingerprint:
+        if before is not None and before[1] == decision[8]:
             unchanged.append(entity_id)
             continue
         new_rows.append(
             _decision_row(
                 entity_id=entity_id,
-                payload=payload,
+                decision=decision,
                 policy=policy,
                 as_of=as_of,
-                fingerprint=fingerprint,
                 is_root=root,
                 computed_at=computed_at,
             )
@@ -709,8 +729,10 @@ def _store_chunk(
         stored = _stored_payloads(kept_payload_ids.values())
         for decision_id in kept_payload_ids.values():
             _emit({**stored[decision_id], "as_of": as_of.isoformat()}, summary=summary, collect=collect, sink=sink)
-    decision_ids = TableWriter(Decision).insert_returning_ids(_DECISION_COLUMNS, new_rows, key="entity_id")
-    record_decision_inputs(data=data, nodes=new_nodes, decision_ids=decision_ids)  # for replay
+    decision_ids = TableWriter(Decision, adapted=["payload"]).insert_returning_ids(
+        _DECISION_COLUMNS, new_rows, key="entity_id"
+    )
+    record_decision_inputs(data=data, nodes=new_nodes, decision_ids=decision_ids, prepared=prepared)  # for replay
     current_writer = TableWriter(CurrentDecision)
     current_writer.update_where_in("entity_id", unchanged, {"screened_at": now, "as_of": as_of})
     current_writer.upsert(
@@ -736,8 +758,11 @@ def _store_chunk(
 
 
 def _saved_decision(db: str, decision_id: int, row: tuple, policy: ScreeningPolicy) -> Decision:
-    """The saved ``Decision`` of a row ``_store_chunk`` inserted, as the ORM would have returned it."""
-    decision = Decision.from_db(db, _DECISION_FIELDS, (decision_id, *row))
+    """The saved ``Decision`` of a row ``_store_chunk`` inserted (its payload as JSON text), as the ORM would
+    have returned it."""
+    payload = _DECISION_COLUMNS.index("payload")
+    values = (decision_id, *row[:payload], _json_value(row[payload]), *row[payload + 1 :])
+    decision = Decision.from_db(db, _DECISION_FIELDS, values)
     decision.policy = policy  # cached, as on an instance created with it
     return decision
 

@@ -58,7 +58,8 @@ class AuditEvent(models.Model):
     )
     actor_label = models.CharField(max_length=255, editable=False, help_text="Username at the time, or 'system'.")
     action = models.CharField(max_length=100, db_index=True, editable=False)
-    target_type = models.CharField(max_length=100, db_index=True, editable=False)
+    # Filtered on through the ``(target_type, target_id, seq)`` index below, which begins with it.
+    target_type = models.CharField(max_length=100, editable=False)
     target_id = models.CharField(max_length=64, db_index=True, editable=False)
     target_label = models.CharField(max_length=500, blank=True, editable=False)
     before = models.JSONField(null=True, blank=True, editable=False)

@@ -14,7 +14,9 @@ from .parties import Entity
 
 
 class Decision(models.Model):
-    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="decisions")
+    # No index of its own: ``(entity, -computed_at)`` below serves every lookup by entity, and a first
+    # portfolio run writes a decision per entity (each index is written with every row).
+    entity = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="decisions", db_index=False)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, db_index=True)
     look_through_outcome = models.CharField(max_length=10, choices=Outcome.choices)
     look_through_low = models.FloatField()
@@ -86,7 +88,8 @@ class DecisionInput(models.Model):
     """
 
     decision = models.OneToOneField(Decision, on_delete=models.PROTECT, primary_key=True, related_name="input")
-    fingerprint = models.CharField(max_length=64, db_index=True, help_text="SHA-256 of the canonical snapshot.")
+    # Not indexed: replay reads an input by its decision and compares fingerprints; nothing looks one up.
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical snapshot.")
     snapshot = models.JSONField(help_text="Closure nodes and edges, as cases.ownership.snapshot writes them.")
 
     class Meta:

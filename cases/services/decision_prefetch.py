@@ -46,6 +46,16 @@ AHEAD_BATCHES = 16
 Prepared = tuple[PreparedDecision, PreparedInput]
 
 
+def prepare_nodes(screening: PortfolioScreening, nodes) -> list[Prepared]:
+    """What storing the decisions of ``nodes`` needs from the run's result alone, in ``nodes`` order."""
+    p = screening
+    payloads = decision_payloads(
+        result=p.result, data=p.data, nodes=nodes, as_of=p.as_of, policy_version=p.policy.version
+    )
+    decisions = [prepared_decision(payload) for payload in payloads]
+    return list(zip(decisions, prepared_inputs(data=p.data, nodes=nodes), strict=True))
+
+
 class _ExplainSource:
     """Runs in the explainer: the prepared decisions of ``nodes`` (ascending), ``BATCH_NODES`` at a time."""
 
@@ -54,17 +64,11 @@ class _ExplainSource:
         self._nodes = nodes
 
     def batches(self) -> Iterator[list[tuple[list[int], list[Prepared]]]]:
-        p = self._screening
         with cyclic_gc_paused():  # hundreds of thousands of payload dicts, no cycles
-            upstream_index(p.data)
+            upstream_index(self._screening.data)
             for start in range(0, self._nodes.size, BATCH_NODES):
                 part = self._nodes[start : start + BATCH_NODES]
-                payloads = decision_payloads(
-                    result=p.result, data=p.data, nodes=part, as_of=p.as_of, policy_version=p.policy.version
-                )
-                decisions = [prepared_decision(payload) for payload in payloads]
-                inputs = prepared_inputs(data=p.data, nodes=part)
-                yield [(part.tolist(), list(zip(decisions, inputs, strict=True)))]
+                yield [(part.tolist(), prepare_nodes(self._screening, part))]
 
     def result(self) -> None:
         return None
@@ -73,13 +77,17 @@ class _ExplainSource:
 class DecisionPrefetch:
     """This process's end: ``take`` a chunk's prepared decisions as the explainer delivers them."""
 
-    def __init__(self, screening: PortfolioScreening, nodes: np.ndarray):
+    def __init__(self, screening: PortfolioScreening, nodes: np.ndarray, *, first_node: int):
+        self._screening = screening
+        #: The first node the explainer prepares; this process prepares the slow nodes before it.
+        self.first_node = first_node
         data = screening.data
         # Read in this process before the fork: the explainer must not touch the database.
         plain_column(data.names)
         plain_column(data.external_ids)
         data.node_by_external_id  # noqa: B018 - a cached property, built once here rather than in both processes
-        self._reader = open_batches(_ExplainSource(screening, nodes), in_reader=True, name="screen-explainer")
+        explained = nodes[np.searchsorted(nodes, first_node) :]
+        self._reader = open_batches(_ExplainSource(screening, explained), in_reader=True, name="screen-explainer")
         self._messages: queue.Queue = queue.Queue(maxsize=AHEAD_BATCHES)
         self._stopping = threading.Event()
         self._ready: dict[int, Prepared] = {}
@@ -109,7 +117,13 @@ class DecisionPrefetch:
     def take(self, nodes: list[int], *, up_to: int) -> dict[int, Prepared]:
         """The prepared decisions among ``nodes``, waiting for the explainer up to node ``up_to`` (the end of
         the chunk being stored); whatever was prepared for nodes at or below ``up_to`` and not asked for
-        (entities deleted since the read) is dropped."""
+        (entities deleted since the read) is dropped.
+
+        Nodes before the explainer's first are prepared here first, while the explainer works on the
+        ones after them: the first chunk is shared between the two processes instead of waited for.
+        """
+        head = [node for node in nodes if node < self.first_node]
+        taken = dict(zip(head, prepare_nodes(self._screening, head), strict=True)) if head else {}
         while not self._finished and self._received_up_to < up_to:
             kind, value = self._messages.get()
             if kind == "batch":
@@ -120,7 +134,7 @@ class DecisionPrefetch:
                 self._finished = True
                 if kind == "error":
                     logger.warning("The screening explainer failed; this process explains the rest: %r", value)
-        taken = {node: self._ready.pop(node) for node in nodes if node in self._ready}
+        taken.update((node, self._ready.pop(node)) for node in nodes if node in self._ready)
         for node in [node for node in self._ready if node <= up_to]:
             del self._ready[node]
         return taken
@@ -132,9 +146,15 @@ class DecisionPrefetch:
 
 
 @contextmanager
-def decision_prefetch(screening: PortfolioScreening, *, from_entity_id: int) -> Iterator[DecisionPrefetch | None]:
+def decision_prefetch(
+    screening: PortfolioScreening, *, from_entity_id: int, chunk_size: int
+) -> Iterator[DecisionPrefetch | None]:
     """An explainer for the slow entities with ids from ``from_entity_id`` on, when there are enough of them
-    to pay for a fork (``PORTFOLIO_EXPLAINER_MIN``, 0 turns it off) and the platform can fork; else None."""
+    to pay for a fork (``PORTFOLIO_EXPLAINER_MIN``, 0 turns it off) and the platform can fork; else None.
+
+    The first ``chunk_size`` entities are the first chunk to store: this process prepares the first half of
+    its slow ones while the explainer starts on the second half.
+    """
     minimum = settings.PORTFOLIO_EXPLAINER_MIN
     p = screening
     start = int(np.searchsorted(p.entity_pks, from_entity_id))
@@ -142,7 +162,9 @@ def decision_prefetch(screening: PortfolioScreening, *, from_entity_id: int) -> 
     if minimum <= 0 or nodes.size < minimum or "fork" not in multiprocessing.get_all_start_methods():
         yield None
         return
-    prefetch = DecisionPrefetch(p, nodes)
+    first_chunk = nodes[nodes < start + chunk_size]
+    first_node = int(first_chunk[first_chunk.size // 2]) if first_chunk.size else int(nodes[0])
+    prefetch = DecisionPrefetch(p, nodes, first_node=first_node)
     try:
         yield prefetch
     finally:

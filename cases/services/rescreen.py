@@ -402,7 +402,9 @@ def rescreen_portfolio_work(
                     frozen.enter_context(portfolio_objects_frozen())
                     if on_payloads is None:  # the JSON output needs every payload as a dict: explained here
                         screening.prefetch = frozen.enter_context(
-                            decision_prefetch(screening, from_entity_id=chunk.first_entity_id)
+                            decision_prefetch(
+                                screening, from_entity_id=chunk.first_entity_id, chunk_size=chunk.run.chunk_size
+                            )
                         )
                 screened = _screen_chunk(
                     chunk=chunk,

@@ -1,5 +1,7 @@
 """The whole-graph run's explainer process: the rows it prepares are the ones this process would store."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -35,19 +37,26 @@ def portfolio():
 
 @pytest.fixture
 def explainer(settings, monkeypatch):
-    """Every whole-graph run forks the explainer, which sends three nodes a message; records what it delivered."""
+    """Every whole-graph run forks the explainer, which sends three nodes a message. Records the nodes ``take``
+    handed over and, apart, those of them this process prepared itself (the head of the first chunk)."""
     settings.PORTFOLIO_EXPLAINER_MIN = 1
     monkeypatch.setattr(prefetch_module, "BATCH_NODES", 3)
     delivered: list[int] = []
-    take = DecisionPrefetch.take
+    here: list[int] = []
+    take, prepare_nodes = DecisionPrefetch.take, prefetch_module.prepare_nodes
 
     def recording(self, nodes, *, up_to):
         taken = take(self, nodes, up_to=up_to)
         delivered.extend(taken)
         return taken
 
+    def prepared_here(screening, nodes):
+        here.extend(nodes)
+        return prepare_nodes(screening, nodes)
+
     monkeypatch.setattr(DecisionPrefetch, "take", recording)
-    return delivered
+    monkeypatch.setattr(prefetch_module, "prepare_nodes", prepared_here)  # in this process only: forked before
+    return SimpleNamespace(delivered=delivered, here=here)
 
 
 def _assert_stored_as_explained_here(entities):
@@ -71,7 +80,8 @@ def _assert_stored_as_explained_here(entities):
 def test_a_first_run_stores_what_the_explainer_prepared(portfolio, explainer):
     run = rescreen_portfolio(whole_graph=True, chunk_size=5)
     assert run.status == ScreenRun.Status.FINISHED and run.changed == len(portfolio)
-    assert len(explainer) == len(portfolio)  # every decision came from the other process
+    assert sorted(explainer.delivered) == list(range(len(portfolio)))  # every decision was prepared ahead
+    assert explainer.here == [0, 1]  # the first half of the first chunk here, the rest in the explainer
     _assert_stored_as_explained_here(portfolio)
     assert audit_verify()[1] is None
 
@@ -88,15 +98,16 @@ def test_a_failed_explainer_leaves_the_rest_to_this_process(portfolio, explainer
     monkeypatch.setattr(prefetch_module._ExplainSource, "batches", failing)
     run = rescreen_portfolio(whole_graph=True, chunk_size=5)
     assert run.changed == len(portfolio)
-    assert len(explainer) == 6  # two messages of three nodes, then this process explained the rest
+    # The head of the first chunk here, two messages of three nodes, then this process explained the rest.
+    assert sorted(explainer.delivered) == list(range(8)) and explainer.here == [0, 1]
     _assert_stored_as_explained_here(portfolio)
 
 
 def test_nodes_asked_out_of_order_are_left_to_this_process(portfolio, settings):
     settings.PORTFOLIO_EXPLAINER_MIN = 1
     screening = portfolio_screening()
-    with decision_prefetch(screening, from_entity_id=0) as prefetch:
-        assert isinstance(prefetch, DecisionPrefetch)
+    with decision_prefetch(screening, from_entity_id=0, chunk_size=4) as prefetch:
+        assert isinstance(prefetch, DecisionPrefetch) and prefetch.first_node == 2
         first = prefetch.take([0, 1], up_to=9)
         assert sorted(first) == [0, 1]
         # Nodes 2-9 were delivered and passed over (deleted since, say): asking for them again gets nothing.
@@ -121,20 +132,20 @@ def _prepared_here(screening, node):
 def test_no_explainer_below_the_minimum_or_when_turned_off(portfolio, settings):
     screening = portfolio_screening()
     settings.PORTFOLIO_EXPLAINER_MIN = len(portfolio) + 1
-    with decision_prefetch(screening, from_entity_id=0) as prefetch:
+    with decision_prefetch(screening, from_entity_id=0, chunk_size=5) as prefetch:
         assert prefetch is None
     settings.PORTFOLIO_EXPLAINER_MIN = 0
-    with decision_prefetch(screening, from_entity_id=0) as prefetch:
+    with decision_prefetch(screening, from_entity_id=0, chunk_size=5) as prefetch:
         assert prefetch is None
     # From an entity id on, only the slow entities at or above it are explained.
     settings.PORTFOLIO_EXPLAINER_MIN = len(portfolio) - 5
     middle = int(np.sort(np.fromiter(Entity.objects.values_list("pk", flat=True), dtype=np.int64))[5])
-    with decision_prefetch(screening, from_entity_id=middle) as prefetch:
+    with decision_prefetch(screening, from_entity_id=middle, chunk_size=5) as prefetch:
         assert prefetch is not None
 
 
 def test_the_json_output_explains_in_this_process(portfolio, explainer):
     received = []
     rescreen_portfolio(whole_graph=True, chunk_size=5, on_payloads=received.extend)
-    assert not explainer and len(received) == len(portfolio)
+    assert not explainer.delivered and len(received) == len(portfolio)
     _assert_stored_as_explained_here(portfolio)

@@ -606,9 +606,12 @@ def _moved_since(seen: dict[int, tuple], versions: dict[int, tuple], entity_ids,
         row = seen.get(pk)
         return None if row is None else (row[0], row[3])
 
+    # An entity with neither a current decision now nor one when ``seen`` was read has not moved: only the
+    # others are compared (a first run's chunk has none).
+    candidates = [pk for pk in entity_ids if pk in versions or pk in seen] if versions or seen else []
     return {
         pk
-        for pk in entity_ids
+        for pk in candidates
         if versions.get(pk) != seen_version(pk) and not (pk in versions and versions[pk][1] > snapshot_at)
     }
 

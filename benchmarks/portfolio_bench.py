@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -38,9 +39,14 @@ TARGETS = {
 }
 
 
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _timed(step):
     load_before = os.getloadavg()[0]
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started, children_started = time.perf_counter(), time.process_time(), _children_cpu_seconds()
     value = step()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     from benchmarks.rescreen_bench import _rss_mb
@@ -48,6 +54,10 @@ def _timed(step):
     figures = {
         "seconds": round(wall, 2),
         "cpu_seconds": round(cpu, 2),
+        # The explainer process a run with many decisions to explain forks (``decision_prefetch``): its CPU,
+        # and the largest peak resident memory of any child so far (mostly pages shared with this process).
+        "explainer_cpu_seconds": round(_children_cpu_seconds() - children_started, 2),
+        "children_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "peak_rss_mb": _rss_mb(),
     }

@@ -55,6 +55,7 @@ from cases.models import Entity, RescreenRequest, ScreenRun, ScreenRunChunk
 
 from . import queue
 from .decision_prefetch import decision_prefetch
+from .import_tuning import SQLITE_IMPORT_CACHE_KIB, sqlite_page_cache
 from .policy import policy_get_active
 from .rescreen_requests import rescreen_request, rescreen_request_withdraw, seed_ids
 from .screening import (
@@ -400,6 +401,8 @@ def rescreen_portfolio_work(
                 if whole_graph and screening is None:
                     screening = portfolio_screening(as_of=chunk.run.as_of)
                     frozen.enter_context(portfolio_objects_frozen())
+                    # Every chunk writes into the same growing indexes (the audit trail's hashes at random).
+                    frozen.enter_context(sqlite_page_cache(SQLITE_IMPORT_CACHE_KIB))
                     if on_payloads is None:  # the JSON output needs every payload as a dict: explained here
                         screening.prefetch = frozen.enter_context(
                             decision_prefetch(

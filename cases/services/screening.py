@@ -732,15 +732,21 @@ def _store_chunk(
         stored = _stored_payloads(kept_payload_ids.values())
         for decision_id in kept_payload_ids.values():
             _emit({**stored[decision_id], "as_of": as_of.isoformat()}, summary=summary, collect=collect, sink=sink)
-    decision_ids = TableWriter(Decision, adapted=["payload"]).insert_returning_ids(
-        _DECISION_COLUMNS, new_rows, key="entity_id"
-    )
+    # Numbered by the database (SQLite: one plain ``executemany``, consecutive ids under the write lock),
+    # not read back with ``RETURNING``.
+    decision_ids = TableWriter(Decision, adapted=["payload"]).insert_numbered(_DECISION_COLUMNS, new_rows)
     record_decision_inputs(data=data, nodes=new_nodes, decision_ids=decision_ids, prepared=prepared)  # for replay
     current_writer = TableWriter(CurrentDecision)
     current_writer.update_where_in("entity_id", unchanged, {"screened_at": now, "as_of": as_of})
+    # An entity with no current decision now (``versions``, read under its lock) gets one inserted; the
+    # others are upserted (SQLite's upsert costs three times a plain insert, and a first run is all new).
+    current_rows = [
+        (row[0], decision_id, row[1], now, as_of) for row, decision_id in zip(new_rows, decision_ids, strict=True)
+    ]
+    current_writer.insert_rows(_CURRENT_COLUMNS, [row for row in current_rows if row[0] not in versions])
     current_writer.upsert(
         _CURRENT_COLUMNS,
-        [(row[0], decision_id, row[1], now, as_of) for row, decision_id in zip(new_rows, decision_ids, strict=True)],
+        [row for row in current_rows if row[0] in versions],
         conflict=["entity_id"],
         update=["decision_id", "outcome", "screened_at", "as_of"],
     )

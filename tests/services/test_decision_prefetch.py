@@ -2,10 +2,9 @@
 
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
-from cases.models import Decision, DecisionInput, Entity, ScreenRun
+from cases.models import Decision, DecisionInput, ScreenRun
 from cases.ownership.snapshot import snapshot_fingerprint
 from cases.services import decision_prefetch as prefetch_module
 from cases.services.audit_verify import audit_verify
@@ -131,17 +130,20 @@ def _prepared_here(screening, node):
 
 def test_no_explainer_below_the_minimum_or_when_turned_off(portfolio, settings):
     screening = portfolio_screening()
-    settings.PORTFOLIO_EXPLAINER_MIN = len(portfolio) + 1
+    slow = int((~screening.unchanged).sum())  # every entity in the database, none screened yet
+    assert slow >= len(portfolio)
+    settings.PORTFOLIO_EXPLAINER_MIN = slow + 1
     with decision_prefetch(screening, from_entity_id=0, chunk_size=5) as prefetch:
         assert prefetch is None
     settings.PORTFOLIO_EXPLAINER_MIN = 0
     with decision_prefetch(screening, from_entity_id=0, chunk_size=5) as prefetch:
         assert prefetch is None
-    # From an entity id on, only the slow entities at or above it are explained.
-    settings.PORTFOLIO_EXPLAINER_MIN = len(portfolio) - 5
-    middle = int(np.sort(np.fromiter(Entity.objects.values_list("pk", flat=True), dtype=np.int64))[5])
-    with decision_prefetch(screening, from_entity_id=middle, chunk_size=5) as prefetch:
+    # From an entity id on, only the slow entities at or above it count.
+    settings.PORTFOLIO_EXPLAINER_MIN = slow - 5
+    with decision_prefetch(screening, from_entity_id=int(screening.entity_pks[5]), chunk_size=5) as prefetch:
         assert prefetch is not None
+    with decision_prefetch(screening, from_entity_id=int(screening.entity_pks[6]), chunk_size=5) as prefetch:
+        assert prefetch is None
 
 
 def test_the_json_output_explains_in_this_process(portfolio, explainer):

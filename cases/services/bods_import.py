@@ -316,6 +316,9 @@ class _OverlappedWrites:
     def __init__(self, import_connection) -> None:
         self._connection = import_connection
         self._reads = connections.create_connection(import_connection.alias)
+        # A write sent here would be committed at once, outside the import's transaction: refused.
+        # (Not a read-only session: drawing keys, ``nextval``, is refused in one.)
+        self._reads.execute_wrappers.append(_refuse_writes)
         self._queued: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
         self._in_flight: Future | None = None
         import_connection.inc_thread_sharing()
@@ -370,6 +373,12 @@ class _OverlappedWrites:
         finally:
             self._connection.dec_thread_sharing()
             self._reads.close()
+
+
+def _refuse_writes(execute, sql, params, many, context):
+    if not sql.lstrip()[:6].upper().startswith(("SELECT", "WITH")):
+        raise RuntimeError(f"the import's second connection is for reading only: {sql[:60]!r}")
+    return execute(sql, params, many, context)
 
 
 def _run_writes(queued: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]) -> None:

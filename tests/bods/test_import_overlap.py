@@ -209,3 +209,18 @@ def test_an_import_inside_the_callers_transaction_writes_in_turn(tmp_path, overl
             path=write_jsonl(tmp_path / "f.jsonl", [person("p1"), relationship("r1", "p1", "e-uncommitted", 40)])
         )
     assert summary.statements_applied == 2 and not overlapped
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_second_connection_refuses_writes(tmp_path, overlapped, monkeypatch):
+    """Anything but a query sent there would be committed at once, outside the import's transaction."""
+    before = snapshot()
+
+    def misrouted(self, batch):
+        Entity.objects.create(external_id="misrouted", name="Written on the wrong connection")
+
+    monkeypatch.setattr(bods_import._BatchApplier, "apply", misrouted)
+    with pytest.raises(RuntimeError, match="for reading only"):
+        bods_import_file(path=write_jsonl(tmp_path / "f.jsonl", [entity("e1")]))
+    assert snapshot() == before

@@ -176,10 +176,12 @@ def _import_file(
     validator = StatementValidator(known_record_types=records.lookup)
     applier = _BatchApplier(run=run, summary=summary, records=records)
     reader = _open_reader(path, _mapper(run.pk))
-    # Opened after the reader process is forked: the child inherits neither the thread nor the socket.
-    writes = _OverlappedWrites(connections[DEFAULT_DB_ALIAS]) if overlap else _InlineWrites()
-    applier.write = writes.write
+    writes: _InlineWrites | _OverlappedWrites = _InlineWrites()
     try:
+        if overlap:
+            # Opened after the reader process is forked: the child inherits neither the thread nor the socket.
+            writes = _OverlappedWrites(connections[DEFAULT_DB_ALIAS])
+            applier.write = writes.write
         with writes.first_error():
             for batch in _progress_batches(reader, stdout=stdout, enabled=progress, desc="importing"):
                 with writes.reading():

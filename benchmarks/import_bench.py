@@ -16,6 +16,7 @@ import random
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -143,22 +144,76 @@ def _children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _server_cpu_seconds() -> float | None:
-    """CPU seconds of this connection's PostgreSQL backend so far, when the server runs on this machine
-    (``/proc/<pid>/stat`` of ``pg_backend_pid()``); None on SQLite or a remote server."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
+def _backend_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of one PostgreSQL backend so far, from ``/proc/<pid>/stat``; None if it is gone or elsewhere."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5), after pid and comm
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+class ServerCpu:
+    """CPU seconds of every backend serving the benchmark's database during the import, when the server runs
+    on this machine; None on SQLite or a remote server.
+
+    The import may open a second connection for its checks (``_OverlappedWrites``), whose backend ends with
+    it, so the backends are sampled every ``interval`` seconds from a connection of our own (not counted):
+    a backend that ends between two samples loses its last ``interval`` at most.
+    """
+
+    def __init__(self, interval: float = 0.02):
+        from django.db import connection
+
+        self._interval = interval
+        self._stop = threading.Event()
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._thread: threading.Thread | None = None
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        if _backend_cpu_seconds(pid) is None:
+            return
+        import psycopg
+
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        self._monitor = psycopg.connect(**params, autocommit=True)
+        self._sample(first=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self, *, first: bool = False) -> None:
+        pids = self._monitor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        ).fetchall()
+        for (pid,) in pids:
+            seconds = _backend_cpu_seconds(pid)
+            if seconds is None:
+                continue
+            # A backend already there at the start counts from then; one started later, from its start.
+            self._first.setdefault(pid, seconds if first else 0.0)
+            self._last[pid] = seconds
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def stop(self) -> tuple[float, int] | None:
+        """(CPU seconds of the backends, how many backends) since the start; None if not measurable."""
+        if self._thread is None:
+            return None
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self._monitor.close()
+        return sum(self._last[pid] - self._first[pid] for pid in self._last), len(self._last)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -179,14 +234,14 @@ def main(argv: list[str] | None = None) -> dict:
         validation_seconds = time.perf_counter() - started
         validation_cpu_seconds = time.process_time() - cpu_started
 
-        children_started, server_started = _children_cpu_seconds(), _server_cpu_seconds()
+        children_started, server = _children_cpu_seconds(), ServerCpu()
         started, cpu_started = time.perf_counter(), time.process_time()
         summary = bods_import_file(path=path, progress=False)
         import_seconds = time.perf_counter() - started
         import_cpu_seconds = time.process_time() - cpu_started
         reader_cpu_seconds = _children_cpu_seconds() - children_started
-        server_finished = _server_cpu_seconds()
-        server_cpu_seconds = None if server_finished is None else server_finished - server_started
+        server_cpu = server.stop()
+        server_cpu_seconds, server_backends = (None, None) if server_cpu is None else server_cpu
 
         target = IMPORT_TARGETS["postgres" if backend.startswith("postgres") else "sqlite"]
         result = {
@@ -204,9 +259,11 @@ def main(argv: list[str] | None = None) -> dict:
             # The reader process (files of READER_PROCESS_MIN_BYTES or more) reads, parses, checks and
             # maps statements while this process validates against the database and writes.
             "reader_process_cpu_seconds": round(reader_cpu_seconds, 3),
-            # The PostgreSQL backend serving the import, when it runs on this machine: with the two processes
-            # above, what the import costs the machine's cores in all.
+            # The PostgreSQL backends serving the import (its connection and the one its checks read from),
+            # when the server runs on this machine: with the two processes above, what the import costs the
+            # machine's cores in all.
             "server_cpu_seconds": None if server_cpu_seconds is None else round(server_cpu_seconds, 3),
+            "server_backends": server_backends,
             "import_statements_per_second": round(args.statements / import_seconds),
             "import_target_statements_per_second": target,
             "import_target_met": args.statements / import_seconds >= target,

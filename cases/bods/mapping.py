@@ -220,7 +220,16 @@ def copy_text_line(values: tuple[Any, ...]) -> bytes:
     the reader process, it crosses the pipe as one bytes object instead of nine values and
     goes to the server as it is, so the importing process neither unpickles nor formats it.
     Values are text, integers or dates (ISO format, which ``COPY`` reads as a date).
+
+    Most rows need no escaping at all, so the joined line is checked once (no NULL, no backslash,
+    newline or carriage return, and no tab but the separators) before any value is escaped: a
+    statement's row then costs one scan of its text instead of four replacements of each value.
     """
+    if None not in values:
+        texts = [value if type(value) is str else str(value) for value in values]
+        line = "\t".join(texts)
+        if not ("\\" in line or "\n" in line or "\r" in line or line.count("\t") != len(texts) - 1):
+            return (line + "\n").encode()
     return ("\t".join("\\N" if value is None else _copy_escape(str(value)) for value in values) + "\n").encode()
 
 

@@ -37,8 +37,11 @@ class ImportRun(models.Model):
 
 
 class BodsStatement(models.Model):
-    statement_id = models.CharField(max_length=255, unique=True)
-    record_id = models.CharField(max_length=255, db_index=True)
+    # Unique and indexed through ``Meta``: on PostgreSQL a field's ``unique``/``db_index`` adds a second,
+    # ``varchar_pattern_ops`` index for prefix ``LIKE`` queries, which nothing runs on this table, and an
+    # import pays for every index on it (issue 12).
+    statement_id = models.CharField(max_length=255)
+    record_id = models.CharField(max_length=255)
     record_type = models.CharField(max_length=20)
     record_status = models.CharField(max_length=10, choices=RecordStatus.choices)
     statement_date = models.DateField(null=True, blank=True)
@@ -51,6 +54,8 @@ class BodsStatement(models.Model):
         verbose_name = _("bods statement")
         verbose_name_plural = _("bods statements")
         ordering = ["import_run_id", "position"]
+        indexes = [models.Index(fields=["record_id"], name="bodsstatement_record_id_idx")]
+        constraints = [models.UniqueConstraint(fields=["statement_id"], name="bodsstatement_statement_id_unique")]
 
     def __str__(self) -> str:
         return self.statement_id

@@ -19,7 +19,8 @@ PERCENT = {"max_digits": 11, "decimal_places": 8}
 
 
 class Relationship(ConstraintMessages, SourcedRecord):
-    subject = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="owner_relationships")
+    # No index of its own: the (subject, is_closed) index below starts with it.
+    subject = models.ForeignKey(Entity, on_delete=models.PROTECT, related_name="owner_relationships", db_index=False)
     interested_entity = models.ForeignKey(
         Entity, null=True, blank=True, on_delete=models.PROTECT, related_name="held_relationships"
     )
@@ -95,7 +96,8 @@ SHARE_RANGE = "A share is a percentage from 0 to 100."
 
 
 class Interest(ConstraintMessages):
-    relationship = models.ForeignKey(Relationship, on_delete=models.CASCADE, related_name="interests")
+    # No index of its own: the (relationship, interest_type) index below starts with it.
+    relationship = models.ForeignKey(Relationship, on_delete=models.CASCADE, related_name="interests", db_index=False)
     interest_type = models.CharField(max_length=40, choices=InterestType.choices)
     direct_or_indirect = models.CharField(
         max_length=10, choices=DirectOrIndirect.choices, default=DirectOrIndirect.UNKNOWN

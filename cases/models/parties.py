@@ -36,7 +36,9 @@ class SourcedRecord(models.Model):
 class Entity(ConstraintMessages, SourcedRecord):
     # The JSON columns of the table imports fill fastest have no SQLite JSON_VALID check (``EncodedJSONField``).
     source = EncodedJSONField(default=dict, blank=True, help_text="BODS source object (type, description, url).")
-    name = models.CharField(max_length=500, db_index=True)
+    # Indexed in ``Meta``, without the prefix-``LIKE`` twin a field's ``db_index`` makes on PostgreSQL:
+    # searches by name are case-insensitive (``icontains``), which neither index serves.
+    name = models.CharField(max_length=500)
     alternate_names = EncodedJSONField(default=list, blank=True)
     entity_type = models.CharField(max_length=20, choices=EntityType.choices, default=EntityType.REGISTERED_ENTITY)
     entity_subtype = models.CharField(max_length=30, choices=EntitySubtype.choices, blank=True)
@@ -50,7 +52,12 @@ class Entity(ConstraintMessages, SourcedRecord):
         db_index=False,  # the (jurisdiction, entity_type) index below serves every lookup by jurisdiction
     )
     registered_address_country = models.ForeignKey(
-        "cases.Jurisdiction", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "cases.Jurisdiction",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # indexed in Meta: a text key's db_index adds a prefix-LIKE twin on PostgreSQL
     )
     business_address_countries = EncodedJSONField(
         default=list, blank=True, help_text="Countries of every business (headquarters) address."
@@ -75,7 +82,11 @@ class Entity(ConstraintMessages, SourcedRecord):
         verbose_name = _("entity")
         verbose_name_plural = _("entities")
         ordering = ["name"]
-        indexes = [models.Index(fields=["jurisdiction", "entity_type"])]
+        indexes = [
+            models.Index(fields=["jurisdiction", "entity_type"]),
+            models.Index(fields=["name"], name="entity_name_idx"),
+            models.Index(fields=["registered_address_country"], name="entity_registered_country_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(external_id=""), name="entity_external_id_not_blank"),
             models.CheckConstraint(
@@ -105,12 +116,13 @@ class EntityIdentifier(models.Model):
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identifiers", db_index=False)
     scheme = models.CharField(max_length=100, blank=True, help_text="e.g. XI-LEI, GB-COH")
     scheme_name = models.CharField(max_length=200, blank=True)
-    value = models.CharField(max_length=255, db_index=True)
+    value = models.CharField(max_length=255)  # indexed in Meta, without a prefix-LIKE twin (searches are exact)
     uri = models.URLField(max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("entity identifier")
         verbose_name_plural = _("entity identifiers")
+        indexes = [models.Index(fields=["value"], name="entityidentifier_value_idx")]
         constraints = [
             models.UniqueConstraint(fields=["entity", "scheme", "value"], name="identifier_unique_per_entity")
         ]
@@ -120,7 +132,7 @@ class EntityIdentifier(models.Model):
 
 
 class Person(SourcedRecord):
-    name = models.CharField(max_length=500, db_index=True, help_text="Primary full name.")
+    name = models.CharField(max_length=500, help_text="Primary full name.")  # indexed in Meta, as Entity.name
     names = models.JSONField(default=list, blank=True, help_text="BODS names as published.")
     person_type = models.CharField(max_length=20, choices=PersonType.choices, default=PersonType.KNOWN_PERSON)
     nationalities = models.JSONField(default=list, blank=True, help_text="Country codes.")
@@ -132,6 +144,7 @@ class Person(SourcedRecord):
         verbose_name = _("person")
         verbose_name_plural = _("persons")
         ordering = ["name"]
+        indexes = [models.Index(fields=["name"], name="person_name_idx")]
         constraints = [
             models.CheckConstraint(condition=~models.Q(external_id=""), name="person_external_id_not_blank"),
         ]

@@ -26,13 +26,15 @@ replaces its details wholesale, ``closed`` ends it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from cases.bods import BodsError, BodsFile, StatementValidator
@@ -72,6 +74,9 @@ LOOKUP_CHUNK = 2000
 # Files at least this large are prepared by a second process; forking one costs tens of
 # milliseconds, about what preparing 2,000 statements costs.
 READER_PROCESS_MIN_BYTES = 4 << 20
+# On PostgreSQL an import in a transaction of its own writes a batch while it checks the next
+# (``_OverlappedWrites``); off, every write waits for its turn, as on SQLite.
+OVERLAP_WRITES = True
 RECORD_TYPES = {"entity": "entities", "person": "persons", "relationship": "relationships"}
 RECORD_MODELS = {"entity": Entity, "person": Person, "relationship": Relationship}
 TIMESTAMP_FIELDS = ["created_at", "updated_at"]
@@ -121,9 +126,12 @@ def bods_import_file(*, path: str | Path, stdout: IO[str] | None = None, progres
     run = ImportRun.objects.create(file_name=str(path))
     summary = ImportSummary(file_name=str(path), import_run_id=run.pk)
     show_progress = bool(progress and stdout is not None and stdout.isatty())
+    # Only a transaction of its own can have its checks read from a second connection: one opened
+    # by the caller may hold rows that no other connection sees yet.
+    overlap = OVERLAP_WRITES and connection.vendor == "postgresql" and not connection.in_atomic_block
     try:
         with import_tuned(), transaction.atomic():
-            _import_file(path=path, run=run, summary=summary, stdout=stdout, progress=show_progress)
+            _import_file(path=path, run=run, summary=summary, stdout=stdout, progress=show_progress, overlap=overlap)
             _finish_run(run=run, summary=summary)
     except BodsError as exc:
         _fail_run(run=run, error=exc.message)
@@ -149,13 +157,18 @@ def validate_file(*, path: str | Path, stdout=None, progress: bool = False) -> t
     return count, bods_file.sha256
 
 
-def _import_file(*, path: Path, run: ImportRun, summary: ImportSummary, stdout, progress: bool) -> None:
+def _import_file(
+    *, path: Path, run: ImportRun, summary: ImportSummary, stdout, progress: bool, overlap: bool = False
+) -> None:
     """One streaming pass, called inside the import's transaction: validate a batch, then write it.
 
     A batch's references to records outside the file are checked before the
     batch is written, so the database still shows only records from earlier
     files and earlier batches (which the validator has seen): a reference to a
     record defined later in the file stays a dangling reference.
+
+    With ``overlap`` a batch's writes run in a thread (``_OverlappedWrites``) while
+    this thread checks and prepares the next batch.
     """
     # The validator's existence lookups also tell the applier which records exist and their
     # primary keys, so a batch costs no second lookup of the same recordIds.
@@ -163,15 +176,25 @@ def _import_file(*, path: Path, run: ImportRun, summary: ImportSummary, stdout, 
     validator = StatementValidator(known_record_types=records.lookup)
     applier = _BatchApplier(run=run, summary=summary, records=records)
     reader = _open_reader(path, _mapper(run.pk))
+    writes: _InlineWrites | _OverlappedWrites = _InlineWrites()
     try:
-        for batch in _progress_batches(reader, stdout=stdout, enabled=progress, desc="importing"):
-            _validate_batch(validator, batch)
-            applier.apply(batch)
-            summary.statements_read += len(batch)
-        if summary.statements_read == 0:
-            raise BodsError("the file contains no statements")
-        summary.sha256 = reader.result()
+        if overlap:
+            # Opened after the reader process is forked: the child inherits neither the thread nor the socket.
+            writes = _OverlappedWrites(connections[DEFAULT_DB_ALIAS])
+            applier.write = writes.write
+        with writes.first_error():
+            for batch in _progress_batches(reader, stdout=stdout, enabled=progress, desc="importing"):
+                with writes.reading():
+                    _validate_batch(validator, batch)
+                    applier.apply(batch)
+                writes.submit()
+                summary.statements_read += len(batch)
+            if summary.statements_read == 0:
+                raise BodsError("the file contains no statements")
+            summary.sha256 = reader.result()
+            writes.wait()
     finally:
+        writes.close()
         reader.close()
 
 
@@ -246,6 +269,125 @@ class _KnownRecords:
         self._looked_up.update(pks)
 
 
+def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    function(*args, **kwargs)
+
+
+class _InlineWrites:
+    """Each write runs when it is asked for, in this thread: SQLite, or an import in its caller's transaction."""
+
+    write = staticmethod(_call)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        yield
+
+    @contextmanager
+    def first_error(self) -> Iterator[None]:
+        yield
+
+    def submit(self) -> None:
+        pass
+
+    def wait(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _OverlappedWrites:
+    """A batch's writes run on the import's connection in a thread while this thread checks the next batch.
+
+    On one connection the importing process and its server backend take turns: the
+    server is idle while the next batch is checked and mapped, and this process waits
+    while the server stores the batch. The checks need only what the database held
+    before the import, plus what the import itself created, which ``_KnownRecords``
+    knows in memory (new records' keys are drawn from the sequences, not read back), so
+    while a write is in flight this thread reads from a second connection
+    (``reading``) and the writer thread has the import's connection, and transaction,
+    to itself. One batch's writes are in flight at a time, in file order, so memory
+    stays bounded and the database sees the writes a single pass would make.
+
+    Errors: a write's error is raised by the next ``submit`` or ``wait``; an error of
+    this thread while a write is in flight gives way to the write's error if it has one
+    (``first_error``), because a single pass would have met the write's first. The
+    import's transaction ends only after the writer has stopped (``close``).
+    """
+
+    def __init__(self, import_connection) -> None:
+        self._connection = import_connection
+        self._reads = connections.create_connection(import_connection.alias)
+        # A write sent here would be committed at once, outside the import's transaction: refused.
+        # (Not a read-only session: drawing keys, ``nextval``, is refused in one.)
+        self._reads.execute_wrappers.append(_refuse_writes)
+        self._queued: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
+        self._in_flight: Future | None = None
+        import_connection.inc_thread_sharing()
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="bods-import-writer", initializer=self._adopt_connection
+        )
+
+    def _adopt_connection(self) -> None:
+        """The writer thread's ``connection`` is the import's own (Django's connections are per thread)."""
+        connections[self._connection.alias] = self._connection
+
+    def write(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._queued.append((function, args, kwargs))
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """This thread's queries go to the second connection, outside the import's transaction."""
+        connections[self._connection.alias] = self._reads
+        try:
+            yield
+        finally:
+            connections[self._connection.alias] = self._connection
+
+    def submit(self) -> None:
+        """Wait for the previous batch's writes (raising their error), then start the queued ones."""
+        self.wait()
+        queued, self._queued = self._queued, []
+        if queued:
+            self._in_flight = self._executor.submit(_run_writes, queued)
+
+    def wait(self) -> None:
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
+    @contextmanager
+    def first_error(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            self.wait()  # the write in flight, if it fails, failed first: its error is raised instead
+            raise
+
+    def close(self) -> None:
+        """Stop the writer (a write in flight is finished, not abandoned) before the transaction ends."""
+        self._queued = []
+        in_flight, self._in_flight = self._in_flight, None
+        try:
+            if in_flight is not None:
+                in_flight.exception()  # waits; the error, if any, has been raised or given way already
+            self._executor.shutdown(wait=True)
+        finally:
+            self._connection.dec_thread_sharing()
+            self._reads.close()
+
+
+def _refuse_writes(execute, sql, params, many, context):
+    if not sql.lstrip()[:6].upper().startswith(("SELECT", "WITH")):
+        raise RuntimeError(f"the import's second connection is for reading only: {sql[:60]!r}")
+    return execute(sql, params, many, context)
+
+
+def _run_writes(queued: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]) -> None:
+    for function, args, kwargs in queued:
+        function(*args, **kwargs)
+
+
 def _mapper(run_id: int) -> StatementMapper:
     # On PostgreSQL a statement's row is encoded for COPY where it is prepared (the reader process).
     encoding = {"encode_statement_row": copy_text_line} if connection.vendor == "postgresql" else {}
@@ -318,6 +460,10 @@ class _BatchApplier:
         self.run = run
         self.summary = summary
         self.records = records or _KnownRecords()
+        # Every write goes through ``write(function, *args)``: run at once, or queued for the batch's
+        # write in a thread (``_OverlappedWrites``). What the checks of later batches need is known
+        # before then: new records' keys are drawn, not read back.
+        self.write: Callable[..., None] = _call
         self.jurisdictions = set(Jurisdiction.objects.values_list("code", flat=True))
         # The mapping gives JSON columns as text and dates as the adapter sends them.
         # The timestamps are the batch's one ``now``, adapted once (``apply``).
@@ -347,9 +493,9 @@ class _BatchApplier:
         self._apply_relationships(by_type["relationship"], pks, now)
         statement_rows = [mapped[5] for _, _, _, mapped in fresh]
         if connection.vendor == "postgresql":  # rows come as COPY text lines (``_mapper``)
-            self.writers[BodsStatement].insert_copy_text(STATEMENT_FIELDS, statement_rows)
+            self.write(self.writers[BodsStatement].insert_copy_text, STATEMENT_FIELDS, statement_rows)
         else:
-            self.writers[BodsStatement].insert_rows(STATEMENT_FIELDS, statement_rows)
+            self.write(self.writers[BodsStatement].insert_rows, STATEMENT_FIELDS, statement_rows)
         self.summary.statements_applied += len(fresh)
 
     # entities ---------------------------------------------------------------------------
@@ -372,13 +518,15 @@ class _BatchApplier:
             e.get("registered_address_country_id") for e in entities
         }
         missing = sorted(code for code in wanted - self.jurisdictions if code)
+        if not missing:
+            return
         rows = []
         for code in missing:
             found = pycountry.subdivisions.get(code=code) if "-" in code else pycountry.countries.get(alpha_2=code)
             if found is None:  # the validator rejects these first; this is the last line of defence
                 raise BodsError(f"unknown jurisdiction code {code!r}")
             rows.append(Jurisdiction(code=code, name=found.name))
-        Jurisdiction.objects.bulk_create(rows, ignore_conflicts=True)
+        self.write(Jurisdiction.objects.bulk_create, rows, ignore_conflicts=True)
         self.jurisdictions.update(missing)
 
     # persons ----------------------------------------------------------------------------
@@ -410,11 +558,18 @@ class _BatchApplier:
         saved = self._save(Relationship, "relationship", batch, now)
         # An update replaces the relationship's interests wholesale.
         self._replace_children(Interest, ["relationship_id", *INTEREST_FIELDS], saved, batch)
-        # A relationship only closed in this batch keeps the subject it has in the database.
+        # A relationship only closed in this batch keeps the subject it has in the database, which may
+        # be a row this import wrote: read with the writes, on the import's connection.
         unknown_subject = [rid for rid, values in batch.values.items() if "subject_id" not in values]
-        subjects = select_pairs(Relationship, "external_id", "subject", unknown_subject) if unknown_subject else {}
-        for rid, values in batch.values.items():
-            self.summary.affected_entity_ids.add(values.get("subject_id") or subjects[rid])
+        self.summary.affected_entity_ids.update(
+            values["subject_id"] for values in batch.values.values() if "subject_id" in values
+        )
+        if unknown_subject:
+            self.write(self._add_subjects_of, unknown_subject)
+
+    def _add_subjects_of(self, relationship_ids: list[str]) -> None:
+        subjects = select_pairs(Relationship, "external_id", "subject", relationship_ids)
+        self.summary.affected_entity_ids.update(subjects[rid] for rid in relationship_ids)
 
     def _resolve_parties(self, items: list[Prepared], pks: dict[tuple[str, str], int]) -> None:
         """Add the parties not written in this batch to the recordId -> pk map, from the known records."""
@@ -480,12 +635,23 @@ class _BatchApplier:
         pks = {rid: batch.existing[rid] for rid in batch.values if rid in batch.existing}
         if batch.created:
             columns, values = itemgetter(*fields), batch.values
+            attnames = ["external_id", "created_at", *fields]
             rows = [(rid, now, *columns(values[rid])) for rid in batch.created]
-            ids = writer.insert_returning_ids(["external_id", "created_at", *fields], rows, key="external_id")
+            if connection.vendor == "postgresql":
+                # Keys drawn from the sequence first (what ``insert_returning_ids`` does), so the rows can
+                # be written later, with the batch's other writes.
+                ids = writer.draw_ids(len(rows))
+                self.write(
+                    writer.insert_rows, ["id", *attnames], [(pk, *row) for pk, row in zip(ids, rows, strict=True)]
+                )
+            else:
+                ids = writer.insert_returning_ids(attnames, rows, key="external_id")
             created = dict(zip(batch.created, ids, strict=True))
             pks.update(created)
             self.records.created(record_type, created)
-        writer.update((batch.existing[rid], values) for rid, values in batch.values.items() if rid not in batch.created)
+        updates = [(batch.existing[rid], values) for rid, values in batch.values.items() if rid not in batch.created]
+        if updates:
+            self.write(writer.update, updates)
         return pks
 
     def _replace_children(self, model, attnames: list[str], pks: dict[str, int], batch: _RecordBatch) -> None:
@@ -493,9 +659,14 @@ class _BatchApplier:
         parent_field = attnames[0]
         replaced = [pks[rid] for rid in batch.children if rid not in batch.created]
         if replaced:
-            model.objects.filter(**{f"{parent_field}__in": replaced}).delete()
+            self.write(_delete_where_in, model, parent_field, replaced)
         rows = [(pks[rid], *item) for rid, items in batch.children.items() for item in items]
-        self.writers[model].insert_rows(attnames, rows)
+        if rows:
+            self.write(self.writers[model].insert_rows, attnames, rows)
+
+
+def _delete_where_in(model, field_name: str, values: list[Any]) -> None:
+    model.objects.filter(**{f"{field_name}__in": values}).delete()
 
 
 @dataclass

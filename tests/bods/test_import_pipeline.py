@@ -38,6 +38,28 @@ def import_failing(path, exception=BodsImportError):
     return error.value, failed
 
 
+# -- COPY text lines -----------------------------------------------------------------------------
+
+
+def escaped_value_by_value(values) -> bytes:
+    """``copy_text_line`` without its fast path: each value escaped on its own."""
+    escape = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+    texts = ["\\N" if v is None else "".join(escape.get(c, c) for c in str(v)) for v in values]
+    return ("\t".join(texts) + "\n").encode()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    values=st.lists(
+        st.none() | st.integers() | st.text(alphabet=st.sampled_from(["a", "\\", "\t", "\n", "\r", "N", "é"])),
+        min_size=1,
+        max_size=9,
+    )
+)
+def test_copy_text_lines_are_escaped_as_value_by_value(values):
+    assert mapping.copy_text_line(tuple(values)) == escaped_value_by_value(values)
+
+
 # -- the text scan ------------------------------------------------------------------------------
 
 TRICKY_TEXT = st.text(

@@ -112,6 +112,9 @@ def test_import_killed_mid_way_leaves_nothing_and_rerun_completes(scratch_pg, tm
         what="the import to start writing",
         proc=proc,
     )
+    # While it writes a batch it checks the next on a second connection (``_OverlappedWrites``).
+    sessions = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+    wait_for(lambda: scalar(env, sessions, (db,)) == 2, timeout=30, what="the import's second connection", proc=proc)
     time.sleep(0.2)
     kill(proc)
     # PostgreSQL rolls the dead connection's transaction back: nothing of the file, no partial write.
@@ -123,6 +126,7 @@ def test_import_killed_mid_way_leaves_nothing_and_rerun_completes(scratch_pg, tm
         timeout=10,
         what="the killed transaction to end",
     )
+    wait_for(lambda: scalar(env, sessions, (db,)) == 0, timeout=10, what="both of the killed import's sessions to end")
     assert counts(env) == before
     # The rerun completes, once; running it again adds nothing (no duplicates).
     manage(env, "import_bods", str(path), timeout=120)

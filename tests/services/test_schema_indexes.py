@@ -1,4 +1,4 @@
-"""Migration 0016: the indexes every decision and audit event paid for and no query used are gone; the ones
+"""Migration 0017: the indexes every decision and audit event paid for and no query used are gone; the ones
 lookups use stay, and SQLite's audit triggers survived (the migration drops indexes, it rebuilds no table)."""
 
 import pytest

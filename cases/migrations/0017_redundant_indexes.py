@@ -53,7 +53,7 @@ def create_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0015_current_decision_fillfactor"),
+        ("cases", "0016_fewer_import_indexes"),
     ]
 
     operations = [

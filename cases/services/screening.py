@@ -200,11 +200,11 @@ def prepared_decision(payload: dict) -> PreparedDecision:
 
 
 def _decision_row(
-    *, entity_id: int, decision: PreparedDecision, policy: ScreeningPolicy, as_of, is_root: bool, computed_at
+    *, entity_id: int, decision: PreparedDecision, policy_id: int, as_of, is_root: bool, computed_at
 ) -> tuple:
     """A new ``Decision`` row as a tuple of ``_DECISION_COLUMNS`` (written with raw SQL, not the ORM); the
-    payload is its JSON text already."""
-    return (entity_id, *decision[:7], is_root, decision[7], policy.pk, as_of, decision[8], computed_at)
+    payload is its JSON text already, ``as_of`` and ``computed_at`` as the caller hands them to the writer."""
+    return (entity_id, *decision[:7], is_root, decision[7], policy_id, as_of, decision[8], computed_at)
 
 
 def screen_entities(
@@ -673,7 +673,13 @@ def _store_chunk(
     kept_payload_ids: dict[int, int] = {}  # entity id -> decision id whose stored payload is reused
     outcomes = result.outcome[nodes].tolist()
     is_root = (data.graph.node_class[nodes] == NodeClass.RESTRICTED_ROOT).tolist()
-    figures = [None] * len(entity_ids) if reexplain else result.figure_rows(nodes)
+    # Figures are compared only with a current decision (none in a first run).
+    figures = result.figure_rows(nodes) if current and not reexplain else [None] * len(entity_ids)
+    policy_id = policy.pk
+    # The same date and timestamps on every row: in the database's form once, not converted row by row.
+    as_of_value = connection.ops.adapt_datefield_value(as_of)
+    computed_at_value = connection.ops.adapt_datetimefield_value(computed_at)
+    now_value = connection.ops.adapt_datetimefield_value(now)
     rows = zip(nodes.tolist(), entity_ids, outcomes, is_root, figures, strict=True)
     explained: list[tuple[int, int, bool, tuple | None]] = []  # (node, entity id, is root, current decision)
     for node, entity_id, outcome_value, root, figure_row in rows:
@@ -683,7 +689,7 @@ def _store_chunk(
         if before is not None and not reexplain:
             outcome = _OUTCOME_LABELS[outcome_value]
             # Policy, outcome and both methods' figures as stored: the decision did not change.
-            if (policy.pk, outcome, *figure_row) == (before[4], before[2], *before[5:]):
+            if (policy_id, outcome, *figure_row) == (before[4], before[2], *before[5:]):
                 summary.counts[outcome] += 1
                 summary.screened += 1
                 unchanged.append(entity_id)
@@ -720,10 +726,10 @@ def _store_chunk(
             _decision_row(
                 entity_id=entity_id,
                 decision=decision,
-                policy=policy,
-                as_of=as_of,
+                policy_id=policy_id,
+                as_of=as_of_value,
                 is_root=root,
-                computed_at=computed_at,
+                computed_at=computed_at_value,
             )
         )
         previous.append(before)
@@ -734,15 +740,17 @@ def _store_chunk(
             _emit({**stored[decision_id], "as_of": as_of.isoformat()}, summary=summary, collect=collect, sink=sink)
     # Numbered by the database (SQLite: one plain ``executemany``, consecutive ids under the write lock),
     # not read back with ``RETURNING``.
-    decision_ids = TableWriter(Decision, adapted=["payload"]).insert_numbered(_DECISION_COLUMNS, new_rows)
+    decision_writer = TableWriter(Decision, adapted=["payload", "as_of", "computed_at"])
+    decision_ids = decision_writer.insert_numbered(_DECISION_COLUMNS, new_rows)
     record_decision_inputs(data=data, nodes=new_nodes, decision_ids=decision_ids, prepared=prepared)  # for replay
-    current_writer = TableWriter(CurrentDecision)
-    current_writer.update_where_in("entity_id", unchanged, {"screened_at": now, "as_of": as_of})
+    TableWriter(CurrentDecision).update_where_in("entity_id", unchanged, {"screened_at": now, "as_of": as_of})
     # An entity with no current decision now (``versions``, read under its lock) gets one inserted; the
     # others are upserted (SQLite's upsert costs three times a plain insert, and a first run is all new).
     current_rows = [
-        (row[0], decision_id, row[1], now, as_of) for row, decision_id in zip(new_rows, decision_ids, strict=True)
+        (row[0], decision_id, row[1], now_value, as_of_value)
+        for row, decision_id in zip(new_rows, decision_ids, strict=True)
     ]
+    current_writer = TableWriter(CurrentDecision, adapted=["screened_at", "as_of"])
     current_writer.insert_rows(_CURRENT_COLUMNS, [row for row in current_rows if row[0] not in versions])
     current_writer.upsert(
         _CURRENT_COLUMNS,
@@ -756,8 +764,8 @@ def _store_chunk(
         # The saved instances are built only where a consequence asks for one (customers, exemptions).
         changes = [
             DecisionChange(
-                build=partial(_saved_decision, db, decision_id, row, policy),
-                facts=DecisionFacts(decision_id, row[0], row[1], row[3], row[4], row[6], row[7], policy.pk),
+                build=partial(_saved_decision, db, decision_id, row, policy, as_of, computed_at),
+                facts=DecisionFacts(decision_id, row[0], row[1], row[3], row[4], row[6], row[7], policy_id),
                 previous_decision_id=before[0] if before else None,
                 previous_outcome=before[2] if before else None,
             )
@@ -766,12 +774,14 @@ def _store_chunk(
         decision_consequences(changes=changes, trigger=trigger, actor=actor)
 
 
-def _saved_decision(db: str, decision_id: int, row: tuple, policy: ScreeningPolicy) -> Decision:
-    """The saved ``Decision`` of a row ``_store_chunk`` inserted (its payload as JSON text), as the ORM would
-    have returned it."""
-    payload = _DECISION_COLUMNS.index("payload")
-    values = (decision_id, *row[:payload], _json_value(row[payload]), *row[payload + 1 :])
-    decision = Decision.from_db(db, _DECISION_FIELDS, values)
+def _saved_decision(
+    db: str, decision_id: int, row: tuple, policy: ScreeningPolicy, as_of: datetime.date, computed_at
+) -> Decision:
+    """The saved ``Decision`` of a row ``_store_chunk`` inserted (payload as JSON text, date and timestamp in
+    the database's form), as the ORM would have returned it."""
+    values = dict(zip(_DECISION_COLUMNS, row, strict=True))
+    values.update(payload=_json_value(values["payload"]), as_of=as_of, computed_at=computed_at)
+    decision = Decision.from_db(db, _DECISION_FIELDS, (decision_id, *values.values()))
     decision.policy = policy  # cached, as on an instance created with it
     return decision
 

@@ -154,12 +154,48 @@ def _csv_records(path: Path, share: tuple[int, int, int] | None = None) -> Itera
     reader and cost more than the parsing itself. Rows outside a ``share`` are parsed (the CSV
     must be read to find where records end) but not built into dicts or checked.
     """
+    header: list[str] = []
+    for line, row in _csv_rows(path, share, header):
+        yield line, {key: value for key, value in zip(header, row, strict=False) if value}
+
+
+def csv_header(path: Path) -> list[str]:
+    """The CSV file's header row ([] for an empty file)."""
+    with open_text(path) as text:
+        try:
+            return next(csv.reader(text), [])
+        except csv.Error as exc:
+            raise SourceError(f"broken CSV: {exc}", file=str(path), line=1) from exc
+
+
+def read_rows(
+    source: GleifFile, header: list[str], *, share: tuple[int, int, int] | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """``read_records`` of a CSV file as ``(line, row)``, the row as ``csv.reader``'s list of the file's values.
+
+    ``header`` is the file's ``csv_header``, for the caller to find columns by position; the rows
+    are those ``read_records`` makes dicts of (same lines, same checks), none longer than it.
+    """
+    if source.format != "csv":
+        raise ValueError("only a CSV file is read as rows")
+    read: list[str] = []
+    rows = _csv_rows(source.path, share, read)
+    for line, row in rows:
+        if read != header:  # the file is not the one the header was read from
+            raise RuntimeError(f"{source.path}: the header changed while the file was read")
+        yield line, row
+        yield from rows
+
+
+def _csv_rows(path: Path, share: tuple[int, int, int] | None, header: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """``(line, row)`` of the records (blank lines skipped), rows longer than the header rejected;
+    ``header`` (a list, empty) is filled with the header row before the first record."""
     index, count, size = share or (0, 1, 1)
     number = 0
     with open_text(path) as text:
         reader = csv.reader(text)
         try:
-            header = next(reader, [])
+            header[:] = next(reader, [])
             width = len(header)
             for row in reader:
                 if not row:
@@ -170,7 +206,7 @@ def _csv_records(path: Path, share: tuple[int, int, int] | None = None) -> Itera
                         continue
                 if len(row) > width:
                     raise SourceError("more values than header columns", file=str(path), line=reader.line_num)
-                yield reader.line_num, {key: value for key, value in zip(header, row, strict=False) if value}
+                yield reader.line_num, row
         except csv.Error as exc:
             raise SourceError(f"broken CSV: {exc}", file=str(path), line=reader.line_num) from exc
 

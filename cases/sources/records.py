@@ -99,6 +99,8 @@ def _country(code: str) -> str | None:
 #: The code ``country_code`` gives for a non-empty value, or None where it raises (without the error): for a
 #: mapper that checks a million values and hands a bad one to ``country_code`` for its message.
 known_country = _country
+
+
 def country_code(value: str | None, *, line: int, record: str, field_name: str, optional: bool = True) -> str | None:
     """An ISO 3166-1 alpha-2 or 3166-2 code, upper case; anything else is an error naming the field."""
     if not value:
@@ -135,6 +137,8 @@ def _parse_date(text: str, end_of_period: bool) -> datetime.date | None:
 
 #: The date ``date_value`` gives for a non-empty stripped text, or None where it raises (without the error).
 parsed_date = _parse_date
+
+
 def date_value(
     value: str | None, *, line: int, record: str, field_name: str, end_of_period: bool = False
 ) -> datetime.date | None:

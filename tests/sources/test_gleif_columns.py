@@ -8,6 +8,8 @@ field when several are bad).
 
 from __future__ import annotations
 
+from itertools import islice
+
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -18,7 +20,7 @@ from cases.sources.gleif import map_entity, read_records
 from cases.sources.gleif.mapping import EntityColumns
 from cases.sources.gleif.prepare import gleif_records
 from cases.sources.gleif.reader import csv_header, detect, read_rows
-from cases.sources.prepared import CAN_STAGE, Encoding, EntityBatch, StagedEntityBatch, staged_entity
+from cases.sources.prepared import CAN_STAGE, Encoding, EntityBatch, StagedEntityBatch, batch_sizes, staged_entity
 
 from .conftest import LEI_CSV
 
@@ -137,7 +139,12 @@ def test_lei_csv_batches_are_those_of_the_mapped_records(staged):
     source = detect(LEI_CSV)
     records = [map_entity(line, flat) for line, flat in read_records(source)]
     make = StagedEntityBatch.of_records if staged else EntityBatch.of_records
-    expected = [make(records[start : start + 2], encoding) for start in range(0, len(records), 2)]
+    expected, start = [], 0
+    for size in batch_sizes(2):
+        if start >= len(records):
+            break
+        expected.append(make(records[start : start + size], encoding))
+        start += size
     prepared = gleif_records(source, encoding, 2)
     assert [batch.ready for batch in prepared.batches()] == expected
     shares = [[batch.ready for batch in prepared.share(index, 2).batches()] for index in range(2)]
@@ -148,3 +155,8 @@ def test_read_rows_refuses_a_header_that_is_not_the_files():
     source = detect(LEI_CSV)
     with pytest.raises(RuntimeError, match="header changed"):
         list(read_rows(source, ["LEI"]))
+
+
+def test_batch_sizes_start_small_then_stay_at_the_size():
+    assert list(islice(batch_sizes(5000), 8)) == [625, 625, 1250, 1250, 2500, 2500, 5000, 5000]
+    assert list(islice(batch_sizes(2), 4)) == [1, 1, 2, 2] and list(islice(batch_sizes(1), 2)) == [1, 1]

@@ -425,9 +425,13 @@ class StagedEntityBatch(NamedTuple):
         return cls.of_staged((staged_entity(record, encoding) for record in records), encoding)
 
     @classmethod
-    def of_staged(cls, items: Iterable[tuple[tuple, list[Key], list[tuple]]], encoding: Encoding) -> StagedEntityBatch:
-        """The batch of ``(staged row, keys, identifiers)`` as ``staged_entity`` makes them (or a mapper that
-        encodes straight into them, ``cases.sources.gleif.mapping.EntityColumns.staged``)."""
+    def of_staged(
+        cls, items: Iterable[tuple[tuple, list[Key] | None, list[tuple]]], encoding: Encoding
+    ) -> StagedEntityBatch:
+        """The batch of ``(staged row, keys, identifiers)`` as ``staged_entity`` makes them, or as a mapper that
+        encodes straight into them makes them (``cases.sources.gleif.mapping.EntityColumns.staged``): keys None
+        and the identifiers distinct, each ``(scheme, scheme name, value, uri, key)`` with the position of
+        ``(scheme, value)`` among the record's keys in ``key`` (or None), every key on one of them."""
         rows: list[tuple] = []
         identifiers: list[tuple] = []
         other_keys: list[tuple] = []
@@ -442,6 +446,9 @@ class StagedEntityBatch(NamedTuple):
                 rows[index] = row
                 identifiers = [identifier for identifier in identifiers if identifier[0] != index]
                 other_keys = [key for key in other_keys if key[0] != index]
+            if record_keys is None:  # identifiers distinct and marked already, the keys all among them
+                identifiers += [(index, *identifier) for identifier in record_identifiers]
+                continue
             if len(record_keys) == 1:  # one key (a GLEIF record: its LEI): no dict of positions
                 scheme, value = record_keys[0]
                 marked = False

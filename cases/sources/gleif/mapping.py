@@ -252,12 +252,12 @@ class EntityColumns:
         absent = self.width  # rows are read padded with one empty value, for the columns the header lacks
         self._fields = itemgetter(*(position.get(name, absent) for name in _ENTITY_FIELDS))
 
-        def repeated_at(column: str) -> tuple[int, tuple[int, ...]]:
+        def repeated_at(column: str) -> tuple[int, int, tuple[int, ...]]:
             numbered, index = [], 1
             while f"{column}.{index}" in position:
                 numbered.append(position[f"{column}.{index}"])
                 index += 1
-            return position.get(column, absent), tuple(numbered)
+            return position.get(column, absent), numbered[0] if numbered else absent, tuple(numbered)
 
         self._others = repeated_at(_OTHER_NAMES)
         self._transliterated = repeated_at(_TRANSLITERATED_NAMES)
@@ -337,21 +337,12 @@ class EntityColumns:
             return None
         others = _repeated_in(row, self._others) + _repeated_in(row, self._transliterated)
         addresses = []
-        legal = _address_in(
-            row,
-            legal_first,
-            legal_city,
-            legal_region,
-            legal_postal,
-            self._legal_additional,
-            "registered",
-            legal_country,
-        )
+        more = _repeated_in(row, self._legal_additional)
+        legal = _address_in(legal_first, legal_city, legal_region, legal_postal, more, "registered", legal_country)
         if legal:
             addresses.append(legal)
-        headquarters = _address_in(
-            row, hq_first, hq_city, hq_region, hq_postal, self._headquarters_additional, "business", hq_country
-        )
+        more = _repeated_in(row, self._headquarters_additional)
+        headquarters = _address_in(hq_first, hq_city, hq_region, hq_postal, more, "business", hq_country)
         if headquarters:
             addresses.append(headquarters)
         url = _GLEIF_RECORD_URL + lei
@@ -399,9 +390,10 @@ class EntityColumns:
         }
         return EntityRecord(lei, line, [(LEI_SCHEME, lei)], values, ids, source, last_update)
 
-    def staged(self, line: int, row: list[str], encoding: Encoding) -> tuple[tuple, list, list]:
-        """``(staged row, keys, identifiers)`` of the row, as ``cases.sources.prepared.staged_entity`` makes them
-        from ``record(line, row)``, without the record in between (its dicts cost more than the encoding)."""
+    def staged(self, line: int, row: list[str], encoding: Encoding) -> tuple[tuple, list | None, list]:
+        """What ``StagedEntityBatch.of_staged`` takes of ``record(line, row)``, without the record in between (its
+        dicts cost more than the encoding): the staged row, and the identifiers marked with their key (keys
+        None) — or ``staged_entity`` of the record, for a row ``map_entity`` itself maps."""
         parts = self._read(line, row)
         if parts is None:
             return staged_entity(map_entity(line, self.flat(row)), encoding)
@@ -440,6 +432,9 @@ class EntityColumns:
                 countries = self._country_json[hq_country] = dumps([hq_country]).decode()
         else:
             countries = "[]"
+        identifiers = [(*ids[0], 0)]  # the LEI is the record's one key
+        if len(ids) > 1:  # the registration authority's scheme is never the LEI's: distinct
+            identifiers.append((*ids[1], None))
         staged_row = (
             lei,
             last_update,
@@ -456,12 +451,17 @@ class EntityColumns:
             founded,
             False,
         )
-        return staged_row, [(LEI_SCHEME, lei)], ids
+        return staged_row, None, identifiers
 
 
-def _repeated_in(row: list[str], columns: tuple[int, tuple[int, ...]]) -> list[str]:
-    """``repeated`` of a row: the column's value if any, then ``.1``, ``.2``, … up to the first empty one."""
-    first, numbered = columns
+def _repeated_in(row: list[str], columns: tuple[int, int, tuple[int, ...]]) -> list[str]:
+    """``repeated`` of a row: the column's value if any, then ``.1``, ``.2``, … up to the first empty one.
+
+    ``columns`` is ``(X, X.1, (X.1, X.2, …))``, positions (the row's padding for one the header lacks).
+    """
+    first, second, numbered = columns
+    if not row[first] and not row[second]:  # most records: nothing, found without a loop
+        return []
     value = row[first]
     values = [value] if value else []
     for index in numbered:
@@ -473,26 +473,19 @@ def _repeated_in(row: list[str], columns: tuple[int, tuple[int, ...]]) -> list[s
 
 
 def _address_in(
-    row: list[str],
-    first: str,
-    city: str,
-    region: str,
-    postal: str,
-    additional: tuple[int, tuple[int, ...]],
-    address_type: str,
-    country: str | None,
+    first: str, city: str, region: str, postal: str, more: list[str], address_type: str, country: str | None
 ) -> dict[str, Any] | None:
-    """``_address_of`` of a row."""
-    lines = [first, *_repeated_in(row, additional), city, region]
-    text = ", ".join([part for part in lines if part])
+    """``_address_of`` of a row's values (``more``: its additional address lines)."""
+    text = ", ".join(filter(None, [first, *more, city, region] if more else (first, city, region)))
     if not text and not country:
         return None
-    address: dict[str, Any] = {"type": address_type, "address": text}
     if postal:
-        address["postCode"] = postal
+        if country:
+            return {"type": address_type, "address": text, "postCode": postal, "country": {"code": country}}
+        return {"type": address_type, "address": text, "postCode": postal}
     if country:
-        address["country"] = {"code": country}
-    return address
+        return {"type": address_type, "address": text, "country": {"code": country}}
+    return {"type": address_type, "address": text}
 
 
 def _periods(flat: dict[str, str]) -> list[dict[str, str]]:

@@ -610,12 +610,15 @@ class PreparedRecords:
         batch_size: int,
         read_share: Callable[[int, int, int], Iterable[Any]] | None = None,
         sizes: Callable[[], Iterator[int]] | None = None,
+        small_first: bool = False,
     ):
         self._read = read
         self._prepare = prepare
         self._batch_size = batch_size
         self._read_share = read_share
-        self._sizes = sizes or (lambda: batch_sizes(batch_size))
+        # ``small_first``: batches sized by ``batch_sizes`` (a splittable source's shares must read them so
+        # too, as a GLEIF CSV's do); otherwise every batch is ``batch_size``, as FtM's are.
+        self._sizes = sizes or (lambda: batch_sizes(batch_size) if small_first else repeat(batch_size))
         self._records = 0
         if read_share is not None:
             self.share = self._share  # a splittable source (``cases.bods.pipeline.SplitReaders``)
@@ -623,16 +626,16 @@ class PreparedRecords:
     def _share(self, index: int, count: int) -> PreparedRecords:
         """The source of batches ``index``, ``index + count``, … only.
 
-        ``read_share(index, count, batch_size)`` yields the records of those batches (sized by
-        ``batch_sizes(batch_size)``), all of them (the last batch of the file may be short), so they
-        group into the same batches.
+        ``read_share(index, count, batch_size)`` yields the records of those batches (sized as
+        ``batches`` sizes them), all of them (the last batch of the file may be short), so they group
+        into the same batches.
         """
         size = self._batch_size
         return PreparedRecords(
             lambda: self._read_share(index, count, size),
             self._prepare,
             size,
-            sizes=lambda: islice(batch_sizes(size), index, None, count),
+            sizes=lambda: islice(self._sizes(), index, None, count),
         )
 
     def batches(self) -> Iterator[PreparedBatch]:

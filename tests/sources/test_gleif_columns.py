@@ -20,7 +20,15 @@ from cases.sources.gleif import map_entity, read_records
 from cases.sources.gleif.mapping import EntityColumns
 from cases.sources.gleif.prepare import gleif_records
 from cases.sources.gleif.reader import csv_header, detect, read_rows
-from cases.sources.prepared import CAN_STAGE, Encoding, EntityBatch, StagedEntityBatch, batch_sizes, staged_entity
+from cases.sources.prepared import (
+    CAN_STAGE,
+    Encoding,
+    EntityBatch,
+    PreparedRecords,
+    StagedEntityBatch,
+    batch_sizes,
+    staged_entity,
+)
 
 from .conftest import LEI_CSV
 
@@ -164,3 +172,8 @@ def test_read_rows_refuses_a_header_that_is_not_the_files():
 def test_batch_sizes_start_small_then_stay_at_the_size():
     assert list(islice(batch_sizes(5000), 8)) == [625, 625, 1250, 1250, 2500, 2500, 5000, 5000]
     assert list(islice(batch_sizes(2), 4)) == [1, 1, 2, 2] and list(islice(batch_sizes(1), 2)) == [1, 1]
+    # Only a source that asks for it (GLEIF's) starts small; the others (FtM) keep one size, as before.
+    plain = PreparedRecords(lambda: range(11), len, 4)
+    assert list(plain.batches()) == [4, 4, 3]
+    ramped = PreparedRecords(lambda: range(11), len, 4, small_first=True)
+    assert list(ramped.batches()) == [1, 1, 2, 2, 4, 1]

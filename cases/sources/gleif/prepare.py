@@ -39,7 +39,7 @@ def gleif_records(source: GleifFile, encoding: Encoding, batch_size: int) -> Pre
         def share(index: int, count: int, size: int):
             return read_records(source, share=(index, count, size))
 
-    return PreparedRecords(lambda: read_records(source), prepare, batch_size, read_share=share)
+    return PreparedRecords(lambda: read_records(source), prepare, batch_size, read_share=share, small_first=True)
 
 
 def _lei_csv_records(source: GleifFile, encoding: Encoding, batch_size: int) -> PreparedRecords:
@@ -73,4 +73,4 @@ def _lei_csv_records(source: GleifFile, encoding: Encoding, batch_size: int) -> 
     def share(index: int, count: int, size: int) -> Iterable[tuple[int, Any]]:
         return read((index, count, size))
 
-    return PreparedRecords(read, prepare, batch_size, read_share=share)
+    return PreparedRecords(read, prepare, batch_size, read_share=share, small_first=True)

@@ -140,7 +140,8 @@ def read_records(
     """``(line, flat record)`` for every record of the file, in file order.
 
     ``share`` ``(index, count, size)`` (CSV only): only the records of batches ``index``,
-    ``index + count``, … of the file's batches (``batch_sizes(size)``) — one reader process's share of it.
+    ``index + count``, … of the file's batches (sized by ``batch_sizes(size)``, as ``gleif_records`` batches
+    them) — one reader process's share of it.
     """
     if source.format == "csv":
         yield from _csv_records(source.path, share)

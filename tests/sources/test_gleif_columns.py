@@ -14,12 +14,12 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.sources_synthetic import lei
 from cases.sources.errors import SourceError
 from cases.sources.gleif import map_entity, read_records
 from cases.sources.gleif.mapping import EntityColumns
 from cases.sources.gleif.prepare import gleif_records
 from cases.sources.gleif.reader import csv_header, detect, read_rows
+from cases.sources.lei import lei_check_digits
 from cases.sources.prepared import (
     CAN_STAGE,
     Encoding,
@@ -31,6 +31,12 @@ from cases.sources.prepared import (
 )
 
 from .conftest import LEI_CSV
+
+
+def lei(number: int) -> str:
+    base = f"9845{number:014d}"
+    return base + lei_check_digits(base)
+
 
 HEADER = [
     "LEI",

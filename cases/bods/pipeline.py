@@ -95,7 +95,7 @@ class ReaderProcess:
     def receive(self) -> tuple[str, Any]:
         """The next message: ``("batch", batch)``, ``("end", result)`` or ``("error", exception)``."""
         try:
-            kind, value = pickle.loads(self._receive.recv_bytes())  # noqa: S301 - our own child's bytes
+            kind, value = pickle.loads(receive_bytes(self._receive))  # noqa: S301 - our own child's bytes
         except EOFError:
             self._process.join(5)
             raise RuntimeError(
@@ -301,6 +301,36 @@ def _widen_pipe(connection) -> None:
         fcntl.fcntl(connection.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
     except (ImportError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size: the default buffer
         pass
+
+
+def receive_bytes(connection) -> bytes | bytearray:
+    """``connection.recv_bytes()``, read straight into one buffer of the message's size.
+
+    ``Connection.recv_bytes`` gathers a message's chunks in a ``BytesIO`` and copies them out again:
+    for the importing process, two copies of every multi-megabyte batch (~60 ms of CPU per 100 000
+    GLEIF records). The framing is ``Connection.send_bytes``'s: a signed 4-byte big-endian length,
+    -1 followed by an 8-byte one for a message above 2 GiB. Raises ``EOFError`` at the end of the
+    pipe, as ``recv_bytes`` does.
+    """
+    fd = connection.fileno()
+    size = int.from_bytes(_read_exactly(fd, 4, at_start=True), "big", signed=True)
+    if size == -1:
+        size = int.from_bytes(_read_exactly(fd, 8), "big")
+    return _read_exactly(fd, size)
+
+
+def _read_exactly(fd: int, size: int, *, at_start: bool = False) -> bytearray:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        count = os.readv(fd, [view[got:]])
+        if count == 0:
+            if at_start and got == 0:
+                raise EOFError
+            raise OSError("got end of file during message")
+        got += count
+    return buffer
 
 
 def _send(send, message: tuple[str, Any]) -> None:

@@ -96,6 +96,11 @@ def _country(code: str) -> str | None:
     return code if pycountry.countries.get(alpha_2=code) is not None else None
 
 
+#: The code ``country_code`` gives for a non-empty value, or None where it raises (without the error): for a
+#: mapper that checks a million values and hands a bad one to ``country_code`` for its message.
+known_country = _country
+
+
 def country_code(value: str | None, *, line: int, record: str, field_name: str, optional: bool = True) -> str | None:
     """An ISO 3166-1 alpha-2 or 3166-2 code, upper case; anything else is an error naming the field."""
     if not value:
@@ -128,6 +133,10 @@ def _parse_date(text: str, end_of_period: bool) -> datetime.date | None:
         return datetime.date(int(part), 12, 31) if end_of_period else datetime.date(int(part), 1, 1)
     except ValueError:
         return None
+
+
+#: The date ``date_value`` gives for a non-empty stripped text, or None where it raises (without the error).
+parsed_date = _parse_date
 
 
 def date_value(

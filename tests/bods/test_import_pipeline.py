@@ -309,3 +309,19 @@ def test_validate_file_uses_the_same_checks(tmp_path):
     bad = write_jsonl(tmp_path / "bad.jsonl", [entity("e1"), person("p1", name="Li\x00Wei")])
     with pytest.raises(BodsError, match="statement 2 .*NUL character"):
         validate_file(path=bad)
+
+
+def test_receive_bytes_reads_what_send_bytes_sent_and_ends_as_recv_bytes_does():
+    """Messages of any size (several pipe buffers, empty) come back whole; a closed pipe is ``EOFError``."""
+    import threading
+
+    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+    messages = [b"", b"x", bytes(range(256)) * 20_000, b"end"]
+    writer = threading.Thread(target=lambda: [send.send_bytes(message) for message in messages])
+    writer.start()
+    assert [bytes(pipeline.receive_bytes(receive)) for _ in messages] == messages
+    writer.join()
+    send.close()
+    with pytest.raises(EOFError):
+        pipeline.receive_bytes(receive)
+    receive.close()

@@ -16,10 +16,15 @@ What is mapped and why (docs/data-sources.md has the full table):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
+
+from orjson import dumps
 
 from cases.sources.errors import SourceError
 from cases.sources.lei import is_valid_lei
+from cases.sources.prepared import Encoding, staged_entity
 from cases.sources.records import (
     LEI_SCHEME,
     EntityRecord,
@@ -27,6 +32,8 @@ from cases.sources.records import (
     country_code,
     date_value,
     interest,
+    known_country,
+    parsed_date,
 )
 
 ENTITY_FILE = "LEIData"
@@ -197,6 +204,288 @@ def map_entity(line: int, flat: dict[str, str]) -> EntityRecord:
         source=source,
         updated=last_update,
     )
+
+
+#: The single-valued LEI-CDF columns ``map_entity`` reads, in the order ``EntityColumns`` reads them.
+_ENTITY_FIELDS = (
+    "LEI",
+    "Entity.LegalName",
+    "Entity.LegalJurisdiction",
+    "Entity.LegalAddress.Country",
+    "Entity.HeadquartersAddress.Country",
+    "Entity.RegistrationAuthority.RegistrationAuthorityID",
+    "Entity.RegistrationAuthority.RegistrationAuthorityEntityID",
+    "Entity.EntityCreationDate",
+    "Registration.LastUpdateDate",
+    "Entity.EntityStatus",
+    "Entity.EntityCategory",
+    "Entity.LegalForm.EntityLegalFormCode",
+    "Registration.RegistrationStatus",
+    "Registration.ValidationSources",
+    *(column for column in _LEGAL if "Additional" not in column),
+    *(column for column in _HEADQUARTERS if "Additional" not in column),
+)
+_LEI_SOURCE_TYPE = ["officialRegister"]
+_LEI_DESCRIPTION = "GLEIF LEI-CDF golden copy"
+_LEI_SCHEME_NAME = "Global Legal Entity Identifier Index"
+_RA_SCHEME_NAME = "GLEIF registration authority"
+
+
+class EntityColumns:
+    """``map_entity`` compiled for one CSV header: a record's fields read from its row by position.
+
+    A golden copy has one header, so the positions of the columns the mapping reads are found
+    once, and a row (``csv.reader``'s list) is mapped without the dict ``map_entity`` takes:
+    building that dict and looking every field up by name cost about as much as the mapping.
+    ``record(line, row)`` is ``map_entity(line, flat)`` of the row's dict (``_csv_records``: empty
+    values left out). A row with anything the quick checks here do not accept is handed to
+    ``map_entity`` itself, so a bad record fails with exactly its error (field, message, and which
+    field is reported first); ``tests/sources/test_gleif_columns.py`` pins records and errors to it.
+    """
+
+    def __init__(self, header: Sequence[str]):
+        if len(set(header)) != len(header):
+            raise ValueError("a header with a repeated column name: map its rows as dicts")
+        self.header = list(header)
+        self.width = len(header)
+        position = {name: index for index, name in enumerate(header)}
+        absent = self.width  # rows are read padded with one empty value, for the columns the header lacks
+        self._fields = itemgetter(*(position.get(name, absent) for name in _ENTITY_FIELDS))
+
+        def repeated_at(column: str) -> tuple[int, int, tuple[int, ...]]:
+            numbered, index = [], 1
+            while f"{column}.{index}" in position:
+                numbered.append(position[f"{column}.{index}"])
+                index += 1
+            return position.get(column, absent), numbered[0] if numbered else absent, tuple(numbered)
+
+        self._others = repeated_at(_OTHER_NAMES)
+        self._transliterated = repeated_at(_TRANSLITERATED_NAMES)
+        self._legal_additional = repeated_at("Entity.LegalAddress.AdditionalAddressLine")
+        self._headquarters_additional = repeated_at("Entity.HeadquartersAddress.AdditionalAddressLine")
+        self._encoding: Encoding | None = None
+        self._adapted_dates: dict[Any, Any] = {}
+        self._country_json: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, header: Sequence[str]) -> EntityColumns | None:
+        """The compiled mapping, or None for a header whose rows must go through dicts (a repeated name)."""
+        return cls(header) if len(set(header)) == len(header) else None
+
+    def flat(self, row: list[str]) -> dict[str, str]:
+        """The row as ``_csv_records`` gives it to ``map_entity``."""
+        return {key: value for key, value in zip(self.header, row, strict=False) if value}
+
+    def _read(self, line: int, row: list[str]) -> tuple | None:
+        """The record's mapped parts, or None when a value needs ``map_entity``'s own checks (to fail there)."""
+        if len(row) != self.width:  # a short row: the missing columns are empty, as absent keys of the dict
+            row = [*row, *[""] * (self.width - len(row))]
+        row.append("")
+        (
+            lei,
+            name,
+            jurisdiction,
+            legal_country,
+            hq_country,
+            authority,
+            authority_entity,
+            created,
+            last_update,
+            status,
+            category,
+            legal_form,
+            registration,
+            validation,
+            legal_first,
+            legal_city,
+            legal_region,
+            legal_postal,
+            hq_first,
+            hq_city,
+            hq_region,
+            hq_postal,
+        ) = self._fields(row)
+        lei = lei.strip().upper()
+        name = name.strip()
+        if not name or not is_valid_lei(lei):
+            return None
+        if jurisdiction:
+            jurisdiction = known_country(jurisdiction)
+            if jurisdiction is None:
+                return None
+        else:
+            jurisdiction = None
+        if legal_country:
+            legal_country = known_country(legal_country)
+            if legal_country is None:
+                return None
+        else:
+            legal_country = None
+        if hq_country:
+            hq_country = known_country(hq_country)
+            if hq_country is None:
+                return None
+        else:
+            hq_country = None
+        if created:
+            founded = parsed_date(created.strip(), False)
+            if founded is None:
+                return None
+        else:
+            founded = None
+        if last_update and parsed_date(last_update.strip(), False) is None:
+            return None
+        others = _repeated_in(row, self._others) + _repeated_in(row, self._transliterated)
+        addresses = []
+        more = _repeated_in(row, self._legal_additional)
+        legal = _address_in(legal_first, legal_city, legal_region, legal_postal, more, "registered", legal_country)
+        if legal:
+            addresses.append(legal)
+        more = _repeated_in(row, self._headquarters_additional)
+        headquarters = _address_in(hq_first, hq_city, hq_region, hq_postal, more, "business", hq_country)
+        if headquarters:
+            addresses.append(headquarters)
+        url = _GLEIF_RECORD_URL + lei
+        identifiers = [(LEI_SCHEME, _LEI_SCHEME_NAME, lei, url)]
+        if authority and authority_entity:
+            identifiers.append((f"GLEIF-RA-{authority}"[:100], _RA_SCHEME_NAME, authority_entity, ""))
+        alternate_names = [other for other in others if other and other != name] if others else []
+        return (
+            (lei, name[:500], alternate_names, jurisdiction, legal_country, hq_country, addresses, founded),
+            (url, last_update, status, category, legal_form, registration, validation),
+            identifiers,
+        )
+
+    def record(self, line: int, row: list[str]) -> EntityRecord:
+        """``map_entity(line, self.flat(row))``."""
+        parts = self._read(line, row)
+        if parts is None:
+            return map_entity(line, self.flat(row))
+        values_of, provenance, ids = parts
+        lei, name, alternate_names, jurisdiction, legal_country, hq_country, addresses, founded = values_of
+        url, last_update, status, category, legal_form, registration, validation = provenance
+        values = {
+            "name": name,
+            "alternate_names": alternate_names,
+            "entity_type": "registeredEntity",
+            "entity_subtype": "",
+            "jurisdiction_id": jurisdiction,
+            "registered_address_country_id": legal_country,
+            "business_address_countries": [hq_country] if hq_country else [],
+            "addresses": addresses,
+            "founding_date": founded,
+            "is_closed": False,
+        }
+        source = {
+            "type": list(_LEI_SOURCE_TYPE),
+            "description": _LEI_DESCRIPTION,
+            "url": url,
+            "recordId": lei,
+            "lastUpdate": last_update,
+            "entityStatus": status,
+            "entityCategory": category,
+            "legalForm": legal_form,
+            "registrationStatus": registration,
+            "validationSources": validation,
+        }
+        return EntityRecord(lei, line, [(LEI_SCHEME, lei)], values, ids, source, last_update)
+
+    def staged(self, line: int, row: list[str], encoding: Encoding) -> tuple[tuple, list | None, list]:
+        """What ``StagedEntityBatch.of_staged`` takes of ``record(line, row)``, without the record in between (its
+        dicts cost more than the encoding): the staged row, and the identifiers marked with their key (keys
+        None) — or ``staged_entity`` of the record, for a row ``map_entity`` itself maps."""
+        parts = self._read(line, row)
+        if parts is None:
+            return staged_entity(map_entity(line, self.flat(row)), encoding)
+        values_of, provenance, ids = parts
+        lei, name, alternate_names, jurisdiction, legal_country, hq_country, addresses, founded = values_of
+        url, last_update, status, category, legal_form, registration, validation = provenance
+        try:
+            source = dumps(
+                {
+                    "type": _LEI_SOURCE_TYPE,
+                    "description": _LEI_DESCRIPTION,
+                    "url": url,
+                    "recordId": lei,
+                    "lastUpdate": last_update,
+                    "entityStatus": status,
+                    "entityCategory": category,
+                    "legalForm": legal_form,
+                    "registrationStatus": registration,
+                    "validationSources": validation,
+                    **encoding.provenance,
+                    "line": line,
+                }
+            ).decode()
+        except TypeError:  # what orjson refuses goes the general way (``json_text``)
+            return staged_entity(self.record(line, row), encoding)
+        if encoding is not self._encoding:  # the caches below hold what this encoding made
+            self._encoding, self._adapted_dates = encoding, {}
+        if founded is not None:
+            adapted = self._adapted_dates.get(founded)
+            if adapted is None:
+                adapted = self._adapted_dates[founded] = encoding.adapt_date(founded)
+            founded = adapted
+        if hq_country:
+            countries = self._country_json.get(hq_country)
+            if countries is None:
+                countries = self._country_json[hq_country] = dumps([hq_country]).decode()
+        else:
+            countries = "[]"
+        identifiers = [(*ids[0], 0)]  # the LEI is the record's one key
+        if len(ids) > 1:  # the registration authority's scheme is never the LEI's: distinct
+            identifiers.append((*ids[1], None))
+        staged_row = (
+            lei,
+            last_update,
+            lei,
+            source,
+            name,
+            dumps(alternate_names).decode() if alternate_names else "[]",
+            "registeredEntity",
+            "",
+            jurisdiction,
+            legal_country,
+            countries,
+            dumps(addresses).decode(),
+            founded,
+            False,
+        )
+        return staged_row, None, identifiers
+
+
+def _repeated_in(row: list[str], columns: tuple[int, int, tuple[int, ...]]) -> list[str]:
+    """``repeated`` of a row: the column's value if any, then ``.1``, ``.2``, … up to the first empty one.
+
+    ``columns`` is ``(X, X.1, (X.1, X.2, …))``, positions (the row's padding for one the header lacks).
+    """
+    first, second, numbered = columns
+    if not row[first] and not row[second]:  # most records: nothing, found without a loop
+        return []
+    value = row[first]
+    values = [value] if value else []
+    for index in numbered:
+        value = row[index]
+        if not value:
+            break
+        values.append(value)
+    return values
+
+
+def _address_in(
+    first: str, city: str, region: str, postal: str, more: list[str], address_type: str, country: str | None
+) -> dict[str, Any] | None:
+    """``_address_of`` of a row's values (``more``: its additional address lines)."""
+    text = ", ".join(filter(None, [first, *more, city, region] if more else (first, city, region)))
+    if not text and not country:
+        return None
+    if postal:
+        if country:
+            return {"type": address_type, "address": text, "postCode": postal, "country": {"code": country}}
+        return {"type": address_type, "address": text, "postCode": postal}
+    if country:
+        return {"type": address_type, "address": text, "country": {"code": country}}
+    return {"type": address_type, "address": text}
 
 
 def _periods(flat: dict[str, str]) -> list[dict[str, str]]:

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from lxml import etree
 
 from ..errors import SourceError
 from ..files import first_character, open_binary, open_text
+from ..prepared import batch_sizes
 
 #: XML record element per file kind (namespaces: LEI-CDF 3.1, RR-CDF 2.1, Reporting Exceptions 2.1).
 RECORD_TAGS = {
@@ -137,7 +140,8 @@ def read_records(
     """``(line, flat record)`` for every record of the file, in file order.
 
     ``share`` ``(index, count, size)`` (CSV only): only the records of batches ``index``,
-    ``index + count``, … of ``size`` records each — one reader process's share of the file.
+    ``index + count``, … of the file's batches (sized by ``batch_sizes(size)``, as ``gleif_records`` batches
+    them) — one reader process's share of it.
     """
     if source.format == "csv":
         yield from _csv_records(source.path, share)
@@ -154,23 +158,72 @@ def _csv_records(path: Path, share: tuple[int, int, int] | None = None) -> Itera
     reader and cost more than the parsing itself. Rows outside a ``share`` are parsed (the CSV
     must be read to find where records end) but not built into dicts or checked.
     """
+    header: list[str] = []
+    for line, row in _csv_rows(path, share, header):
+        yield line, {key: value for key, value in zip(header, row, strict=False) if value}
+
+
+def csv_header(path: Path) -> list[str]:
+    """The CSV file's header row ([] for an empty file)."""
+    with open_text(path) as text:
+        try:
+            return next(csv.reader(text), [])
+        except csv.Error as exc:
+            raise SourceError(f"broken CSV: {exc}", file=str(path), line=1) from exc
+
+
+def read_rows(
+    source: GleifFile, header: list[str], *, share: tuple[int, int, int] | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """``read_records`` of a CSV file as ``(line, row)``, the row as ``csv.reader``'s list of the file's values.
+
+    ``header`` is the file's ``csv_header``, for the caller to find columns by position; the rows
+    are those ``read_records`` makes dicts of (same lines, same checks), none longer than it.
+    """
+    if source.format != "csv":
+        raise ValueError("only a CSV file is read as rows")
+    return _csv_rows(source.path, share, list(header), expected=True)
+
+
+def _csv_rows(
+    path: Path, share: tuple[int, int, int] | None, header: list[str], *, expected: bool = False
+) -> Iterator[tuple[int, list[str]]]:
+    """``(line, row)`` of the records (blank lines skipped), rows longer than the header rejected.
+
+    ``header`` is filled with the header row before the first record (or, ``expected``, is the
+    header the file must have). Another reader's batches of a ``share`` are skipped a batch at a
+    time inside the C iterators (``islice`` over ``filter``, which drops blank lines as the loop
+    below does): parsed, as they must be to find where records end, but not looked at.
+    """
     index, count, size = share or (0, 1, 1)
-    number = 0
     with open_text(path) as text:
         reader = csv.reader(text)
         try:
-            header = next(reader, [])
+            first = next(reader, [])
+            if expected and first != header:  # not the file the header was read from
+                raise RuntimeError(f"{path}: the header changed while the file was read")
+            header[:] = first
             width = len(header)
-            for row in reader:
-                if not row:
+            records = filter(None, reader)
+            if count == 1:
+                for row in records:
+                    if len(row) > width:
+                        raise SourceError("more values than header columns", file=str(path), line=reader.line_num)
+                    yield reader.line_num, row
+                return
+            skip = deque(maxlen=0).extend
+            for batch, batch_size in enumerate(batch_sizes(size)):
+                if batch % count != index:
+                    skip(islice(records, batch_size))
                     continue
-                if count > 1:
-                    number += 1
-                    if ((number - 1) // size) % count != index:
-                        continue
-                if len(row) > width:
-                    raise SourceError("more values than header columns", file=str(path), line=reader.line_num)
-                yield reader.line_num, {key: value for key, value in zip(header, row, strict=False) if value}
+                taken = 0
+                for row in islice(records, batch_size):
+                    taken += 1
+                    if len(row) > width:
+                        raise SourceError("more values than header columns", file=str(path), line=reader.line_num)
+                    yield reader.line_num, row
+                if taken < batch_size:
+                    return
         except csv.Error as exc:
             raise SourceError(f"broken CSV: {exc}", file=str(path), line=reader.line_num) from exc
 

@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.db import connection, transaction
 from django.db.models import F, Min, Q, Value
 from django.db.models.functions import Greatest
@@ -263,6 +264,10 @@ def _user(pk: int | None):
 # --------------------------------------------------------------------------- portfolio runs
 
 
+#: Decisions to store from which a whole-graph run takes the import's larger SQLite page cache.
+LARGE_STORE = 5000
+
+
 class LeaseLost(Exception):
     """Another worker took this chunk over (our lease ran out, or ``take_over``): ours is rolled back."""
 
@@ -401,8 +406,10 @@ def rescreen_portfolio_work(
                 if whole_graph and screening is None:
                     screening = portfolio_screening(as_of=chunk.run.as_of)
                     frozen.enter_context(portfolio_objects_frozen())
-                    # Every chunk writes into the same growing indexes (the audit trail's hashes at random).
-                    frozen.enter_context(sqlite_page_cache(SQLITE_IMPORT_CACHE_KIB))
+                    if np.count_nonzero(~screening.unchanged) >= LARGE_STORE:
+                        # Chunks that write thousands of decisions write into the same growing indexes (the
+                        # audit trail's hashes at random); measured slower for a run that stores few.
+                        frozen.enter_context(sqlite_page_cache(SQLITE_IMPORT_CACHE_KIB))
                     if on_payloads is None:  # the JSON output needs every payload as a dict: explained here
                         screening.prefetch = frozen.enter_context(
                             decision_prefetch(

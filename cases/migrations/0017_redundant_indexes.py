@@ -2,6 +2,9 @@
 
 * ``Decision.entity``'s own index: the ``(entity, -computed_at)`` index begins with the same column.
 * ``AuditEvent.target_type``'s own index: the ``(target_type, target_id, seq)`` index begins with it.
+* ``AuditEvent.target_id``'s own index: every lookup by target names its type too (that composite index),
+  and the admin's search on it is case-insensitive (``=target_id``: ``UPPER(…) =`` on PostgreSQL, ``LIKE``
+  on SQLite), which a plain index cannot serve.
 * ``DecisionInput.fingerprint``'s index: replay reads an input by its decision; nothing looks one up by
   fingerprint.
 * On PostgreSQL, the ``varchar_pattern_ops`` twins (``*_like``) Django adds to indexed text columns, on the
@@ -20,6 +23,7 @@ from django.db import migrations, models
 DROPPED = [
     ("cases_decision", "entity_id", "cases_decision_entity_id_ed9ea83d"),
     ("cases_auditevent", "target_type", "cases_auditevent_target_type_58242236"),
+    ("cases_auditevent", "target_id", "cases_auditevent_target_id_ddfd00e1"),
     ("cases_decisioninput", "fingerprint", "cases_decisioninput_fingerprint_9b78b5d6"),
 ]
 # PostgreSQL's pattern-ops twins: those of the dropped text indexes, and those of indexes that stay.
@@ -63,6 +67,11 @@ class Migration(migrations.Migration):
                     model_name="auditevent",
                     name="target_type",
                     field=models.CharField(editable=False, max_length=100),
+                ),
+                migrations.AlterField(
+                    model_name="auditevent",
+                    name="target_id",
+                    field=models.CharField(editable=False, max_length=64),
                 ),
                 migrations.AlterField(
                     model_name="decision",

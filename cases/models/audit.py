@@ -60,7 +60,8 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=100, db_index=True, editable=False)
     # Filtered on through the ``(target_type, target_id, seq)`` index below, which begins with it.
     target_type = models.CharField(max_length=100, editable=False)
-    target_id = models.CharField(max_length=64, db_index=True, editable=False)
+    # Likewise (and the admin's search on it is case-insensitive, which a plain index cannot serve).
+    target_id = models.CharField(max_length=64, editable=False)
     target_label = models.CharField(max_length=500, blank=True, editable=False)
     before = models.JSONField(null=True, blank=True, editable=False)
     after = models.JSONField(null=True, blank=True, editable=False)

@@ -143,6 +143,11 @@ class DecisionPrefetch:
         self._stopping.set()
         self._reader.close()
         self._thread.join(10)
+        # The run's screening holds this object (``PortfolioScreening.prefetch``) and this object held the
+        # screening: without this, the whole portfolio (gigabytes at a million entities) would wait for the
+        # cycle collector instead of being freed when the run ends.
+        self._screening = None
+        self._ready.clear()
 
 
 @contextmanager

@@ -171,9 +171,29 @@ def map_entity(line: int, flat: dict[str, str]) -> EntityRecord:
     )
     last_update = get("Registration.LastUpdateDate", "")
     date_value(last_update, line=line, record=lei, field_name="Registration.LastUpdateDate")
+    alternate_names = [other for other in others if other and other != name] if others else []
+    values_of = (lei, name[:500], alternate_names, jurisdiction, legal_country, hq_country, addresses, founded)
+    provenance = (
+        url,
+        last_update,
+        get("Entity.EntityStatus", ""),
+        get("Entity.EntityCategory", ""),
+        get("Entity.LegalForm.EntityLegalFormCode", ""),
+        get("Registration.RegistrationStatus", ""),
+        get("Registration.ValidationSources", ""),
+    )
+    return lei_record(line, values_of, provenance, identifiers)
+
+
+def lei_record(line: int, values_of: tuple, provenance: tuple, identifiers: list) -> EntityRecord:
+    """The ``EntityRecord`` of an LEI-CDF entity from its checked values: (LEI, name, alternate names,
+    jurisdiction, legal and headquarters countries, addresses, founding date) and provenance (record URL,
+    last update, entity status, category, legal form, registration status, validation sources)."""
+    lei, name, alternate_names, jurisdiction, legal_country, hq_country, addresses, founded = values_of
+    url, last_update, status, category, legal_form, registration, validation = provenance
     values = {
-        "name": name[:500],
-        "alternate_names": [other for other in others if other and other != name] if others else [],
+        "name": name,
+        "alternate_names": alternate_names,
         "entity_type": "registeredEntity",
         "entity_subtype": "",
         "jurisdiction_id": jurisdiction,
@@ -184,26 +204,18 @@ def map_entity(line: int, flat: dict[str, str]) -> EntityRecord:
         "is_closed": False,
     }
     source = {
-        "type": ["officialRegister"],
-        "description": "GLEIF LEI-CDF golden copy",
+        "type": list(_LEI_SOURCE_TYPE),
+        "description": _LEI_DESCRIPTION,
         "url": url,
         "recordId": lei,
         "lastUpdate": last_update,
-        "entityStatus": get("Entity.EntityStatus", ""),
-        "entityCategory": get("Entity.EntityCategory", ""),
-        "legalForm": get("Entity.LegalForm.EntityLegalFormCode", ""),
-        "registrationStatus": get("Registration.RegistrationStatus", ""),
-        "validationSources": get("Registration.ValidationSources", ""),
+        "entityStatus": status,
+        "entityCategory": category,
+        "legalForm": legal_form,
+        "registrationStatus": registration,
+        "validationSources": validation,
     }
-    return EntityRecord(
-        record_id=lei,
-        line=line,
-        keys=[(LEI_SCHEME, lei)],
-        values=values,
-        identifiers=identifiers,
-        source=source,
-        updated=last_update,
-    )
+    return EntityRecord(lei, line, [(LEI_SCHEME, lei)], values, identifiers, source, last_update)
 
 
 #: The single-valued LEI-CDF columns ``map_entity`` reads, in the order ``EntityColumns`` reads them.
@@ -362,33 +374,7 @@ class EntityColumns:
         if parts is None:
             return map_entity(line, self.flat(row))
         values_of, provenance, ids = parts
-        lei, name, alternate_names, jurisdiction, legal_country, hq_country, addresses, founded = values_of
-        url, last_update, status, category, legal_form, registration, validation = provenance
-        values = {
-            "name": name,
-            "alternate_names": alternate_names,
-            "entity_type": "registeredEntity",
-            "entity_subtype": "",
-            "jurisdiction_id": jurisdiction,
-            "registered_address_country_id": legal_country,
-            "business_address_countries": [hq_country] if hq_country else [],
-            "addresses": addresses,
-            "founding_date": founded,
-            "is_closed": False,
-        }
-        source = {
-            "type": list(_LEI_SOURCE_TYPE),
-            "description": _LEI_DESCRIPTION,
-            "url": url,
-            "recordId": lei,
-            "lastUpdate": last_update,
-            "entityStatus": status,
-            "entityCategory": category,
-            "legalForm": legal_form,
-            "registrationStatus": registration,
-            "validationSources": validation,
-        }
-        return EntityRecord(lei, line, [(LEI_SCHEME, lei)], values, ids, source, last_update)
+        return lei_record(line, values_of, provenance, ids)
 
     def staged(self, line: int, row: list[str], encoding: Encoding) -> tuple[tuple, list | None, list]:
         """What ``StagedEntityBatch.of_staged`` takes of ``record(line, row)``, without the record in between (its

@@ -190,7 +190,7 @@ def lei_record(line: int, values_of: tuple, provenance: tuple, identifiers: list
     jurisdiction, legal and headquarters countries, addresses, founding date) and provenance (record URL,
     last update, entity status, category, legal form, registration status, validation sources)."""
     lei, name, alternate_names, jurisdiction, legal_country, hq_country, addresses, founded = values_of
-    url, last_update, status, category, legal_form, registration, validation = provenance
+    last_update = provenance[1]
     values = {
         "name": name,
         "alternate_names": alternate_names,
@@ -203,7 +203,13 @@ def lei_record(line: int, values_of: tuple, provenance: tuple, identifiers: list
         "founding_date": founded,
         "is_closed": False,
     }
-    source = {
+    return EntityRecord(lei, line, [(LEI_SCHEME, lei)], values, identifiers, lei_source(lei, provenance), last_update)
+
+
+def lei_source(lei: str, provenance: tuple) -> dict:
+    """The BODS source object of an LEI-CDF entity (see ``lei_record`` for ``provenance``)."""
+    url, last_update, status, category, legal_form, registration, validation = provenance
+    return {
         "type": list(_LEI_SOURCE_TYPE),
         "description": _LEI_DESCRIPTION,
         "url": url,
@@ -215,7 +221,6 @@ def lei_record(line: int, values_of: tuple, provenance: tuple, identifiers: list
         "registrationStatus": registration,
         "validationSources": validation,
     }
-    return EntityRecord(lei, line, [(LEI_SCHEME, lei)], values, identifiers, source, last_update)
 
 
 #: The single-valued LEI-CDF columns ``map_entity`` reads, in the order ``EntityColumns`` reads them.
@@ -385,24 +390,9 @@ class EntityColumns:
             return staged_entity(map_entity(line, self.flat(row)), encoding)
         values_of, provenance, ids = parts
         lei, name, alternate_names, jurisdiction, legal_country, hq_country, addresses, founded = values_of
-        url, last_update, status, category, legal_form, registration, validation = provenance
+        last_update = provenance[1]
         try:
-            source = dumps(
-                {
-                    "type": _LEI_SOURCE_TYPE,
-                    "description": _LEI_DESCRIPTION,
-                    "url": url,
-                    "recordId": lei,
-                    "lastUpdate": last_update,
-                    "entityStatus": status,
-                    "entityCategory": category,
-                    "legalForm": legal_form,
-                    "registrationStatus": registration,
-                    "validationSources": validation,
-                    **encoding.provenance,
-                    "line": line,
-                }
-            ).decode()
+            source = dumps({**lei_source(lei, provenance), **encoding.provenance, "line": line}).decode()
         except TypeError:  # what orjson refuses goes the general way (``json_text``)
             return staged_entity(self.record(line, row), encoding)
         if encoding is not self._encoding:  # the caches below hold what this encoding made

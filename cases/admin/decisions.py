@@ -184,6 +184,7 @@ class BodsStatementAdmin(ReadOnlyAdmin):
         "declaration_subject",
         "import_run",
         "position",
+        "body_text",
         "body_json",
     ]
     readonly_fields = fields
@@ -192,5 +193,10 @@ class BodsStatementAdmin(ReadOnlyAdmin):
         css = ADMIN_MEDIA_CSS
 
     @admin.display(description="statement as published")
+    def body_text(self, obj):
+        """The stored text exactly, so an investigator can compare it with the file byte for byte."""
+        return format_html('<pre class="cs-json">{}</pre>', obj.body)
+
+    @admin.display(description="statement, formatted")
     def body_json(self, obj):
-        return pretty_json(obj.body)
+        return pretty_json(obj.parsed_body)

@@ -5,6 +5,10 @@ is skipped) and lets an investigator see the exact published statement behind
 any record.
 """
 
+import json
+from decimal import Decimal
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -48,7 +52,10 @@ class BodsStatement(models.Model):
     declaration_subject = models.CharField(max_length=255, blank=True)
     import_run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, related_name="statements")
     position = models.PositiveBigIntegerField(help_text="1-based position of the statement in its file.")
-    body = models.JSONField(help_text="The statement as published.")
+    # Text, not JSON: PostgreSQL's ``jsonb`` would reorder keys, drop whitespace and duplicate keys and
+    # rewrite numbers, so what was stored would no longer be the published statement an investigator
+    # (or an auditor hashing it) compares with the file. It also spares the server parsing every body.
+    body = models.TextField(help_text="The statement as published: its JSON text, byte for byte.")
 
     class Meta:
         verbose_name = _("bods statement")
@@ -59,3 +66,8 @@ class BodsStatement(models.Model):
 
     def __str__(self) -> str:
         return self.statement_id
+
+    @property
+    def parsed_body(self) -> Any:
+        """The published statement as Python values (numbers as ``Decimal``, exact as published)."""
+        return json.loads(self.body, parse_float=Decimal)

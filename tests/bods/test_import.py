@@ -3,6 +3,7 @@
 import json
 from decimal import Decimal
 from importlib.resources import files
+from pathlib import Path
 
 import pytest
 from bods_fixtures import list_cases, load
@@ -326,7 +327,7 @@ def test_every_statement_is_stored(tmp_path):
         ("p1", "person", "new", 2),
         ("r1", "relationship", "new", 3),
     ]
-    assert stored[2].body["recordDetails"]["interests"][0]["share"]["exact"] == 12.5
+    assert stored[2].parsed_body["recordDetails"]["interests"][0]["share"]["exact"] == Decimal("12.5")
     assert stored[0].import_run_id == summary.import_run_id
     run_row = ImportRun.objects.get(pk=summary.import_run_id)
     assert run_row.status == "succeeded" and run_row.statements_read == 3 and run_row.statements_applied == 3
@@ -457,11 +458,28 @@ def test_failure_in_the_same_batch_reports_the_earlier_dangling_reference(tmp_pa
 
 def test_body_is_the_statement_as_published(tmp_path):
     statements = [entity("e1", "Caf\u00e9 \u6f22\u5b57"), person("p1"), relationship("r1", "p1", "e1", Decimal("12.5"))]
-    run(tmp_path, statements)
-    stored = {s.statement_id: s.body for s in BodsStatement.objects.all()}
-    for statement in statements:
-        body = stored[statement["statementId"]]
-        assert body == json.loads(json.dumps(statement, default=float))
+    path = run(tmp_path, statements).file_name
+    published = Path(path).read_text(encoding="utf-8").splitlines()
+    stored = list(BodsStatement.objects.order_by("position").values_list("body", flat=True))
+    assert stored == published
+
+
+def test_body_is_stored_byte_for_byte_on_every_database(tmp_path):
+    """Key order, spacing, escapes and the spelling of numbers stay as the file has them (evidence an auditor
+    can hash), which ``jsonb`` on PostgreSQL would rewrite."""
+    published = [
+        json.dumps(entity("e1", "Caf\u00e9"), ensure_ascii=True, indent=None, separators=(", ", " : ")),
+        json.dumps(dict(reversed(list(person("p1").items()))), ensure_ascii=False),
+        json.dumps(relationship("r1", "p1", "e1", Decimal("12.5")), default=str).replace('"12.5"', "12.50"),
+    ]
+    path = tmp_path / "exact.jsonl"
+    path.write_text("\n".join(published) + "\n", encoding="utf-8")
+    bods_import_file(path=path)
+    stored = list(BodsStatement.objects.order_by("position").values_list("body", flat=True))
+    assert stored == published
+    assert BodsStatement.objects.get(position=3).parsed_body["recordDetails"]["interests"][0]["share"]["exact"] == (
+        Decimal("12.50")
+    )
 
 
 def test_body_and_names_keep_backslashes_tabs_and_line_breaks(tmp_path):
@@ -474,7 +492,7 @@ def test_body_and_names_keep_backslashes_tabs_and_line_breaks(tmp_path):
     bods_import_file(path=path)
     assert Entity.objects.get(external_id="e1").name == name
     assert Person.objects.get(external_id="p1").name == name
-    stored = {s.statement_id: s.body for s in BodsStatement.objects.all()}
+    stored = {s.statement_id: s.parsed_body for s in BodsStatement.objects.all()}
     for statement in statements:
         assert stored[statement["statementId"]] == statement
 

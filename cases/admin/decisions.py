@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from django.contrib import admin
@@ -185,6 +186,7 @@ class BodsStatementAdmin(ReadOnlyAdmin):
         "import_run",
         "position",
         "body_text",
+        "body_sha256",
         "body_json",
     ]
     readonly_fields = fields
@@ -196,6 +198,11 @@ class BodsStatementAdmin(ReadOnlyAdmin):
     def body_text(self, obj):
         """The stored text exactly, so an investigator can compare it with the file byte for byte."""
         return format_html('<pre class="cs-json">{}</pre>', obj.body)
+
+    @admin.display(description="SHA-256 of that text (UTF-8)")
+    def body_sha256(self, obj):
+        """For JSON Lines the stored text is the file's line, so an auditor can hash the line and compare."""
+        return hashlib.sha256(obj.body.encode()).hexdigest()
 
     @admin.display(description="statement, formatted")
     def body_json(self, obj):

@@ -1,5 +1,6 @@
 """The BODS statement page shows the statement exactly as the file had it, and formatted to read."""
 
+import hashlib
 import json
 
 from django.urls import reverse
@@ -26,3 +27,4 @@ def test_statement_page_shows_the_published_text_and_a_formatted_view(tmp_path, 
     assert escaped in page, "the exact published text, HTML-escaped, not a re-encoding"
     assert "Café &lt;b&gt;&amp; Co&lt;/b&gt;" in page, "the formatted view decodes the escapes"
     assert "<b>& Co</b>" not in page
+    assert hashlib.sha256((published).encode()).hexdigest() in page, "the hash of the file's line"

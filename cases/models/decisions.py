@@ -10,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Outcome
+from .fields import EncodedJSONField, JSONTextField
 from .parties import Entity
 
 
@@ -25,7 +26,8 @@ class Decision(models.Model):
     control_chain_low = models.FloatField()
     control_chain_high = models.FloatField()
     is_restricted_root = models.BooleanField(default=False)
-    payload = models.JSONField(help_text="The decision object exactly as the CLI and API return it.")
+    # Written only as encoder output (``json_text`` in the store path, the ORM elsewhere): no SQLite CHECK.
+    payload = EncodedJSONField(help_text="The decision object exactly as the CLI and API return it.")
     policy = models.ForeignKey("cases.ScreeningPolicy", on_delete=models.PROTECT, related_name="decisions")
     as_of = models.DateField()
     result_fingerprint = models.CharField(
@@ -90,7 +92,7 @@ class DecisionInput(models.Model):
     decision = models.OneToOneField(Decision, on_delete=models.PROTECT, primary_key=True, related_name="input")
     # Not indexed: replay reads an input by its decision and compares fingerprints; nothing looks one up.
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical snapshot.")
-    snapshot = models.JSONField(help_text="Closure nodes and edges, as cases.ownership.snapshot writes them.")
+    snapshot = JSONTextField(help_text="Closure nodes and edges, as cases.ownership.snapshot writes them.")
 
     class Meta:
         verbose_name = _("decision input")

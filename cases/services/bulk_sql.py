@@ -49,10 +49,11 @@ class TableWriter:
         field = self._fields[attname]
         column = connection.ops.quote_name(field.column)
         is_json = isinstance(field, models.JSONField)
+        placeholder = "%s::jsonb" if is_json and field.db_type(connection) == "jsonb" else "%s"
         if attname in self._adapted:
-            return column, "%s::jsonb" if is_json and self._is_postgres else "%s", _identity
+            return column, placeholder, _identity
         if is_json:
-            return column, "%s::jsonb" if self._is_postgres else "%s", json_text
+            return column, placeholder, json_text
         if isinstance(field, models.DateTimeField):
             return column, "%s", last_value_cached(connection.ops.adapt_datetimefield_value)
         if isinstance(field, models.DateField):

@@ -2,12 +2,14 @@
 
 import base64
 import datetime
+import json
 
 import numpy as np
 import pytest
 from django.db import connection
 
 from cases.models import CurrentDecision, DecisionInput, Interest
+from cases.ownership.snapshot import snapshot_fingerprint
 from cases.services.replay import decision_replay
 from cases.services.screening import screen_entities
 from tests.factories import EntityFactory, PersonFactory, stake
@@ -35,6 +37,27 @@ def test_every_new_decision_keeps_its_upstream_closure_as_input():
     labels = set(snapshot["nodes"]["label"])
     assert {"S", "A", "CNH"} <= labels and not labels & {"UNREL", "OTHER"}  # the closure only
     assert snapshot["edges"]["count"] == 3
+
+
+def test_the_input_is_stored_as_json_text_on_every_database():
+    """``JSONTextField``: text, not ``jsonb`` (the server need not parse it) and no SQLite CHECK; the text is
+    the encoder's, and reads back as the snapshot that was fingerprinted."""
+    _subject, decision = chain()
+    stored = DecisionInput.objects.get(decision=decision)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT table_name, data_type FROM information_schema.columns WHERE (table_name, column_name) "
+                "IN (('cases_decisioninput', 'snapshot'), ('cases_decision', 'payload'))"
+            )
+            assert dict(cursor.fetchall()) == {"cases_decisioninput": "text", "cases_decision": "jsonb"}
+        else:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE name IN ('cases_decisioninput', 'cases_decision')")
+            assert not any("JSON_VALID" in sql for (sql,) in cursor.fetchall())
+        cursor.execute("SELECT snapshot FROM cases_decisioninput WHERE decision_id = %s", [decision.pk])
+        (text,) = cursor.fetchone()
+    assert json.loads(text) == stored.snapshot
+    assert snapshot_fingerprint(stored.snapshot) == stored.fingerprint
 
 
 def test_replay_gives_the_same_figures_and_input_today():

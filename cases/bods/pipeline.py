@@ -56,6 +56,9 @@ class InProcess:
     def result(self) -> Any:
         return self._source.result()
 
+    def stop(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -118,6 +121,13 @@ class ReaderProcess:
     def result(self) -> Any:
         assert self._finished, "the result is known once every batch has been read"
         return self._result
+
+    def stop(self) -> None:
+        """Ask the reader to end now, so a thread blocked reading from it wakes (end of file) and can be joined
+        before ``close``: the process must not be waited for by two threads at once, or one of them may see
+        it neither running nor finished (``waitpid`` of an already reaped child) and refuse to close it."""
+        if self._process.is_alive():
+            self._process.terminate()
 
     def close(self) -> None:
         self._receive.close()
@@ -187,6 +197,10 @@ class SplitReaders:
     def result(self) -> list[Any]:
         assert self._results is not None, "the result is known once every batch has been read"
         return self._results
+
+    def stop(self) -> None:
+        for reader in self._readers:
+            reader.stop()
 
     def close(self) -> None:
         for reader in self._readers:

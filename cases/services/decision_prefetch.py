@@ -141,8 +141,9 @@ class DecisionPrefetch:
 
     def close(self) -> None:
         self._stopping.set()
-        self._reader.close()
+        self._reader.stop()  # the drain thread's read ends; it is joined before the reader is closed
         self._thread.join(10)
+        self._reader.close()
         # The run's screening holds this object (``PortfolioScreening.prefetch``) and this object held the
         # screening: without this, the whole portfolio (gigabytes at a million entities) would wait for the
         # cycle collector instead of being freed when the run ends.

@@ -19,8 +19,12 @@ from cases.services.replay import decision_replay
 from .site import ADMIN_MEDIA_CSS, ReadOnlyAdmin, decision_context, interval, outcome_badge
 
 
+def json_block(text: str) -> str:
+    return format_html('<pre class="cs-json">{}</pre>', text)
+
+
 def pretty_json(value) -> str:
-    return format_html('<pre class="cs-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    return json_block(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
 @admin.register(Decision)
@@ -197,7 +201,7 @@ class BodsStatementAdmin(ReadOnlyAdmin):
     @admin.display(description="statement as published")
     def body_text(self, obj):
         """The stored text exactly, so an investigator can compare it with the file byte for byte."""
-        return format_html('<pre class="cs-json">{}</pre>', obj.body)
+        return json_block(obj.body)
 
     @admin.display(description="SHA-256 of that text (UTF-8)")
     def body_sha256(self, obj):
